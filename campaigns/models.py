@@ -1,0 +1,211 @@
+"""The data model: campaigns, their contacts, call attempts and the turns of each call.
+
+Later issues extend these tables (compliance, agents, analytics) through new Alembic
+revisions; nothing here is meant to be redone.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class ContactStatus(enum.StrEnum):
+    PENDING = "pending"  # due for a (re)try at next_attempt_at
+    CLAIMED = "claimed"  # an attempt exists and is queued or in progress
+    DONE = "done"  # final disposition reached or attempts exhausted
+
+
+class AttemptStatus(enum.StrEnum):
+    QUEUED = "queued"  # claimed by the dispatcher, place_call not started
+    DIALING = "dialing"  # place_call took it; INVITE sent or about to be
+    ANSWERED = "answered"  # media flowing, conversation running
+    COMPLETED = "completed"  # call ended with a disposition
+    FAILED = "failed"  # could not be placed or crashed; error says why
+
+
+class Disposition(enum.StrEnum):
+    """How an attempt ended, in the words marketing staff use."""
+
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    CALLBACK = "callback"
+    HANDOFF = "handoff"
+    OPT_OUT = "opt_out"
+    NO_INPUT = "no_input"
+    HUNG_UP = "hung_up"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+
+# Dispositions after which a contact may be tried again (when attempts remain).
+RETRYABLE_DISPOSITIONS = frozenset(
+    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED}
+)
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.DRAFT)
+    # Directory holding script.yml, nlu.yml and optional personas.yml.
+    script_dir: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="ko")
+    region: Mapped[str] = mapped_column(String(2), default="KR")
+    caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=2)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)
+    retry_delay_s: Mapped[int] = mapped_column(Integer, default=600)
+    ring_timeout_s: Mapped[int] = mapped_column(Integer, default=25)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="campaign")
+
+
+class ImportBatch(Base):
+    """One uploaded call list: the stored original file and what became of its rows."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    filename: Mapped[str] = mapped_column(Text)
+    stored_path: Mapped[str] = mapped_column(Text)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    rejections: Mapped[list[ImportRejection]] = relationship(back_populates="batch")
+
+
+class ImportRejection(Base):
+    """A CSV row that did not become a contact, with the reason, so nothing is lost."""
+
+    __tablename__ = "import_rejection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)  # 1-based data row; header is row 0
+    value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    batch: Mapped[ImportBatch] = relationship(back_populates="rejections")
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone", name="uq_contact_campaign_phone"),
+        Index("ix_contact_due", "campaign_id", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    phone: Mapped[str] = mapped_column(String(32))  # E.164
+    # Every other CSV column, kept as given; scripts use them as {name}.
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=ContactStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="contacts")
+    call_attempts: Mapped[list[CallAttempt]] = relationship(back_populates="contact")
+
+
+class CallAttempt(Base):
+    __tablename__ = "call_attempt"
+    __table_args__ = (
+        # The guard against double dialing: one row per (contact, attempt number).
+        UniqueConstraint("contact_id", "attempt_no", name="uq_attempt_contact_no"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.QUEUED)
+    sip_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sip_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sip_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    handoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why this disposition: the customer's decline reason, why the robot escalated, ...
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    end_node: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    recording_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    contact: Mapped[Contact] = relationship(back_populates="call_attempts")
+    turns: Mapped[list[Turn]] = relationship(back_populates="attempt", order_by="Turn.seq")
+
+
+class Turn(Base):
+    """One utterance of the call, by the bot or the customer."""
+
+    __tablename__ = "turn"
+    __table_args__ = (UniqueConstraint("attempt_id", "seq", name="uq_turn_attempt_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempt.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16))  # "bot" | "customer"
+    node: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # NLU
+    asr_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Customer turns: end of speech -> first bot audio frame of the reply.
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    asr_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    nlu_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    offset_ms: Mapped[float | None] = mapped_column(Float, nullable=True)  # from answer
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    attempt: Mapped[CallAttempt] = relationship(back_populates="turns")

@@ -1,0 +1,49 @@
+"""The campaign report: what happened to every contact and every call, turn by turn."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from campaigns.db import Database
+from campaigns.models import CallAttempt, Contact
+from campaigns.service import get_campaign
+
+
+def _duration_s(a: CallAttempt) -> float:
+    if a.answered_at is None or a.ended_at is None:
+        return 0.0
+    return round((a.ended_at - a.answered_at).total_seconds(), 2)
+
+
+def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
+    with db.session() as s:
+        campaign = get_campaign(s, campaign_id)
+        contacts = s.scalars(select(Contact).where(Contact.campaign_id == campaign_id)
+                             .order_by(Contact.id)).all()
+        attempts = s.scalars(
+            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
+            .options(selectinload(CallAttempt.turns), selectinload(CallAttempt.contact))
+            .order_by(CallAttempt.id)).all()
+        calls = [{
+            "attempt_id": a.id, "phone": a.contact.phone, "name": a.contact.fields.get("name"),
+            "attempt_no": a.attempt_no, "status": a.status, "disposition": a.disposition,
+            "reason": a.reason, "sip_status": a.sip_status, "sip_reason": a.sip_reason,
+            "duration_s": _duration_s(a), "handoff": a.handoff, "end_node": a.end_node,
+            "recording": a.recording_path, "error": a.error,
+            "dialed_at": a.dialed_at.isoformat() if a.dialed_at else None,
+            "turns": [{"speaker": t.speaker, "node": t.node, "text": t.text, "intent": t.intent,
+                       "confidence": t.confidence, "asr_confidence": t.asr_confidence,
+                       "latency_ms": t.latency_ms, "offset_ms": t.offset_ms} for t in a.turns],
+        } for a in attempts]
+        return {
+            "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status},
+            "contacts": [{"phone": c.phone, "name": c.fields.get("name"), "status": c.status,
+                          "attempts": c.attempts, "disposition": c.last_disposition}
+                         for c in contacts],
+            "dispositions": dict(Counter(c.last_disposition or "pending" for c in contacts)),
+            "calls": calls,
+        }

@@ -1,0 +1,275 @@
+"""`dialer` command line: campaigns, one-off calls, the simulator, the worker, the web app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Offline AI outbound voice robot.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+campaign_app = typer.Typer(help="Create, start and inspect campaigns.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from campaigns.importer import CsvImportError
+    from campaigns.service import CampaignError
+    from dialer.script import ScriptError
+    from dialer.simulator import PersonaError
+    from dialer.sip import SipError
+    from nlu.component import NluModelError
+    from nlu.training_data import NluDataError
+    from voices.asr import ModelNotFoundError
+    from voices.tts import TtsError
+
+    return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
+            ModelNotFoundError, TtsError, NluModelError, FileNotFoundError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _database() -> Any:
+    from campaigns.db import Database
+    from campaigns.settings import CampaignSettings
+
+    db = Database(CampaignSettings().resolved_database_url())
+    db.migrate()
+    return db
+
+
+def _guard(fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        return fn(*args, **kw)
+    except _user_errors() as exc:
+        fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema (DIALER_DATABASE_URL)."""
+    _database()
+    console.print("schema is up to date")
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: Annotated[str, typer.Option(help="Campaign name (unique).")],
+    script: Annotated[Path, typer.Option(help="Directory with script.yml and nlu.yml.")],
+    csv: Annotated[Path, typer.Option(help="Call list CSV with a phone column.")],
+    region: Annotated[str, typer.Option(help="Region for numbers without +country.")] = "",
+    max_concurrent: Annotated[int, typer.Option(help="Calls at the same time.")] = 2,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per contact.")] = 1,
+    retry_delay: Annotated[int, typer.Option(help="Seconds before a retry.")] = 600,
+    ring_timeout: Annotated[int, typer.Option(help="Seconds to ring before giving up.")] = 25,
+    caller_id: Annotated[str | None, typer.Option(help="Caller ID for this campaign.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Create a campaign from a script directory and import its call list."""
+    from campaigns.service import create_campaign
+    from campaigns.settings import CampaignSettings
+    from dialer.runtime import load_kit
+
+    settings = CampaignSettings()
+    _guard(load_kit, script)  # a broken script is refused before anything is stored
+    db = _database()
+    summary = _guard(create_campaign, db, name=name, script_dir=script, csv_path=csv,
+                     uploads_dir=settings.uploads_dir, region=region or settings.default_region,
+                     max_concurrent=max_concurrent, max_attempts=max_attempts,
+                     retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
+    if as_json:
+        print(json.dumps(summary.as_json(), ensure_ascii=False))
+    else:
+        console.print(f"campaign {summary.campaign_id} created: "
+                      f"[green]{summary.accepted} accepted[/green], "
+                      f"[red]{summary.rejected} rejected[/red]")
+        for e in summary.errors:
+            console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)
+    if summary.accepted == 0:
+        raise typer.Exit(1)
+
+
+@campaign_app.command("start")
+def campaign_start(campaign_id: int) -> None:
+    """Let the dispatcher dial this campaign's contacts."""
+    from campaigns.service import start_campaign
+
+    _guard(start_campaign, _database(), campaign_id)
+    console.print(f"campaign {campaign_id} running")
+
+
+@campaign_app.command("list")
+def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    from campaigns.service import list_campaigns
+
+    rows = list_campaigns(_database())
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "name", "status", "contacts", "script")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["status"], str(r["contacts"]), r["script_dir"])
+    console.print(table)
+
+
+@campaign_app.command("report")
+def campaign_report(campaign_id: int,
+                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Dispositions and every call with its transcript."""
+    from campaigns.report import campaign_report as build
+
+    report = _guard(build, _database(), campaign_id)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return
+    from dialer.demo import print_report
+
+    print_report(console, report)
+
+
+@campaign_app.command("wait")
+def campaign_wait(campaign_id: int,
+                  timeout: Annotated[float, typer.Option(help="Seconds.")] = 900) -> None:
+    """Show progress until the campaign has finished."""
+    from dialer.demo import wait_for_campaign
+
+    ok = _guard(wait_for_campaign, _database(), campaign_id, timeout)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("call")
+def call(
+    sip_uri: Annotated[str, typer.Argument(help="sip:user@host[:port] or a number.")],
+    script: Annotated[Path, typer.Option(help="Directory with script.yml and nlu.yml.")],
+    field: Annotated[list[str] | None, typer.Option(help="Contact field name=value.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Write the call to this WAV.")] = None,
+    ring_timeout: Annotated[float, typer.Option()] = 25.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Place one call with a script and print the transcript (no database, no broker)."""
+    from dialer.runtime import CallRuntime, load_kit
+    from dialer.settings import DialerSettings
+    from voices.asr import load_model, resolve_model_path
+    from voices.settings import VoiceSettings
+
+    _setup_logging()
+    fields = dict(f.split("=", 1) for f in field or [] if "=" in f)
+    _guard(load_kit, script)
+    voices = VoiceSettings()
+    model = load_model(_guard(resolve_model_path, voices.vosk_model, voices.language))
+    rt = _guard(CallRuntime, DialerSettings(), voices, model)
+    try:
+        outcome = _guard(rt.call, sip_uri, str(script), fields, recording=record,
+                         ring_timeout_s=ring_timeout)
+    finally:
+        rt.shutdown()
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(outcome), ensure_ascii=False))
+    else:
+        for t in outcome.turns:
+            who = "[cyan]robot[/cyan]" if t.speaker == "bot" else "[yellow]customer[/yellow]"
+            extra = f"  ({t.intent} {t.confidence:.2f}, asr {t.asr_confidence:.2f})" \
+                if t.speaker == "customer" else ""
+            console.print(f"{who}: {t.text}{extra}", highlight=False)
+        console.print(f"disposition: [bold]{outcome.disposition}[/bold]  sip: "
+                      f"{outcome.sip_status} {outcome.sip_reason}  reason: {outcome.reason}")
+    if outcome.disposition == "failed":
+        raise typer.Exit(1)
+
+
+@app.command("simulate")
+def simulate(
+    personas: Annotated[Path, typer.Option(help="Personas YAML.")],
+    port: Annotated[int, typer.Option(help="SIP port to answer on.")] = 5070,
+    rtp_port: Annotated[int, typer.Option(help="First RTP port.")] = 46000,
+    duration: Annotated[float | None, typer.Option(help="Stop after seconds.")] = None,
+) -> None:
+    """Answer calls as simulated customers (espeak-ng Korean voices)."""
+    import signal
+
+    from dialer.simulator import CustomerSimulator, load_personas
+    from voices.settings import VoiceSettings
+    from voices.tts import Pyttsx3Tts
+
+    _setup_logging()
+    people = _guard(load_personas, personas)
+    v = VoiceSettings()
+    # espeak-ng's own default pace; pyttsx3 would speak faster, and less clearly.
+    tts = Pyttsx3Tts(v.tts_voice, rate=175, cache_dir=v.prompt_cache_dir)
+    v.prompt_cache_dir.mkdir(parents=True, exist_ok=True)
+    sim = _guard(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port)
+    signal.signal(signal.SIGTERM, lambda *_: sim.stop())
+    print(json.dumps({"sim": None, "event": "ready", "port": port,
+                      "personas": len(people)}), flush=True)
+    try:
+        sim.serve(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.shutdown()
+
+
+@app.command("worker")
+def worker(
+    processes: Annotated[int | None, typer.Option(help="Call processes.")] = None,
+    beat: Annotated[bool, typer.Option(help="Run the dispatcher schedule too.")] = True,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker that dispatches and places calls."""
+    from worker import app as celery_app
+    from worker import dialer_settings
+
+    _database()
+    n = processes or dialer_settings.call_processes
+    # One spare child keeps the dispatcher running while every other child is on a call.
+    argv = ["worker", "-Q", "calls,dispatch", "-c", str(n + 1), "-P", "prefork",
+            "-O", "fair", f"--loglevel={loglevel}", "-n", f"dialer-{int(time.time())}@%h"]
+    if beat:
+        argv.append("-B")
+    celery_app.worker_main(argv)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start the web app (placeholder pages until the web issues land)."""
+    import uvicorn
+
+    from dialer.web import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command("demo")
+def demo(timeout: Annotated[float, typer.Option(help="Seconds to wait for the run.")] = 900,
+         processes: Annotated[int, typer.Option(help="Call processes.")] = 2) -> None:
+    """Run the demo campaign end to end against simulated customers on loopback."""
+    from dialer.demo import run_demo
+
+    _setup_logging()
+    code = _guard(run_demo, console, timeout=timeout, processes=processes)
+    raise typer.Exit(code)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,184 @@
+"""`dialer demo`: the demo campaign end to end on embedded defaults.
+
+Starts what is missing (Redis, the customer simulator, a worker), imports the demo call
+list, runs the campaign with a progress bar, prints a summary, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from campaigns.db import Database
+from campaigns.report import campaign_report
+from campaigns.service import create_campaign, progress, start_campaign
+from campaigns.settings import CampaignSettings
+from dialer.settings import DialerSettings
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "campaigns" / "examples" / "demo"
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def start_redis(url: str, workdir: Path) -> subprocess.Popen[bytes] | None:
+    """Start a private redis-server for a local broker URL if nothing answers there."""
+    if redis_answers(url):
+        return None
+    u = urlparse(url)
+    if u.hostname not in ("127.0.0.1", "localhost"):
+        raise RuntimeError(f"broker {url} does not answer; start it or set DIALER_BROKER_URL")
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server) and "
+                           f"no broker answers at {url}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(u.port or 6379),
+                             "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if redis_answers(url):
+            return proc
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"redis-server did not start on {url}")
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out = log.open("ab")
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
+def _wait_line(log: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if log.exists() and needle in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}); see {log}")
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {needle!r} in {log}")
+
+
+def wait_for_campaign(db: Database, campaign_id: int, timeout: float = 900,
+                      console: Console | None = None) -> bool:
+    console = console or Console(stderr=True)
+    with Progress(TextColumn("[bold]campaign {task.fields[cid]}[/bold] {task.description}"),
+                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        p = progress(db, campaign_id)
+        task = bar.add_task("dialing", total=p["total"], cid=campaign_id)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            p = progress(db, campaign_id)
+            bar.update(task, completed=p["done"],
+                       description=f"{p['status']}, {p['in_progress']} on the line")
+            if p["status"] == "finished":
+                return True
+            time.sleep(0.5)
+    return False
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    c = report["campaign"]
+    table = Table("phone", "name", "disposition", "sip", "turns", "handoff", "reason",
+                  title=f"campaign {c['id']} — {c['name']} ({c['status']})")
+    for call in report["calls"]:
+        table.add_row(call["phone"], str(call["name"] or ""), str(call["disposition"]),
+                      str(call["sip_status"] or ""), str(len(call["turns"])),
+                      "yes" if call["handoff"] else "", str(call["reason"] or ""))
+    console.print(table)
+    counts = Counter(call["disposition"] for call in report["calls"])
+    turns = sum(len(call["turns"]) for call in report["calls"])
+    handoffs = sum(call["handoff"] for call in report["calls"])
+    console.print(f"contacts: {len(report['contacts'])}  calls: {len(report['calls'])}  "
+                  f"turns: {turns}  handoffs: {handoffs}  dispositions: {dict(counts)}")
+
+
+def run_demo(console: Console, timeout: float = 900, processes: int = 2) -> int:
+    settings, dialer = CampaignSettings(), DialerSettings()
+    data = settings.data_dir.resolve()
+    logs = data / "logs"
+    db = Database(settings.resolved_database_url())
+    db.migrate()
+    exe = [sys.executable, "-m", "dialer.cli"]
+    env_note = f"data in {data}, broker {dialer.broker_url}"
+    console.print(f"[bold]dialer demo[/bold] — {env_note}")
+    with ExitStack() as stack:
+        redis_proc = start_redis(dialer.broker_url, data / "redis")
+        if redis_proc is not None:
+            console.print("started a local redis-server")
+            stack.callback(_stop, redis_proc)
+        trunk_port = int(dialer.sip_trunk.rsplit(":", 1)[-1]) if ":" in dialer.sip_trunk else 5060
+        sim_log = logs / "simulator.log"
+        sim_log.unlink(missing_ok=True)
+        sim = _spawn(exe + ["simulate", "--personas", str(DEMO_DIR / "personas.yml"),
+                            "--port", str(trunk_port)], sim_log)
+        stack.callback(_stop, sim)
+        worker_log = logs / "worker.log"
+        worker_log.unlink(missing_ok=True)
+        work = _spawn(exe + ["worker", "--processes", str(processes)], worker_log)
+        stack.callback(_stop, work, 30)
+        _wait_line(sim_log, '"event": "ready"', sim, 60)
+        _wait_line(worker_log, "ready.", work, 120)
+        console.print(f"simulated customers on 127.0.0.1:{trunk_port}, worker with "
+                      f"{processes} call processes (logs in {logs})")
+
+        name = f"demo {datetime.now():%Y-%m-%d %H:%M:%S}"
+        summary = create_campaign(db, name=name, script_dir=DEMO_DIR,
+                                  csv_path=DEMO_DIR / "contacts.csv",
+                                  uploads_dir=settings.uploads_dir, region="KR",
+                                  max_concurrent=processes, max_attempts=1, ring_timeout_s=8)
+        console.print(f"imported {summary.accepted} contacts, rejected {summary.rejected}:")
+        for e in summary.errors:
+            console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)
+        start_campaign(db, summary.campaign_id)
+        finished = wait_for_campaign(db, summary.campaign_id, timeout, console)
+
+    report = campaign_report(db, summary.campaign_id)
+    out = data / "reports" / f"campaign-{summary.campaign_id}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print_report(console, report)
+    console.print(f"report: {out}\nrecordings: {settings.recordings_dir.resolve()}"
+                  f"/campaign-{summary.campaign_id}/\ntranscripts: "
+                  f"dialer campaign report {summary.campaign_id}")
+    if not finished:
+        console.print(f"[red]the campaign did not finish within {timeout:.0f}s; see {logs}")
+        return 1
+    return 0

@@ -1,0 +1,100 @@
+"""The dialogue policy: given what the customer said (or did not), what the robot does next.
+
+Pure and synchronous, so every branch of a script is tested without audio or network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialer.script import Script
+
+FALLBACK = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class Understanding:
+    text: str
+    intent: str
+    confidence: float  # NLU
+    asr_confidence: float
+
+
+@dataclass(frozen=True)
+class Action:
+    """Say `text` at `node`; then listen, or end the call when `end` is set."""
+
+    node: str
+    text: str
+    end: str | None = None  # disposition
+    handoff: bool = False
+    reason: str | None = None
+    kind: str = "node"  # node | fallback | no_input | no_match
+
+
+class DialoguePolicy:
+    def __init__(self, script: Script, fields: dict[str, object],
+                 min_asr_confidence: float = 0.5) -> None:
+        self.script = script
+        self.fields = fields
+        self.min_asr_confidence = min_asr_confidence
+        self.node = script.start
+        self.fallbacks_in_row = 0
+        self.no_inputs = 0
+        self.last_intent: str | None = None
+
+    def start(self) -> Action:
+        return self._goto(self.script.start)
+
+    def _goto(self, node_name: str, reason: str | None = None) -> Action:
+        self.node = node_name
+        node = self.script.nodes[node_name]
+        return Action(node=node_name, text=self.script.render(node_name, self.fields),
+                      end=node.end, handoff=node.handoff,
+                      reason=reason or node.reason or self._default_reason(node.end))
+
+    def _default_reason(self, end: str | None) -> str | None:
+        # Record why a customer declined: their last understood intent says it best.
+        if end == "not_interested" and self.last_intent:
+            return self.last_intent
+        return None
+
+    def on_reply(self, u: Understanding) -> Action:
+        self.no_inputs = 0
+        unsure = (u.intent == FALLBACK or not u.text
+                  or u.asr_confidence < self.min_asr_confidence)
+        if unsure:
+            self.fallbacks_in_row += 1
+            if self.fallbacks_in_row >= self.script.settings.max_fallbacks_in_row:
+                return self._goto(self.script.settings.fallback_node,
+                                  reason=f"robot unsure: {self.fallbacks_in_row} "
+                                         "misunderstood replies in a row")
+            return self._reprompt(self.script.settings.fallback_prompt, "fallback")
+        self.fallbacks_in_row = 0
+        self.last_intent = u.intent
+        node = self.script.nodes[self.node]
+        if u.intent in node.expect:
+            return self._goto(node.expect[u.intent])
+        if u.intent in self.script.global_intents:
+            target = self.script.global_intents[u.intent]
+            reason = f"customer intent {u.intent}" if self.script.nodes[target].handoff else None
+            return self._goto(target, reason=reason)
+        if node.no_match:
+            return self._goto(node.no_match)
+        return self._reprompt(self.script.settings.fallback_prompt, "no_match")
+
+    def on_no_input(self) -> Action:
+        self.no_inputs += 1
+        if self.no_inputs > self.script.settings.max_no_input:
+            return Action(node=self.node, text="", end=self.script.settings.no_input_disposition,
+                          reason=f"no reply after {self.script.settings.max_no_input} reprompts",
+                          kind="no_input")
+        return self._reprompt(self.script.settings.no_input_prompt, "no_input")
+
+    def _reprompt(self, prefix: str, kind: str) -> Action:
+        # Say the apology, then repeat the question so the customer knows what to answer.
+        text = f"{self.script.render_text(prefix, self.fields)} {self.script.render(self.node, self.fields)}"
+        return Action(node=self.node, text=text, kind=kind)
+
+    def grammar_intents(self) -> list[str]:
+        return self.script.expected_intents(self.node)

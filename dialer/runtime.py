@@ -1,0 +1,112 @@
+"""What one call process owns: a SIP user agent, the speech engines and campaign kits.
+
+Built by a composition root (a Celery child after the fork, or the CLI) and passed down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import vosk
+
+from dialer.script import Script, load_script
+from dialer.session import CallOutcome, CallSession, SessionConfig, TurnRecord, place
+from dialer.settings import DialerSettings
+from dialer.sip import SipAccount, TrunkConfig, UserAgent
+from nlu.model import NluModel
+from nlu.training_data import TrainingData, load_training_data
+from voices.asr import VoskAsr
+from voices.settings import VoiceSettings
+from voices.tts import Pyttsx3Tts
+from voices.vad import VadConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CampaignKit:
+    """A campaign's script and the NLU trained from its nlu.yml."""
+
+    script: Script
+    data: TrainingData
+    nlu: NluModel
+
+    def phrases(self, intent: str) -> list[str]:
+        return self.data.examples_for(intent)
+
+
+def load_kit(script_dir: Path | str) -> CampaignKit:
+    """Validate a campaign directory: script.yml against the intents of nlu.yml."""
+    script_dir = Path(script_dir)
+    nlu_path = script_dir / "nlu.yml"
+    if not nlu_path.exists():
+        from dialer.script import ScriptError
+
+        raise ScriptError(f"{nlu_path}: missing; a campaign directory needs nlu.yml "
+                          "(Rasa NLU training data) beside script.yml")
+    data = load_training_data(nlu_path)
+    script = load_script(script_dir, known_intents=set(data.intents()))
+    return CampaignKit(script=script, data=data, nlu=NluModel.train(data))
+
+
+class CallRuntime:
+    def __init__(self, settings: DialerSettings, voices: VoiceSettings, model: vosk.Model,
+                 process_index: int = 0, sip_port: int | None = None) -> None:
+        self.settings, self.voices = settings, voices
+        rtp = settings.rtp_port_base + process_index * settings.rtp_ports_per_process
+        self.ua = UserAgent(sip_port=settings.sip_port if sip_port is None else sip_port,
+                            rtp_port=rtp, rtp_range=settings.rtp_ports_per_process,
+                            bind=settings.sip_bind, public_address=settings.sip_public_address,
+                            codecs=settings.codecs, log_level=settings.pjsip_log_level)
+        self.asr = VoskAsr(model, grammar_min_confidence=voices.asr_grammar_min_confidence)
+        self.tts = Pyttsx3Tts(voices.tts_voice, voices.tts_rate, voices.prompt_cache_dir)
+        voices.prompt_cache_dir.mkdir(parents=True, exist_ok=True)
+        self._accounts: dict[TrunkConfig, SipAccount] = {}
+        self._kits: dict[tuple[str, float], CampaignKit] = {}
+        self._lock = threading.Lock()
+        log.info("call runtime ready pid=%s sip_port=%s rtp=%s+%s", os.getpid(),
+                 self.ua.sip_port, rtp, settings.rtp_ports_per_process)
+
+    def account(self, trunk: TrunkConfig) -> SipAccount:
+        with self._lock:
+            if trunk not in self._accounts:
+                self._accounts[trunk] = self.ua.account(trunk)
+            return self._accounts[trunk]
+
+    def kit(self, script_dir: str) -> CampaignKit:
+        # Keyed by modification time so an edited script is picked up without a restart.
+        p = Path(script_dir)
+        mtime = max((f.stat().st_mtime for f in (p / "script.yml", p / "nlu.yml")
+                     if f.exists()), default=0.0)
+        key = (str(p.resolve()), mtime)
+        with self._lock:
+            if key not in self._kits:
+                self._kits[key] = load_kit(p)
+            return self._kits[key]
+
+    def call(self, number_or_uri: str, script_dir: str, fields: dict[str, Any], *,
+             caller_id: str | None = None, recording: Path | None = None,
+             ring_timeout_s: float = 25.0, on_turn: Any = None,
+             on_answer: Any = None) -> CallOutcome:
+        self.ua.register_thread()
+        kit = self.kit(script_dir)
+        trunk = self.settings.trunk(caller_id)
+        account = self.account(trunk)
+        cfg = SessionConfig(ring_timeout_s=ring_timeout_s, max_call_s=self.settings.max_call_s,
+                            vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms))
+        session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts, kit.script,
+                              kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
+        return place(self.ua, account, trunk.dial_uri(number_or_uri), session, fields,
+                     recording)
+
+    def shutdown(self) -> None:
+        self._accounts.clear()
+        self.ua.shutdown()
+
+
+__all__ = ["CallRuntime", "CampaignKit", "TurnRecord", "load_kit"]

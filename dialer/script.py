@@ -1,0 +1,178 @@
+"""Dialogue scripts: a campaign's conversation as YAML nodes, validated when loaded.
+
+Scripts live in `dialer/` (not `nlu/`): they decide what the robot says and does, the NLU
+only says what the customer meant.
+
+    start: greeting
+    settings: {max_fallbacks_in_row: 2, max_no_input: 2, no_input_timeout_s: 6}
+    global_intents:            # understood at every node
+      request_human: handoff
+    nodes:
+      greeting:
+        say: "안녕하세요 {name} 고객님 ..."
+        expect: {affirm: offer, deny: objection}
+      handoff:
+        say: "상담원에게 연결해 드리겠습니다."
+        end: handoff           # a disposition; ends the call
+        handoff: true
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from campaigns.models import Disposition
+
+
+class ScriptError(ValueError):
+    """One line naming the file, the node and what to fix."""
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    say: str
+    expect: dict[str, str] = field(default_factory=dict)  # intent -> next node
+    end: str | None = None  # disposition when the call ends here
+    handoff: bool = False
+    reason: str | None = None  # stored with the outcome, e.g. why the customer declined
+    no_match: str | None = None  # node to go to when the reply is understood but unexpected
+
+
+@dataclass(frozen=True)
+class ScriptSettings:
+    max_fallbacks_in_row: int = 2  # then hand off: the robot is unsure
+    max_no_input: int = 2  # then end the call as no_input
+    no_input_timeout_s: float = 6.0
+    fallback_prompt: str = "죄송합니다. 다시 한 번 말씀해 주시겠어요?"
+    no_input_prompt: str = "여보세요? 제 말씀 들리세요?"
+    fallback_node: str = "handoff"  # where repeated fallbacks go
+    no_input_disposition: str = Disposition.NO_INPUT
+
+
+@dataclass(frozen=True)
+class Script:
+    path: Path
+    start: str
+    nodes: dict[str, Node]
+    global_intents: dict[str, str]
+    settings: ScriptSettings
+    language: str = "ko"
+
+    def expected_intents(self, node: str) -> list[str]:
+        return list(self.nodes[node].expect) + [
+            i for i in self.global_intents if i not in self.nodes[node].expect
+        ]
+
+    def intents_used(self) -> set[str]:
+        used = set(self.global_intents)
+        for n in self.nodes.values():
+            used.update(n.expect)
+        return used
+
+    def render(self, node: str, fields: dict[str, Any]) -> str:
+        return _render(self.nodes[node].say, fields)
+
+    def render_text(self, text: str, fields: dict[str, Any]) -> str:
+        return _render(text, fields)
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _render(text: str, fields: dict[str, Any]) -> str:
+    # A contact without the field gets a blank rather than a crashed call.
+    return " ".join(string.Formatter().vformat(text, (), _Blank(fields)).split())
+
+
+_NODE_KEYS = {"say", "expect", "end", "handoff", "reason", "no_match"}
+_DISPOSITIONS = {d.value for d in Disposition}
+
+
+def load_script(directory: Path | str, known_intents: set[str] | None = None) -> Script:
+    """Load `script.yml` from a campaign directory; `known_intents` (from nlu.yml) lets
+    the loader reject a script that waits for an intent the NLU can never produce."""
+    directory = Path(directory)
+    path = directory / "script.yml"
+    if not path.exists():
+        raise ScriptError(f"{path}: no script.yml in {directory}; a campaign directory needs "
+                          "script.yml and nlu.yml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not data["nodes"]:
+        raise ScriptError(f"{path}: expected a mapping with a non-empty 'nodes:' section")
+
+    settings = ScriptSettings(**_settings(path, data.get("settings") or {}))
+    nodes: dict[str, Node] = {}
+    for name, raw in data["nodes"].items():
+        where = f"{path}: node {name!r}"
+        if not isinstance(raw, dict):
+            raise ScriptError(f"{where}: expected a mapping with 'say:'")
+        unknown = set(raw) - _NODE_KEYS
+        if unknown:
+            raise ScriptError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: "
+                              f"{sorted(_NODE_KEYS)}")
+        if not isinstance(raw.get("say"), str) or not raw["say"].strip():
+            raise ScriptError(f"{where}: 'say:' must be the text the robot speaks")
+        expect = raw.get("expect") or {}
+        if not isinstance(expect, dict):
+            raise ScriptError(f"{where}: 'expect:' must map intents to node names")
+        end = raw.get("end")
+        if end is not None and end not in _DISPOSITIONS:
+            raise ScriptError(f"{where}: end disposition {end!r} is not one of "
+                              f"{sorted(_DISPOSITIONS)}")
+        if end is None and not expect:
+            raise ScriptError(f"{where}: a node must either 'expect:' replies or 'end:' the call")
+        nodes[str(name)] = Node(name=str(name), say=raw["say"], expect={
+            str(k): str(v) for k, v in expect.items()}, end=end,
+            handoff=bool(raw.get("handoff", False)), reason=raw.get("reason"),
+            no_match=raw.get("no_match"))
+
+    global_intents = {str(k): str(v) for k, v in (data.get("global_intents") or {}).items()}
+    start = str(data.get("start", next(iter(nodes))))
+    script = Script(path=path, start=start, nodes=nodes, global_intents=global_intents,
+                    settings=settings, language=str(data.get("language", "ko")))
+    _check_references(script, known_intents)
+    return script
+
+
+def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    allowed = set(ScriptSettings.__dataclass_fields__)
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ScriptError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return raw
+
+
+def _check_references(script: Script, known_intents: set[str] | None) -> None:
+    path = script.path
+    if script.start not in script.nodes:
+        raise ScriptError(f"{path}: start node {script.start!r} is not defined under nodes:")
+    targets = [("global_intents", i, t) for i, t in script.global_intents.items()]
+    for n in script.nodes.values():
+        targets += [(f"node {n.name!r}", i, t) for i, t in n.expect.items()]
+        if n.no_match:
+            targets.append((f"node {n.name!r}", "no_match", n.no_match))
+    targets.append(("settings", "fallback_node", script.settings.fallback_node))
+    for where, intent, target in targets:
+        if target not in script.nodes:
+            raise ScriptError(f"{path}: {where}: {intent} goes to unknown node {target!r}; "
+                              f"define it under nodes: or fix the name")
+    if known_intents is not None:
+        for where, intent, _ in targets:
+            if intent in ("no_match", "fallback_node"):
+                continue
+            if intent not in known_intents:
+                raise ScriptError(
+                    f"{path}: {where}: intent {intent!r} is not in the NLU training data "
+                    f"(known: {', '.join(sorted(known_intents))}); add examples for it to "
+                    "nlu.yml or fix the name")

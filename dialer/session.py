@@ -1,0 +1,274 @@
+"""One outbound call from INVITE to BYE: speak, listen, understand, decide, repeat.
+
+Runs on the thread that placed the call (a Celery task or the CLI); pjsua2 only hands it
+events and audio frames through queues.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from campaigns.models import Disposition
+from dialer.policy import Action, DialoguePolicy, Understanding
+from dialer.script import Script
+from dialer.sip import CLOCK_RATE, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
+from voices.asr import VoskAsr
+from voices.tts import TtsEngine
+from voices.vad import Endpointer, VadConfig
+
+log = logging.getLogger(__name__)
+
+
+class IntentParser(Protocol):
+    def parse(self, text: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class TurnRecord:
+    seq: int
+    speaker: str  # "bot" | "customer"
+    node: str | None
+    text: str
+    intent: str | None = None
+    confidence: float | None = None
+    asr_confidence: float | None = None
+    latency_ms: float | None = None
+    asr_ms: float | None = None
+    nlu_ms: float | None = None
+    offset_ms: float | None = None
+    duration_ms: float | None = None
+
+
+@dataclass
+class CallOutcome:
+    disposition: str
+    sip_status: int | None = None
+    sip_reason: str = ""
+    reason: str | None = None
+    handoff: bool = False
+    end_node: str | None = None
+    answered: bool = False
+    duration_s: float = 0.0
+    turns: list[TurnRecord] = field(default_factory=list)
+    recording: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    ring_timeout_s: float = 25.0
+    max_call_s: float = 300.0
+    vad: VadConfig = field(default_factory=VadConfig)
+
+
+def disposition_for_failure(status: int) -> str:
+    """SIP final status of a call that never connected -> disposition."""
+    if status in (486, 600):
+        return Disposition.BUSY
+    if status == 603:
+        return Disposition.DECLINED
+    if status in (408, 480, 487):
+        return Disposition.NO_ANSWER
+    return Disposition.FAILED
+
+
+class CallEnded(Exception):
+    """The customer hung up (or the line dropped) while the robot was busy."""
+
+
+class CallSession:
+    def __init__(self, ua: UserAgent, account: SipAccount, asr: VoskAsr, nlu: IntentParser,
+                 tts: TtsEngine, script: Script, grammar_phrases: Callable[[str], list[str]],
+                 config: SessionConfig | None = None,
+                 on_turn: Callable[[TurnRecord], None] | None = None,
+                 on_answer: Callable[[], None] | None = None) -> None:
+        self.ua, self.account, self.asr, self.nlu, self.tts = ua, account, asr, nlu, tts
+        self.script = script
+        self.grammar_phrases = grammar_phrases  # intent -> example phrases
+        self.cfg = config or SessionConfig()
+        self.on_turn = on_turn or (lambda t: None)
+        self.on_answer = on_answer or (lambda: None)
+        self._turns: list[TurnRecord] = []
+        self._pcm: dict[str, bytes] = {}
+
+    # -- helpers -------------------------------------------------------------------
+    def _speech(self, text: str) -> bytes:
+        if text not in self._pcm:
+            self._pcm[text] = self.tts.synthesize(text, CLOCK_RATE)
+        return self._pcm[text]
+
+    def _prerender(self, fields: dict[str, Any]) -> None:
+        # Every prompt this contact can hear is ready before the phone rings.
+        s = self.script
+        for name in s.nodes:
+            self._speech(s.render(name, fields))
+
+    def _add_turn(self, **kw: Any) -> TurnRecord:
+        t = TurnRecord(seq=len(self._turns) + 1, **kw)
+        self._turns.append(t)
+        try:
+            self.on_turn(t)
+        except Exception:  # storage trouble must not kill a live call
+            log.exception("could not store turn %s", t.seq)
+        return t
+
+    def _check_alive(self, call: SipCall) -> None:
+        if call.disconnected.is_set():
+            raise CallEnded
+
+    # -- the call ------------------------------------------------------------------
+    def run(self, uri: str, fields: dict[str, Any], recording: Path | None = None) -> CallOutcome:
+        self.ua.register_thread()
+        self._prerender(fields)
+        call = self.ua.make_call(self.account, uri, recording=recording)
+        try:
+            return self._run(call, fields, recording)
+        finally:
+            call.hangup_quietly()
+            call.disconnected.wait(5)
+            del call  # pjsua2 Call objects must go before the Endpoint does
+
+    def _wait_answer(self, call: SipCall) -> bool:
+        deadline = time.monotonic() + self.cfg.ring_timeout_s
+        media = confirmed = False
+        while not (media and confirmed):
+            try:
+                ev = call.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                ev = None
+            if ev is not None:
+                media |= ev.kind == "media"
+                confirmed |= ev.kind == "state" and ev.state == "CONFIRMED"
+                if ev.kind == "state" and ev.state == "DISCONNECTED":
+                    return False
+            if time.monotonic() >= deadline and not (media and confirmed):
+                call.hangup_quietly()  # CANCEL while ringing -> 487
+                call.disconnected.wait(5)
+                return False
+        return True
+
+    def _run(self, call: SipCall, fields: dict[str, Any], recording: Path | None) -> CallOutcome:
+        if not self._wait_answer(call):
+            status = call.status or 408
+            return CallOutcome(disposition=disposition_for_failure(status), sip_status=status,
+                               sip_reason=call.reason)
+        self.on_answer()
+        answered_at = time.monotonic()
+        policy = DialoguePolicy(self.script, fields)
+        action = policy.start()
+        outcome: CallOutcome | None = None
+        try:
+            speech_end: float | None = None
+            while True:
+                if action.text:
+                    self._say(call, action, answered_at, speech_end)
+                if action.end:
+                    outcome = CallOutcome(disposition=action.end, reason=action.reason,
+                                          handoff=action.handoff, end_node=action.node)
+                    break
+                if time.monotonic() - answered_at > self.cfg.max_call_s:
+                    outcome = CallOutcome(disposition=Disposition.FAILED, end_node=policy.node,
+                                          reason=f"call longer than {self.cfg.max_call_s:.0f}s")
+                    break
+                heard = self._listen(call, policy, answered_at)
+                if heard is None:
+                    speech_end = None
+                    action = policy.on_no_input()
+                    continue
+                understanding, speech_end = heard
+                action = policy.on_reply(understanding)
+        except CallEnded:
+            outcome = CallOutcome(disposition=Disposition.HUNG_UP, end_node=policy.node,
+                                  reason="customer hung up")
+        outcome.answered = True
+        outcome.sip_status = 200
+        outcome.sip_reason = "OK"
+        outcome.duration_s = round(time.monotonic() - answered_at, 2)
+        outcome.turns = list(self._turns)
+        outcome.recording = str(recording) if recording else None
+        return outcome
+
+    def _say(self, call: SipCall, action: Action, answered_at: float,
+             speech_end: float | None) -> None:
+        self._check_alive(call)
+        pcm = self._speech(action.text)
+        call.audio.reset_tx_marks()
+        queued_at = time.monotonic()
+        call.audio.play(pcm)
+        while call.audio.playing:
+            self._check_alive(call)
+            time.sleep(0.02)
+        first = call.audio.first_tx_at or queued_at
+        latency = (first - speech_end) * 1000 if speech_end is not None else None
+        if latency is not None and self._turns and self._turns[-1].speaker == "customer":
+            self._turns[-1].latency_ms = round(latency, 1)
+            self.on_turn(self._turns[-1])  # update the stored customer turn
+        self._add_turn(speaker="bot", node=action.node, text=action.text,
+                       offset_ms=round((first - answered_at) * 1000, 1),
+                       duration_ms=round(len(pcm) / (CLOCK_RATE * 2) * 1000, 1))
+        time.sleep(0.06)  # let the last frames leave the jitter of the bridge
+
+    def _listen(self, call: SipCall, policy: DialoguePolicy,
+                answered_at: float) -> tuple[Understanding, float] | None:
+        """Wait for one customer utterance; None when they stay silent."""
+        rx = call.audio.rx
+        while not rx.empty():  # audio that arrived while the robot spoke (no barge-in yet)
+            rx.get_nowait()
+        endpointer = Endpointer(CLOCK_RATE, FRAME_MS, self.cfg.vad)
+        phrases: list[str] = []
+        for intent in policy.grammar_intents():
+            phrases += self.grammar_phrases(intent)
+        grammar = self.asr.grammar(phrases)
+        stream = None
+        deadline = time.monotonic() + self.script.settings.no_input_timeout_s
+        started_at = last_voiced = 0.0
+        while True:
+            self._check_alive(call)
+            try:
+                at, frame = rx.get(timeout=0.1)
+            except queue.Empty:
+                if stream is None and time.monotonic() > deadline:
+                    return None
+                continue
+            event = endpointer.push(frame)
+            if stream is None:
+                if event == "start":
+                    stream = self.asr.stream(grammar or None)
+                    for f in endpointer.preroll:
+                        stream.feed(f)
+                    started_at = last_voiced = at
+                elif time.monotonic() > deadline:
+                    return None
+                continue
+            stream.feed(frame)
+            if endpointer.trailing_silence_ms == 0:
+                last_voiced = at
+            if event == "end":
+                break
+        result = stream.finish()
+        t = time.perf_counter()
+        parse = self.nlu.parse(result.text) if result.text else {
+            "intent": {"name": "nlu_fallback", "confidence": 0.0}}
+        nlu_ms = (time.perf_counter() - t) * 1000
+        intent = parse["intent"]["name"]
+        conf = float(parse["intent"]["confidence"])
+        self._add_turn(speaker="customer", node=policy.node, text=result.text, intent=intent,
+                       confidence=round(conf, 3), asr_confidence=round(result.confidence, 3),
+                       asr_ms=round(result.ms, 1), nlu_ms=round(nlu_ms, 2),
+                       offset_ms=round((started_at - answered_at) * 1000, 1),
+                       duration_ms=round((last_voiced - started_at) * 1000, 1))
+        return Understanding(result.text, intent, conf, result.confidence), last_voiced
+
+
+def place(ua: UserAgent, account: SipAccount, uri: str, session: CallSession,
+          fields: dict[str, Any], recording: Path | None) -> CallOutcome:
+    """Run one call; SIP errors that happen before any INVITE become a failed outcome."""
+    try:
+        return session.run(uri, fields, recording)
+    except SipError as exc:
+        return CallOutcome(disposition=Disposition.FAILED, reason=str(exc))

@@ -1,0 +1,49 @@
+"""Settings of the telephony side: broker, SIP trunk, ports, call limits."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialer.sip import TrunkConfig
+
+
+class DialerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIALER_", extra="ignore")
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    # The trunk. Defaults dial a loopback peer directly (the customer simulator).
+    sip_trunk: str = "127.0.0.1:5070"  # host[:port] of the request URI sip:<number>@<trunk>
+    sip_registrar: str | None = None  # e.g. sip:pbx.example.com — REGISTER when set
+    sip_username: str | None = None
+    sip_password: str | None = None
+    sip_realm: str = "*"
+    sip_outbound_proxy: str | None = None  # e.g. sip:proxy.example.com;lr
+    sip_caller_id: str | None = None  # default caller ID; a campaign may override it
+    sip_transport: str = "udp"
+    sip_bind: str = "127.0.0.1"  # address SIP and RTP bind to; 0.0.0.0 for a real trunk
+    sip_public_address: str | None = None  # address to advertise behind NAT
+    sip_port: int = 0  # 0 = any free port; each call process needs its own
+    # Priority order. Wideband G.722 first: the ASR model is trained on 16 kHz audio and
+    # measured intent accuracy on narrowband (PCMU) synthetic speech is far lower. Trunks
+    # that only speak PCMU/PCMA negotiate those; L16/44100 is available too.
+    sip_codecs: str = "G722/16000,PCMU/8000,PCMA/8000"
+    rtp_port_base: int = 40000
+    rtp_ports_per_process: int = 200  # process i uses [base + i*n, base + (i+1)*n)
+    pjsip_log_level: int = 1
+
+    # Calls.
+    call_processes: int = 2  # Celery prefork children that place calls (1 call each)
+    max_call_s: float = 300.0
+    vad_end_silence_ms: int = 600
+
+    def trunk(self, caller_id: str | None = None) -> TrunkConfig:
+        return TrunkConfig(host=self.sip_trunk, registrar=self.sip_registrar,
+                           username=self.sip_username, password=self.sip_password,
+                           realm=self.sip_realm, outbound_proxy=self.sip_outbound_proxy,
+                           caller_id=caller_id or self.sip_caller_id,
+                           transport=self.sip_transport)
+
+    @property
+    def codecs(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.sip_codecs.split(",") if c.strip())

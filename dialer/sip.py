@@ -1,0 +1,335 @@
+"""SIP user agent on pjsua2: one Endpoint per process, calls whose audio flows as PCM frames.
+
+pjsua2 calls back on its own threads; callbacks here never block: they put events on the
+call's queue and copy audio frames, and the call's own thread does the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pjsua2 as pj
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATE = 16000  # conference bridge and our ports; codecs are resampled to it
+FRAME_MS = 20
+FRAME_BYTES = CLOCK_RATE * FRAME_MS // 1000 * 2
+
+
+class SipError(RuntimeError):
+    """A call could not be placed for a reason the operator can fix or that may pass."""
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    """Where calls go and how we authenticate; defaults dial a loopback peer directly."""
+
+    host: str = "127.0.0.1:5070"  # host[:port] put in the request URI: sip:<number>@host
+    registrar: str | None = None  # e.g. "sip:pbx.example.com"; None = no REGISTER
+    username: str | None = None
+    password: str | None = None
+    realm: str = "*"
+    outbound_proxy: str | None = None  # e.g. "sip:proxy.example.com;lr"
+    caller_id: str | None = None  # user part of From, e.g. "+8215880000"
+    display_name: str | None = None
+    transport: str = "udp"
+
+    def dial_uri(self, number: str) -> str:
+        if number.startswith("sip:"):
+            return number
+        params = ";transport=tcp" if self.transport == "tcp" else ""
+        return f"sip:{number}@{self.host}{params}"
+
+    def id_uri(self, local_host: str) -> str:
+        user = self.caller_id or self.username or "robot"
+        domain = self.registrar.removeprefix("sip:") if self.registrar else local_host
+        uri = f"sip:{user}@{domain}"
+        return f'"{self.display_name}" <{uri}>' if self.display_name else uri
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    kind: str  # "state" | "media" | "dtmf"
+    state: str = ""  # CALLING, EARLY, CONNECTING, CONFIRMED, DISCONNECTED
+    status: int = 0
+    reason: str = ""
+    digit: str = ""
+    at: float = field(default_factory=time.monotonic)
+
+
+_STATE_NAMES = {
+    pj.PJSIP_INV_STATE_NULL: "NULL",
+    pj.PJSIP_INV_STATE_CALLING: "CALLING",
+    pj.PJSIP_INV_STATE_INCOMING: "INCOMING",
+    pj.PJSIP_INV_STATE_EARLY: "EARLY",
+    pj.PJSIP_INV_STATE_CONNECTING: "CONNECTING",
+    pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
+    pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED",
+}
+
+
+class AudioPipe(pj.AudioMediaPort):
+    """The call's audio as 20 ms frames: received frames go to a queue, and frames to
+    send are taken from a buffer (silence when it is empty)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rx: queue.Queue[tuple[float, bytes]] = queue.Queue(maxsize=3000)
+        self._tx: deque[bytes] = deque()
+        self._tx_lock = threading.Lock()
+        self._silence = pj.ByteVector(b"\x00" * FRAME_BYTES)
+        self.first_tx_at: float | None = None  # when the first queued frame left
+        self.last_tx_at: float | None = None
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
+        self.createPort("robot", fmt)
+
+    # -- pjsua2 media thread --------------------------------------------------------
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            try:
+                self.rx.put_nowait((time.monotonic(), bytes(frame.buf)))
+            except queue.Full:  # a stalled consumer must not stall the media clock
+                pass
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        with self._tx_lock:
+            data = self._tx.popleft() if self._tx else None
+        if data is None:
+            frame.buf = self._silence
+        else:
+            now = time.monotonic()
+            if self.first_tx_at is None:
+                self.first_tx_at = now
+            self.last_tx_at = now
+            frame.buf = pj.ByteVector(data)
+        frame.size = FRAME_BYTES
+
+    # -- call thread ----------------------------------------------------------------
+    def play(self, pcm: bytes) -> None:
+        """Queue PCM (16 kHz, 16-bit mono) for sending."""
+        frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+        if frames and len(frames[-1]) < FRAME_BYTES:
+            frames[-1] += b"\x00" * (FRAME_BYTES - len(frames[-1]))
+        with self._tx_lock:
+            self._tx.extend(frames)
+
+    def clear(self) -> int:
+        """Drop queued speech (barge-in); returns how many frames were dropped."""
+        with self._tx_lock:
+            n = len(self._tx)
+            self._tx.clear()
+        return n
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._tx)
+
+    def reset_tx_marks(self) -> None:
+        self.first_tx_at = self.last_tx_at = None
+
+
+class SipCall(pj.Call):
+    def __init__(self, account: SipAccount, call_id: int = pj.PJSUA_INVALID_ID,
+                 recording: Path | None = None) -> None:
+        super().__init__(account, call_id)
+        self.events: queue.Queue[CallEvent] = queue.Queue()
+        self.audio = AudioPipe()
+        self.recording = recording
+        self._recorder: pj.AudioMediaRecorder | None = None
+        self._media: pj.AudioMedia | None = None
+        self.state = "NULL"
+        self.status = 0
+        self.reason = ""
+        self.connected_at: float | None = None
+        self.disconnected = threading.Event()
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        self.state = _STATE_NAMES.get(info.state, str(info.state))
+        self.status, self.reason = info.lastStatusCode, info.lastReason
+        if self.state == "CONFIRMED" and self.connected_at is None:
+            self.connected_at = time.monotonic()
+        if self.state == "DISCONNECTED":
+            self._detach_media()
+            self.disconnected.set()
+        self.events.put(CallEvent("state", self.state, self.status, self.reason))
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()
+        for mi in info.media:
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            if self._media is not None:
+                continue  # re-INVITE: bridge already wired
+            media = self.getAudioMedia(mi.index)
+            media.startTransmit(self.audio)
+            self.audio.startTransmit(media)
+            if self.recording is not None:
+                self.recording.parent.mkdir(parents=True, exist_ok=True)
+                rec = pj.AudioMediaRecorder()
+                rec.createRecorder(str(self.recording))
+                media.startTransmit(rec)  # the customer
+                self.audio.startTransmit(rec)  # the robot
+                self._recorder = rec
+            self._media = media
+            self.events.put(CallEvent("media"))
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.events.put(CallEvent("dtmf", digit=prm.digit))
+
+    def _detach_media(self) -> None:
+        # Dropping the recorder closes the WAV file and writes its header.
+        self._recorder = None
+        self._media = None
+
+    def hangup_quietly(self, code: int = 0) -> None:
+        if self.disconnected.is_set():
+            return
+        prm = pj.CallOpParam()
+        if code:
+            prm.statusCode = code
+        try:
+            self.hangup(prm)
+        except pj.Error as exc:  # already gone: the remote hung up at the same moment
+            log.debug("hangup ignored: %s", exc.info())
+
+
+class SipAccount(pj.Account):
+    def __init__(self, ua: UserAgent) -> None:
+        super().__init__()
+        self.ua = ua
+        self.reg_events: queue.Queue[tuple[int, str]] = queue.Queue()
+        self.on_incoming = None  # callable(call_id) set by answering agents (simulator)
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        self.reg_events.put((prm.code, prm.reason))
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        if self.on_incoming is not None:
+            self.on_incoming(prm.callId)
+        else:
+            call = pj.Call(self, prm.callId)
+            op = pj.CallOpParam()
+            op.statusCode = 603
+            call.hangup(op)
+
+
+class UserAgent:
+    """One pjsua2 Endpoint. Create it in the process that uses it (after any fork)."""
+
+    def __init__(self, sip_port: int = 0, rtp_port: int = 40000, rtp_range: int = 100,
+                 bind: str = "127.0.0.1", public_address: str | None = None,
+                 codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000"), max_calls: int = 4,
+                 log_level: int = 1) -> None:
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.maxCalls = max_calls
+        cfg.uaConfig.userAgent = "dialer-robot"
+        cfg.logConfig.level = log_level
+        cfg.logConfig.consoleLevel = log_level
+        cfg.medConfig.clockRate = CLOCK_RATE
+        cfg.medConfig.sndClockRate = CLOCK_RATE
+        cfg.medConfig.audioFramePtime = FRAME_MS
+        cfg.medConfig.ecTailLen = 0  # no echo canceller: there is no loudspeaker
+        cfg.medConfig.noVad = True  # keep RTP flowing; silence suppression breaks VAD timing
+        self.ep.libInit(cfg)
+        self.ep.audDevManager().setNullDev()
+        tcfg = pj.TransportConfig()
+        tcfg.port = sip_port
+        tcfg.boundAddress = bind
+        if public_address:
+            tcfg.publicAddress = public_address
+        self.transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.ep.libStart()
+        self._set_codecs(codecs)
+        self.bind = bind
+        self.sip_port = self.ep.transportGetInfo(self.transport_id).localName.split(":")[-1]
+        self.rtp_port, self.rtp_range = rtp_port, rtp_range
+        self.accounts: list[SipAccount] = []
+
+    def _set_codecs(self, wanted: tuple[str, ...]) -> None:
+        available = {c.codecId: c for c in self.ep.codecEnum2()}
+        chosen = 0
+        for cid in available:
+            match = next((i for i, w in enumerate(wanted) if cid.startswith(w + "/")), None)
+            prio = 0 if match is None else 250 - match
+            self.ep.codecSetPriority(cid, prio)
+            chosen += match is not None
+        if not chosen:
+            raise SipError(f"none of the codecs {wanted} is available; have {sorted(available)}")
+
+    def register_thread(self, name: str = "dialer") -> None:
+        if not self.ep.libIsThreadRegistered():
+            self.ep.libRegisterThread(name)
+
+    def account(self, trunk: TrunkConfig, register_timeout_s: float = 10.0) -> SipAccount:
+        acfg = pj.AccountConfig()
+        acfg.idUri = trunk.id_uri(f"{self.bind}:{self.sip_port}")
+        acfg.mediaConfig.transportConfig.port = self.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = self.rtp_range
+        acfg.mediaConfig.transportConfig.boundAddress = self.bind
+        if trunk.outbound_proxy:
+            acfg.sipConfig.proxies.append(trunk.outbound_proxy)
+        if trunk.username:
+            acfg.sipConfig.authCreds.append(
+                pj.AuthCredInfo("digest", trunk.realm, trunk.username, 0, trunk.password or "")
+            )
+        if trunk.registrar:
+            acfg.regConfig.registrarUri = trunk.registrar
+            acfg.regConfig.timeoutSec = 300
+        else:
+            acfg.regConfig.registerOnAdd = False
+        acc = SipAccount(self)
+        acc.create(acfg, True)
+        self.accounts.append(acc)
+        if trunk.registrar:
+            deadline = time.monotonic() + register_timeout_s
+            while True:
+                try:
+                    code, reason = acc.reg_events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise SipError(f"no answer from registrar {trunk.registrar} within "
+                                   f"{register_timeout_s:.0f}s; check DIALER_SIP_REGISTRAR",
+                                   retryable=True) from None
+                if 200 <= code < 300:
+                    break
+                if code >= 300 or code == 0 or time.monotonic() > deadline:
+                    raise SipError(f"registration at {trunk.registrar} failed: {code} {reason}; "
+                                   "check DIALER_SIP_USERNAME / DIALER_SIP_PASSWORD",
+                                   retryable=code in (0, 408, 503))
+        return acc
+
+    def make_call(self, account: SipAccount, uri: str, recording: Path | None = None) -> SipCall:
+        call = SipCall(account, recording=recording)
+        prm = pj.CallOpParam(True)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:
+            raise SipError(f"cannot call {uri}: {exc.info()}",
+                           retryable="TOOMANY" in exc.info().upper()) from exc
+        return call
+
+    def shutdown(self) -> None:
+        try:
+            self.ep.hangupAllCalls()
+            time.sleep(0.2)
+        except pj.Error:
+            pass
+        for acc in self.accounts:
+            acc.shutdown()
+        self.accounts.clear()
+        self.ep.libDestroy()

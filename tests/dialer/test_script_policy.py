@@ -1,0 +1,145 @@
+"""Script validation and the dialogue policy, walked through without audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialer.policy import DialoguePolicy, Understanding
+from dialer.script import ScriptError, load_script
+
+DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
+DEMO_INTENTS = {"affirm", "deny", "ask_price", "too_expensive", "already_have", "call_later",
+                "request_human", "ask_identity", "opt_out"}
+
+
+def said(intent: str, text: str = "x", conf: float = 0.9, asr: float = 0.95) -> Understanding:
+    return Understanding(text=text, intent=intent, confidence=conf, asr_confidence=asr)
+
+
+@pytest.fixture
+def demo_policy() -> DialoguePolicy:
+    script = load_script(DEMO, known_intents=DEMO_INTENTS)
+    return DialoguePolicy(script, {"name": "김민수"})
+
+
+def test_greeting_names_the_contact_and_the_caller(demo_policy: DialoguePolicy) -> None:
+    first = demo_policy.start()
+    assert first.node == "greeting"
+    assert "김민수 고객님" in first.text
+    assert "행복통신" in first.text and "인공지능" in first.text  # who is calling, AI voice
+    assert "수신 거부" in first.text  # the opt-out is offered
+    assert first.end is None
+
+
+def test_interested_path_ends_interested(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    assert demo_policy.on_reply(said("affirm")).node == "pitch"
+    assert demo_policy.on_reply(said("ask_price")).node == "price"
+    assert demo_policy.on_reply(said("affirm")).node == "offer"
+    end = demo_policy.on_reply(said("affirm"))
+    assert (end.node, end.end, end.handoff) == ("close_interested", "interested", False)
+
+
+def test_two_refusals_close_politely_with_the_reason(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    assert demo_policy.on_reply(said("deny")).node == "objection"
+    end = demo_policy.on_reply(said("too_expensive"))
+    assert end.end == "not_interested"
+    assert end.reason == "too_expensive"  # the customer's own last reason is recorded
+
+
+def test_request_for_a_person_hands_off_from_any_node(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    demo_policy.on_reply(said("affirm"))
+    end = demo_policy.on_reply(said("request_human"))
+    assert (end.node, end.end, end.handoff) == ("handoff", "handoff", True)
+    assert end.reason == "customer intent request_human"
+
+
+def test_identity_question_is_answered_then_flow_continues(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    assert demo_policy.on_reply(said("ask_identity")).node == "identify"
+    assert demo_policy.on_reply(said("affirm")).node == "pitch"
+
+
+def test_repeated_fallback_hands_off_as_unsure(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    first = demo_policy.on_reply(said("nlu_fallback", conf=0.2))
+    assert first.kind == "fallback" and first.end is None and first.node == "greeting"
+    assert "다시" in first.text  # apology + the question again
+    end = demo_policy.on_reply(said("affirm", asr=0.1))  # low ASR confidence is unsure too
+    assert end.handoff and end.end == "handoff"
+    assert "2 misunderstood replies" in (end.reason or "")
+
+
+def test_fallback_counter_resets_after_an_understood_reply(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    demo_policy.on_reply(said("nlu_fallback"))
+    assert demo_policy.on_reply(said("affirm")).node == "pitch"
+    assert demo_policy.on_reply(said("nlu_fallback")).kind == "fallback"  # not a handoff yet
+
+
+def test_unexpected_intent_reprompts(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    demo_policy.on_reply(said("affirm"))
+    demo_policy.on_reply(said("affirm"))  # offer
+    again = demo_policy.on_reply(said("ask_price"))  # offer does not expect ask_price
+    assert again.kind == "no_match" and again.node == "offer"
+
+
+def test_silence_reprompts_then_ends_no_input(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    assert demo_policy.on_no_input().kind == "no_input"
+    assert demo_policy.on_no_input().end is None
+    end = demo_policy.on_no_input()
+    assert end.end == "no_input" and end.text == ""
+
+
+def test_opt_out_is_honoured_anywhere(demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    end = demo_policy.on_reply(said("opt_out"))
+    assert end.end == "opt_out"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "script.yml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_unknown_intent_is_refused_with_file_and_fix(tmp_path: Path) -> None:
+    d = _write(tmp_path, "nodes:\n  a:\n    say: hi\n    expect: {affirm: b, wish: b}\n"
+                         "  b:\n    say: bye\n    end: interested\n"
+                         "  handoff:\n    say: wait\n    end: handoff\n")
+    with pytest.raises(ScriptError) as e:
+        load_script(d, known_intents={"affirm"})
+    msg = str(e.value)
+    assert "script.yml" in msg and "'wish'" in msg and "nlu.yml" in msg
+
+
+def test_unknown_target_node_is_refused(tmp_path: Path) -> None:
+    d = _write(tmp_path, "nodes:\n  a:\n    say: hi\n    expect: {affirm: nowhere}\n"
+                         "  handoff:\n    say: wait\n    end: handoff\n")
+    with pytest.raises(ScriptError, match="unknown node 'nowhere'"):
+        load_script(d)
+
+
+def test_bad_disposition_and_dead_end_are_refused(tmp_path: Path) -> None:
+    d = _write(tmp_path, "nodes:\n  a:\n    say: hi\n    end: happy\n")
+    with pytest.raises(ScriptError, match="end disposition 'happy'"):
+        load_script(d)
+    d = _write(tmp_path, "nodes:\n  a:\n    say: hi\n")
+    with pytest.raises(ScriptError, match="either 'expect:'"):
+        load_script(d)
+
+
+def test_missing_script_file(tmp_path: Path) -> None:
+    with pytest.raises(ScriptError, match="no script.yml"):
+        load_script(tmp_path)
+
+
+def test_missing_contact_field_renders_blank(tmp_path: Path) -> None:
+    script = load_script(DEMO, known_intents=DEMO_INTENTS)
+    text = script.render("greeting", {})
+    assert text.startswith("안녕하세요 고객님")

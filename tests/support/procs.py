@@ -1,0 +1,126 @@
+"""Real processes for end-to-end tests: redis-server, the simulator, a Celery worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "campaigns" / "examples" / "demo"
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_udp_tcp_port() -> int:
+    for _ in range(50):
+        port = free_port(socket.SOCK_STREAM)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None,
+             log: Path | None = None) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what}: process exited with {proc.returncode}\n{tail}")
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise TimeoutError(f"{what} not ready after {timeout}s\n{tail}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:  # type: ignore[type-arg]
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+
+
+def spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:  # type: ignore[type-arg]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(args, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
+                            cwd=ROOT, start_new_session=True)
+
+
+def dialer_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dialer.cli", *args]
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    exe = shutil.which("redis-server")
+    assert exe, "redis-server is not installed (make test installs it)"
+    port = free_udp_tcp_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "redis.log"
+    proc = spawn([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                  "--appendonly", "no", "--dir", str(workdir)], log, dict(os.environ))
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def ping() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    try:
+        wait_for(ping, 20, "redis-server", proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def simulator(workdir: Path, env: dict[str, str], personas: Path = DEMO / "personas.yml",
+              port: int | None = None) -> Iterator[tuple[int, Path]]:
+    port = port or free_udp_tcp_port()
+    log = workdir / f"simulator-{port}.log"
+    proc = spawn(dialer_cmd("simulate", "--personas", str(personas), "--port", str(port),
+                            "--rtp-port", str(46000 + (port % 50) * 40)), log, env)
+    try:
+        wait_for(lambda: log.exists() and '"event": "ready"' in log.read_text(errors="replace"),
+                 90, "simulator", proc, log)
+        yield port, log
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def celery_worker(workdir: Path, env: dict[str, str], processes: int = 2) -> Iterator[Path]:
+    log = workdir / "worker.log"
+    proc = spawn(dialer_cmd("worker", "--processes", str(processes)), log, env)
+    try:
+        wait_for(lambda: log.exists() and "ready." in log.read_text(errors="replace"),
+                 120, "celery worker", proc, log)
+        yield log
+    finally:
+        stop(proc, 40)

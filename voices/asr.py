@@ -1,0 +1,146 @@
+"""Speech recognition with vosk: model resolution, grammar building, per-utterance decoding."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import vosk
+
+vosk.SetLogLevel(-1)
+
+
+class ModelNotFoundError(RuntimeError):
+    retryable = False
+
+
+def resolve_model_path(explicit: str | Path | None, language: str) -> Path:
+    """Explicit path -> installed packaged model (vosk-model-<lang>) -> clear error.
+
+    vosk's own downloader is not tried here: it needs the internet, and a worker that
+    silently downloads half a gigabyte at the first call is worse than a clear error.
+    """
+    if explicit:
+        path = Path(explicit)
+        if not (path / "am").is_dir() and not (path / "final.mdl").exists():
+            raise ModelNotFoundError(
+                f"vosk model directory {path} does not exist or has no acoustic model (am/); "
+                "set DIALER_VOSK_MODEL to an unpacked vosk model directory"
+            )
+        return path
+    package = f"vosk_model_{language.replace('-', '_').lower()}"
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ModelNotFoundError(
+            f"no vosk model for language {language!r}: install one "
+            f"(pip install vosk-model-{language}) or set DIALER_VOSK_MODEL to a model directory"
+        ) from None
+    assert module.__file__
+    path = Path(module.__file__).parent / "model"
+    if not path.is_dir():
+        raise ModelNotFoundError(f"package {package} has no model/ directory at {path}")
+    return path
+
+
+def load_model(path: Path) -> vosk.Model:
+    return vosk.Model(str(path))
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    text: str
+    confidence: float  # mean word confidence, 0 when nothing was recognised
+    words: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    grammar: bool = False  # decoded with the restricted grammar
+    ms: float = 0.0  # decoder time spent on this utterance
+
+
+class VoskAsr:
+    """Wraps one shared vosk.Model; cheap recognizers are made per utterance."""
+
+    def __init__(self, model: vosk.Model, sample_rate: int = 16000,
+                 grammar_min_confidence: float = 0.75) -> None:
+        self.model = model
+        self.sample_rate = sample_rate
+        self.grammar_min_confidence = grammar_min_confidence
+
+    def in_vocabulary(self, phrase: str) -> bool:
+        return all(self.model.vosk_model_find_word(w) >= 0 for w in phrase.split())
+
+    def grammar(self, phrases: Iterable[str]) -> list[str]:
+        """Phrases whose every word the model knows; vosk silently drops unknown words,
+        which would turn a phrase into a different one, so such phrases are left out."""
+        seen: dict[str, None] = {}
+        for p in phrases:
+            p = " ".join(p.split())
+            if p and self.in_vocabulary(p):
+                seen.setdefault(p)
+        return list(seen)
+
+    def stream(self, grammar: list[str] | None) -> AsrStream:
+        return AsrStream(self, grammar)
+
+    def _recognizer(self, grammar: list[str] | None) -> vosk.KaldiRecognizer:
+        if grammar:
+            rec = vosk.KaldiRecognizer(self.model, self.sample_rate,
+                                       json.dumps(grammar, ensure_ascii=False))
+        else:
+            rec = vosk.KaldiRecognizer(self.model, self.sample_rate)
+        rec.SetWords(True)
+        return rec
+
+    def decode(self, pcm: bytes, grammar: list[str] | None = None) -> AsrResult:
+        stream = self.stream(grammar)
+        stream.feed(pcm)
+        return stream.finish()
+
+
+def _result(raw: str, grammar: bool, ms: float) -> AsrResult:
+    data = json.loads(raw)
+    words = tuple((w["word"], float(w.get("conf", 1.0))) for w in data.get("result", []))
+    conf = sum(c for _, c in words) / len(words) if words else 0.0
+    return AsrResult(text=data.get("text", "").strip(), confidence=conf, words=words,
+                     grammar=grammar, ms=ms)
+
+
+class AsrStream:
+    """One utterance: fed while the customer speaks, finished at the endpoint.
+
+    The grammar pass runs as audio arrives; if its result is weak, the buffered audio
+    gets one open-vocabulary pass so out-of-script answers are not forced into a phrase.
+    """
+
+    def __init__(self, asr: VoskAsr, grammar: list[str] | None) -> None:
+        self.asr = asr
+        self.grammar = grammar or None
+        self._rec = asr._recognizer(self.grammar)
+        self._audio = bytearray()
+        self._ms = 0.0
+
+    def feed(self, pcm: bytes) -> None:
+        t = time.perf_counter()
+        self._audio += pcm
+        self._rec.AcceptWaveform(pcm)
+        self._ms += (time.perf_counter() - t) * 1000
+
+    def partial(self) -> str:
+        return json.loads(self._rec.PartialResult()).get("partial", "")
+
+    def finish(self) -> AsrResult:
+        t = time.perf_counter()
+        first = _result(self._rec.FinalResult(), self.grammar is not None, 0.0)
+        ms = self._ms + (time.perf_counter() - t) * 1000
+        if self.grammar is None or first.confidence >= self.asr.grammar_min_confidence:
+            return AsrResult(first.text, first.confidence, first.words, first.grammar, ms)
+        t = time.perf_counter()
+        rec = self.asr._recognizer(None)
+        rec.AcceptWaveform(bytes(self._audio))
+        second = _result(rec.FinalResult(), False, 0.0)
+        ms += (time.perf_counter() - t) * 1000
+        best = second if second.text and second.confidence > first.confidence else first
+        return AsrResult(best.text, best.confidence, best.words, best.grammar, ms)

@@ -1,0 +1,153 @@
+"""The Celery app: queues, routes, beat schedule, and thin tasks that take IDs.
+
+Process model (measured facts behind it are in the README): the vosk model is loaded in
+the parent before the prefork pool forks, so children share it copy-on-write; each child
+makes its own pjsua2 Endpoint after the fork, on its own RTP port range, and places one
+call at a time (the pjsua2 wheel allows at most 4 per process).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+
+from campaigns.db import Database
+from campaigns.models import CampaignStatus
+from campaigns.settings import CampaignSettings
+from dialer.settings import DialerSettings
+from voices.settings import VoiceSettings
+
+log = logging.getLogger("dialer.worker")
+
+campaign_settings = CampaignSettings()
+dialer_settings = DialerSettings()
+voice_settings = VoiceSettings()
+
+app = Celery("dialer", broker=dialer_settings.broker_url)
+app.conf.update(
+    task_acks_late=True,  # a call lost with its worker is redelivered...
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,  # ...and no child hoards calls it cannot start
+    task_ignore_result=True,
+    # Longer than the longest call, or Redis hands a running call to a second worker.
+    broker_transport_options={"visibility_timeout": int(dialer_settings.max_call_s * 2 + 600)},
+    broker_connection_retry_on_startup=True,
+    task_routes={"dialer.place_call": {"queue": "calls"},
+                 "dialer.dispatch": {"queue": "dispatch"}},
+    task_default_queue="dispatch",
+    beat_schedule={"dispatch": {"task": "dialer.dispatch", "schedule": 2.0,
+                                "options": {"expires": 10}}},
+    beat_schedule_filename=str(campaign_settings.data_dir / "celerybeat-schedule"),
+    worker_redirect_stdouts=False,
+)
+
+# Composition-root state: set in the parent (model) or lazily in each child.
+_model: Any = None
+_db: Database | None = None
+_runtime: Any = None
+
+
+@signals.worker_init.connect
+def _preload_model(**_: Any) -> None:
+    """Load the vosk model in the parent, before the pool forks."""
+    global _model
+    from voices.asr import load_model, resolve_model_path
+
+    campaign_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = resolve_model_path(voice_settings.vosk_model, voice_settings.language)
+    _model = load_model(path)
+    log.info("vosk model loaded before fork: %s", path)
+
+
+@signals.worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    global _db, _runtime
+    _db, _runtime = None, None  # never reuse the parent's connections or endpoint
+
+
+@signals.worker_process_shutdown.connect
+def _child_exit(**_: Any) -> None:
+    if _runtime is not None:
+        _runtime.shutdown()
+
+
+def database() -> Database:
+    global _db
+    if _db is None:
+        _db = Database(campaign_settings.resolved_database_url())
+    return _db
+
+
+def runtime() -> Any:
+    global _runtime, _model
+    if _runtime is None:
+        from billiard.process import current_process
+
+        from dialer.runtime import CallRuntime
+        from voices.asr import load_model, resolve_model_path
+
+        if _model is None:  # solo/threads pools skip worker_init's fork path
+            _model = load_model(resolve_model_path(voice_settings.vosk_model,
+                                                   voice_settings.language))
+        index = getattr(current_process(), "index", None) or 0
+        _runtime = CallRuntime(dialer_settings, voice_settings, _model, process_index=index)
+    return _runtime
+
+
+@app.task(name="dialer.dispatch")
+def dispatch() -> dict[str, Any]:
+    from campaigns.service import claim_due, finish_campaigns, stale_queued
+
+    db = database()
+    sent = claim_due(db)
+    for attempt_id in sent + stale_queued(db):
+        place_call.delay(attempt_id)
+    finished = finish_campaigns(db)
+    if sent or finished:
+        log.info("dispatch: queued attempts %s, finished campaigns %s", sent, finished)
+    return {"queued": sent, "finished": finished}
+
+
+@app.task(name="dialer.place_call")
+def place_call(attempt_id: int) -> dict[str, Any]:
+    """Run one whole call. Safe to deliver twice: only one delivery passes begin_attempt."""
+    from campaigns import service
+
+    db = database()
+    ctx = service.attempt_context(db, attempt_id)
+    if ctx["campaign_status"] != CampaignStatus.RUNNING:
+        service.release_attempt(db, attempt_id)
+        return {"attempt_id": attempt_id, "skipped": f"campaign {ctx['campaign_status']}"}
+    rt = runtime()
+    uri = rt.settings.trunk(ctx["caller_id"]).dial_uri(ctx["phone"])
+    if not service.begin_attempt(db, attempt_id, uri):
+        return {"attempt_id": attempt_id, "skipped": "already taken"}
+    recording = (campaign_settings.recordings_dir / f"campaign-{ctx['campaign_id']}"
+                 / f"attempt-{attempt_id}.wav").resolve()
+    try:
+        if ctx["language"] != voice_settings.language:
+            raise RuntimeError(f"campaign language {ctx['language']!r} but this worker loaded "
+                               f"the {voice_settings.language!r} model; start a worker with "
+                               f"DIALER_LANGUAGE={ctx['language']}")
+        outcome = rt.call(ctx["phone"], ctx["script_dir"], ctx["fields"],
+                          caller_id=ctx["caller_id"], recording=recording,
+                          ring_timeout_s=ctx["ring_timeout_s"],
+                          on_turn=lambda t: service.save_turn(db, attempt_id, t),
+                          on_answer=lambda: service.mark_answered(db, attempt_id))
+    except Exception as exc:
+        log.exception("attempt %s crashed", attempt_id)
+        service.finish_attempt(db, attempt_id, disposition="failed", sip_status=None,
+                               sip_reason=None, reason=None, handoff=False, end_node=None,
+                               recording=None, error=f"{type(exc).__name__}: {exc}")
+        return {"attempt_id": attempt_id, "error": str(exc)}
+    rec = outcome.recording if outcome.recording and Path(outcome.recording).exists() else None
+    service.finish_attempt(db, attempt_id, disposition=outcome.disposition,
+                           sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
+                           reason=outcome.reason, handoff=outcome.handoff,
+                           end_node=outcome.end_node, recording=rec)
+    log.info("attempt %s: %s (%s) sip=%s turns=%d", attempt_id, outcome.disposition,
+             outcome.reason, outcome.sip_status, len(outcome.turns))
+    return {"attempt_id": attempt_id, "disposition": outcome.disposition}
