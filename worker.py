@@ -15,7 +15,7 @@ from typing import Any
 from celery import Celery, signals
 
 from campaigns.db import Database
-from campaigns.models import CampaignStatus
+from campaigns.models import AttemptStatus, CampaignStatus
 from campaigns.settings import CampaignSettings
 from dialer.settings import DialerSettings
 from voices.settings import VoiceSettings
@@ -118,6 +118,8 @@ def place_call(attempt_id: int) -> dict[str, Any]:
 
     db = database()
     ctx = service.attempt_context(db, attempt_id)
+    if ctx["attempt_status"] != AttemptStatus.QUEUED:  # a duplicate delivery
+        return {"attempt_id": attempt_id, "skipped": "already taken"}
     if ctx["campaign_status"] != CampaignStatus.RUNNING:
         service.release_attempt(db, attempt_id)
         return {"attempt_id": attempt_id, "skipped": f"campaign {ctx['campaign_status']}"}

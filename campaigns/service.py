@@ -216,6 +216,7 @@ def attempt_context(db: Database, attempt_id: int) -> dict[str, Any]:
         c, camp = a.contact, s.get(Campaign, a.campaign_id)
         assert camp is not None
         return {"attempt_id": a.id, "campaign_id": camp.id, "campaign_status": camp.status,
+                "attempt_status": a.status,
                 "script_dir": camp.script_dir, "language": camp.language,
                 "ring_timeout_s": camp.ring_timeout_s, "caller_id": camp.caller_id,
                 "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}

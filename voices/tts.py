@@ -50,12 +50,20 @@ class TtsEngine(ABC):
 class Pyttsx3Tts(TtsEngine):
     """pyttsx3's espeak driver; the engine is not thread-safe, so renders are serialised."""
 
+    render_timeout_s = 30.0
+
     def __init__(self, voice: str = "ko", rate: int | None = None,
                  cache_dir: Path | None = None) -> None:
         super().__init__(cache_dir)
         self.voice, self.rate = voice, rate
         self._engine = None
         self._lock = threading.Lock()
+        # Set by the driver's "finished-utterance" notification, which comes after the
+        # WAV is written. runAndWait() alone is not enough: in pyttsx3 2.99 the first
+        # runAndWait() of a new engine returns while espeak-ng is still synthesising on
+        # its own thread, so a loaded machine would read a file not yet written.
+        self._finished = threading.Event()
+        self._completed = False
 
     @property
     def voice_key(self) -> str:
@@ -81,17 +89,27 @@ class Pyttsx3Tts(TtsEngine):
             engine.setProperty("voice", self.voice)
             if self.rate:
                 engine.setProperty("rate", self.rate)
+            engine.connect("finished-utterance", self._on_finished)
             self._engine = engine
         return self._engine
+
+    def _on_finished(self, name: object = None, completed: bool = True) -> None:
+        self._completed = bool(completed)
+        self._finished.set()
 
     def _render(self, text: str) -> tuple[bytes, int]:
         with self._lock, tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "tts.wav"
             engine = self._get_engine()
             # The espeak driver prints a line per saved file; keep worker logs clean.
+            self._finished.clear()
             with contextlib.redirect_stdout(io.StringIO()):
                 engine.save_to_file(text, str(out))
                 engine.runAndWait()
+                done = self._finished.wait(self.render_timeout_s)
+            if not done or not self._completed:
+                raise TtsError(f"espeak-ng did not finish speaking {text!r} within "
+                               f"{self.render_timeout_s:.0f}s")
             if not out.exists() or out.stat().st_size <= 44:
                 raise TtsError(f"espeak-ng produced no audio for {text!r}")
             return read_wav(out)
