@@ -36,6 +36,10 @@ def make_engine(url: str) -> Engine:
 
 def upgrade(url: str) -> None:
     """Bring the schema to the newest Alembic revision (idempotent)."""
+    import logging
+
+    # Alembic narrates every plugin (at import) and step at INFO; operators need problems.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 

@@ -171,8 +171,8 @@ def read_call_list(path: Path | str, default_region: str = "KR",
     names = _column_names(header)
     keep = [i for i, h in enumerate(header) if h or (data[i] != "").any()]
     columns = [names[i] for i in keep]
-    phone = _find_phone_column(path, columns, phone_column, region)
     cells = [data[i].tolist() for i in keep]
+    phone = _find_phone_column(path, columns, phone_column, region, cells)
     rows = [r + offset + 1 for r in data.index.tolist()]
     contacts, errors = _validate(columns, columns.index(phone), cells, rows, ragged, region)
     return ParsedList(path=path, encoding=encoding, delimiter=delimiter, phone_column=phone,
@@ -226,7 +226,7 @@ def _column_names(header: list[str]) -> list[str]:
 
 
 def _find_phone_column(path: Path, columns: list[str], requested: str | None,
-                       region: str) -> str:
+                       region: str, cells: list[list[str]] | None = None) -> str:
     listed = _list_columns(columns)
     if requested is not None:
         wanted = requested.strip()
@@ -249,8 +249,27 @@ def _find_phone_column(path: Path, columns: list[str], requested: str | None,
     if any(_try_phone(c, region)[0] for c in columns):
         raise CsvImportError(f"{path}: the first row ({listed}) looks like data, not a "
                              "header; add a header row such as name,phone at the top")
+    by_content = _columns_of_numbers(columns, cells or [], region)
+    if len(by_content) == 1:
+        return by_content[0]
+    if by_content:
+        raise CsvImportError(f"{path}: several columns hold phone numbers "
+                             f"({_list_columns(by_content)}); pass --phone-column with the "
+                             "one to call")
     raise CsvImportError(f"{path}: no phone number column found (columns: {listed}); rename "
                          "the phone column to \"phone\" or pass --phone-column")
+
+
+def _columns_of_numbers(columns: list[str], cells: list[list[str]], region: str,
+                        sample: int = 50) -> list[str]:
+    """Columns whose header says nothing but whose cells are mostly valid numbers
+    (e.g. "mobile_no"): at least 80 % of the first non-empty values."""
+    found = []
+    for name, col in zip(columns, cells):
+        values = [v for v in col if v.strip()][:sample]
+        if values and sum(_try_phone(v, region)[0] for v in values) >= 0.8 * len(values):
+            found.append(name)
+    return found
 
 
 def _try_phone(value: str, region: str) -> tuple[bool, str]:

@@ -63,13 +63,14 @@ def _store_upload(uploads_dir: Path, csv_path: Path) -> Path:
 
 
 def create_campaign(db: Database, *, name: str, script_dir: Path, csv_path: Path,
-                    uploads_dir: Path, region: str = "KR", **options: Any) -> ImportSummary:
+                    uploads_dir: Path, region: str = "KR", phone_column: str | None = None,
+                    **options: Any) -> ImportSummary:
     """Create a draft campaign and import its call list in one transaction.
 
     The CSV is parsed before anything is written, so a file-level error leaves the
     database as it was.
     """
-    parsed = read_call_list(csv_path, default_region=region)
+    parsed = read_call_list(csv_path, default_region=region, phone_column=phone_column)
     with db.session() as s:
         if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
             raise CampaignError(f"a campaign named {name!r} already exists; choose another --name")

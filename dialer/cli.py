@@ -19,8 +19,9 @@ campaign_app = typer.Typer(help="Create, start and inspect campaigns.", no_args_
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(db_app, name="db")
-console = Console()
-err = Console(stderr=True)
+# Piped output (make demo | tee, CI logs) would otherwise be cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 132)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -72,6 +73,8 @@ def campaign_create(
     script: Annotated[Path, typer.Option(help="Directory with script.yml and nlu.yml.")],
     csv: Annotated[Path, typer.Option(help="Call list CSV with a phone column.")],
     region: Annotated[str, typer.Option(help="Region for numbers without +country.")] = "",
+    phone_column: Annotated[str | None, typer.Option(
+        help="Name of the phone column, when it is not recognised by itself.")] = None,
     max_concurrent: Annotated[int, typer.Option(help="Calls at the same time.")] = 2,
     max_attempts: Annotated[int, typer.Option(help="Attempts per contact.")] = 1,
     retry_delay: Annotated[int, typer.Option(help="Seconds before a retry.")] = 600,
@@ -89,7 +92,7 @@ def campaign_create(
     db = _database()
     summary = _guard(create_campaign, db, name=name, script_dir=script, csv_path=csv,
                      uploads_dir=settings.uploads_dir, region=region or settings.default_region,
-                     max_concurrent=max_concurrent, max_attempts=max_attempts,
+                     phone_column=phone_column, max_concurrent=max_concurrent, max_attempts=max_attempts,
                      retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
     if as_json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
@@ -190,7 +193,7 @@ def call(
         console.print(f"disposition: [bold]{outcome.disposition}[/bold]  sip: "
                       f"{outcome.sip_status} {outcome.sip_reason}  reason: {outcome.reason}")
     if outcome.disposition == "failed":
-        raise typer.Exit(1)
+        fail(outcome.reason or f"the call failed (SIP {outcome.sip_status})", code=1)
 
 
 @app.command("simulate")
@@ -232,9 +235,19 @@ def worker(
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
     """Run a Celery worker that dispatches and places calls."""
+    from dialer.demo import redis_answers
+    from voices.asr import resolve_model_path
+    from voices.settings import VoiceSettings
     from worker import app as celery_app
     from worker import dialer_settings
 
+    # Refuse to start with what would fail every call, in one line instead of a retry loop.
+    voices = VoiceSettings()
+    _guard(resolve_model_path, voices.vosk_model, voices.language)
+    url = dialer_settings.broker_url
+    if url.startswith(("redis://", "rediss://")) and not redis_answers(url):
+        fail(f"the broker {url} does not answer; start redis-server there or set "
+             "DIALER_BROKER_URL (`make demo` starts a local one for you)")
     _database()
     n = processes or dialer_settings.call_processes
     # One spare child keeps the dispatcher running while every other child is on a call.

@@ -55,7 +55,8 @@ def start_redis(url: str, workdir: Path) -> subprocess.Popen[bytes] | None:
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(u.port or 6379),
                              "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     for _ in range(100):
         if redis_answers(url):
             return proc
@@ -70,18 +71,27 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    # Our children lead their own process group (start_new_session), so the whole group
+    # goes: a Celery worker's pool children and beat with it.
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     if proc.poll() is not None:
         return
+    _signal(proc, signal.SIGTERM)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        _signal(proc, signal.SIGKILL)
+        proc.wait(10)
 
 
 def _wait_line(log: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -62,6 +62,9 @@ class CallOutcome:
 @dataclass(frozen=True)
 class SessionConfig:
     ring_timeout_s: float = 25.0
+    # pjsip retransmits an unanswered INVITE at 0.5, 1, 2 and 4 s; a target that has sent
+    # not even "100 Trying" by then is down or the address is wrong, not a person ringing.
+    no_response_s: float = 6.0
     max_call_s: float = 300.0
     vad: VadConfig = field(default_factory=VadConfig)
 
@@ -134,11 +137,15 @@ class CallSession:
             del call  # pjsua2 Call objects must go before the Endpoint does
 
     def _wait_answer(self, call: SipCall) -> bool:
-        deadline = time.monotonic() + self.cfg.ring_timeout_s
+        start = time.monotonic()
+        deadline = start + self.cfg.ring_timeout_s
+        silent_deadline = start + min(self.cfg.no_response_s, self.cfg.ring_timeout_s)
         media = confirmed = False
         while not (media and confirmed):
+            now = time.monotonic()
+            wait_until = deadline if call.peer_responded.is_set() else silent_deadline
             try:
-                ev = call.events.get(timeout=max(0.01, deadline - time.monotonic()))
+                ev = call.events.get(timeout=max(0.01, min(0.25, wait_until - now)))
             except queue.Empty:
                 ev = None
             if ev is not None:
@@ -146,7 +153,7 @@ class CallSession:
                 confirmed |= ev.kind == "state" and ev.state == "CONFIRMED"
                 if ev.kind == "state" and ev.state == "DISCONNECTED":
                     return False
-            if time.monotonic() >= deadline and not (media and confirmed):
+            if time.monotonic() >= wait_until and not (media and confirmed):
                 call.hangup_quietly()  # CANCEL while ringing -> 487
                 call.disconnected.wait(5)
                 return False
@@ -154,6 +161,12 @@ class CallSession:
 
     def _run(self, call: SipCall, fields: dict[str, Any], recording: Path | None) -> CallOutcome:
         if not self._wait_answer(call):
+            if not call.peer_responded.is_set():
+                return CallOutcome(
+                    disposition=Disposition.FAILED, sip_status=408, sip_reason="No response",
+                    reason=f"no SIP response from {call.uri} within "
+                           f"{min(self.cfg.no_response_s, self.cfg.ring_timeout_s):.0f}s; check "
+                           "that the trunk is up and DIALER_SIP_TRUNK (host:port) is right")
             status = call.status or 408
             return CallOutcome(disposition=disposition_for_failure(status), sip_status=status,
                                sip_reason=call.reason)

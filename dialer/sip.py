@@ -6,11 +6,15 @@ call's queue and copy audio frames, and the call's own thread does the rest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +81,32 @@ _STATE_NAMES = {
     pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
     pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED",
 }
+
+
+_PJ_LOG_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+
+
+class _PjLogWriter(pj.LogWriter):
+    """pjsip's log lines go to Python logging (stderr), never to stdout, where they would
+    corrupt `--json` output."""
+
+    def write(self, entry: pj.LogEntry) -> None:
+        log.log(_PJ_LOG_LEVELS.get(entry.level, logging.DEBUG), "pjsip: %s", entry.msg.rstrip())
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """pjlib prints its start-up lines to fd 1 inside libCreate(), before any log
+    setting can apply; send that one burst to /dev/null."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class AudioPipe(pj.AudioMediaPort):
@@ -148,6 +178,7 @@ class SipCall(pj.Call):
         self.events: queue.Queue[CallEvent] = queue.Queue()
         self.audio = AudioPipe()
         self.recording = recording
+        self.uri = ""  # the request URI we dialed (outbound calls)
         self._recorder: pj.AudioMediaRecorder | None = None
         self._media: pj.AudioMedia | None = None
         self.state = "NULL"
@@ -155,6 +186,7 @@ class SipCall(pj.Call):
         self.reason = ""
         self.connected_at: float | None = None
         self.disconnected = threading.Event()
+        self.peer_responded = threading.Event()  # any SIP response (100 Trying on) came back
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -166,6 +198,11 @@ class SipCall(pj.Call):
             self._detach_media()
             self.disconnected.set()
         self.events.put(CallEvent("state", self.state, self.status, self.reason))
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        tsx = prm.e.body.tsxState.tsx
+        if tsx.method == "INVITE" and tsx.statusCode >= 100:
+            self.peer_responded.set()
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
@@ -235,12 +272,18 @@ class UserAgent:
                  codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000"), max_calls: int = 4,
                  log_level: int = 1) -> None:
         self.ep = pj.Endpoint()
-        self.ep.libCreate()
+        if log_level < 4:
+            with _quiet_stdout():
+                self.ep.libCreate()
+        else:
+            self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.maxCalls = max_calls
         cfg.uaConfig.userAgent = "dialer-robot"
         cfg.logConfig.level = log_level
         cfg.logConfig.consoleLevel = log_level
+        self._log_writer = _PjLogWriter()  # pjsua2 keeps a pointer: keep the object alive
+        cfg.logConfig.writer = self._log_writer
         cfg.medConfig.clockRate = CLOCK_RATE
         cfg.medConfig.sndClockRate = CLOCK_RATE
         cfg.medConfig.audioFramePtime = FRAME_MS
@@ -315,6 +358,7 @@ class UserAgent:
 
     def make_call(self, account: SipAccount, uri: str, recording: Path | None = None) -> SipCall:
         call = SipCall(account, recording=recording)
+        call.uri = uri
         prm = pj.CallOpParam(True)
         try:
             call.makeCall(uri, prm)

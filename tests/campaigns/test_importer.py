@@ -367,6 +367,29 @@ def test_missing_phone_column_names_file_columns_and_fix(write_csv: WriteCsv):
     assert "--phone-column" in message
 
 
+def test_unnamed_phone_column_is_found_by_its_content(write_csv: WriteCsv):
+    parsed = read_call_list(write_csv(
+        "name,mobile_no,memo\nKim,010-1111-2222,vip\nLee,12,new\nPark,010-3333-4444,\n"
+        "Choi,010-5555-6666,\nJung,010-7777-8888,\n"))
+    assert parsed.phone_column == "mobile_no"  # 4 of 5 values are numbers: it is the column
+    assert phones(parsed) == [(2, "+821011112222"), (4, "+821033334444"),
+                              (5, "+821055556666"), (6, "+821077778888")]
+    assert [(e.row, e.value) for e in parsed.errors] == [(3, "12")]
+    assert parsed.contacts[0].fields == {"name": "Kim", "memo": "vip"}
+
+
+def test_mostly_text_column_is_not_taken_for_phones(write_csv: WriteCsv):
+    path = write_csv("name,note\nKim,010-1111-2222\nLee,call after 6\nPark,vip\n")
+    assert "no phone number column found" in import_error(path)
+
+
+def test_two_columns_of_numbers_need_an_explicit_choice(write_csv: WriteCsv):
+    path = write_csv("name,home,work\nKim,02-123-4567,010-1111-2222\n")
+    message = import_error(path)
+    assert "several columns hold phone numbers (home, work)" in message
+    assert phones(read_call_list(path, phone_column="work")) == [(2, "+821011112222")]
+
+
 def test_missing_header_row_is_explained(write_csv: WriteCsv):
     message = import_error(write_csv("김민수,010-1234-5678\n이영희,010-2222-3333\n"))
     assert "looks like data, not a header" in message

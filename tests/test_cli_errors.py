@@ -1,0 +1,107 @@
+"""Bad input through the real command line: one clear line naming the file, row or setting
+and the fix, a non-zero exit, and nothing already stored lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import DEMO, dialer_cmd, free_udp_tcp_port
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
+                DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48600")
+
+
+def dialer(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(dialer_cmd(*args), env=env, capture_output=True, text=True,
+                          timeout=90, check=False)
+
+
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def campaigns(env: dict[str, str]) -> list[dict[str, object]]:
+    proc = dialer(env, "campaign", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_bad_call_lists_and_scripts_are_refused_and_nothing_stored_is_lost(
+        env: dict[str, str], tmp_path: Path) -> None:
+    good = dialer(env, "campaign", "create", "--name", "kept", "--script", str(DEMO),
+                  "--csv", str(DEMO / "contacts.csv"), "--json")
+    assert good.returncode == 0, good.stderr
+    before = campaigns(env)
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    no_phone = tmp_path / "customers.csv"
+    no_phone.write_text("name,city\nKim,Seoul\n", encoding="utf-8")
+    garbage = tmp_path / "list.csv"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    script = tmp_path / "script"
+    script.mkdir()
+    shutil.copy(DEMO / "nlu.yml", script / "nlu.yml")
+    (script / "script.yml").write_text(
+        (DEMO / "script.yml").read_text(encoding="utf-8").replace(
+            "ask_price: price", "ask_discount: price", 1), encoding="utf-8")
+
+    cases = [
+        (empty, DEMO, ["empty.csv", "empty", "header row"]),
+        (no_phone, DEMO, ["customers.csv", "no phone number column", "--phone-column"]),
+        (garbage, DEMO, ["list.csv"]),
+        (DEMO / "contacts.csv", script, ["script.yml", "ask_discount", "nlu.yml"]),
+        (tmp_path / "missing.csv", DEMO, ["missing.csv", "not found"]),
+    ]
+    for i, (csv, script_dir, words) in enumerate(cases):
+        proc = dialer(env, "campaign", "create", "--name", f"bad {i}", "--script",
+                      str(script_dir), "--csv", str(csv))
+        assert proc.returncode != 0, (csv, proc.stdout)
+        line = error_line(proc)
+        assert all(w in line for w in words), line
+    assert campaigns(env) == before
+
+
+def test_unreachable_sip_target_is_a_clear_failure_not_a_ring(env: dict[str, str]) -> None:
+    port = free_udp_tcp_port()  # nothing listens there
+    started = time.monotonic()
+    proc = dialer(env, "call", f"sip:+821011110001@127.0.0.1:{port}", "--script", str(DEMO),
+                  "--json")
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 30  # not the 25 s ring timeout plus pjsip's timer B
+    line = error_line(proc)
+    assert f"127.0.0.1:{port}" in line and "DIALER_SIP_TRUNK" in line
+    outcome = json.loads(proc.stdout)  # stdout holds the JSON only, no pjsip chatter
+    assert outcome["disposition"] == "failed" and outcome["sip_status"] == 408
+    assert outcome["turns"] == []
+
+
+def test_missing_vosk_model_stops_call_and_worker_at_once(env: dict[str, str]) -> None:
+    env = dict(env, DIALER_VOSK_MODEL="/nonexistent/vosk-model")
+    call = dialer(env, "call", "sip:+821011110001@127.0.0.1:5070", "--script", str(DEMO))
+    worker = dialer(env, "worker")
+    for proc in (call, worker):
+        assert proc.returncode == 2
+        line = error_line(proc)
+        assert "/nonexistent/vosk-model" in line and "DIALER_VOSK_MODEL" in line
+
+
+def test_worker_without_a_broker_says_so(env: dict[str, str]) -> None:
+    port = free_udp_tcp_port()
+    proc = dialer(dict(env, DIALER_BROKER_URL=f"redis://127.0.0.1:{port}/0"), "worker")
+    assert proc.returncode == 2
+    line = error_line(proc)
+    assert f"redis://127.0.0.1:{port}/0" in line and "DIALER_BROKER_URL" in line
