@@ -31,6 +31,9 @@ app.conf.update(
     task_acks_late=True,  # a call lost with its worker is redelivered...
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,  # ...and no child hoards calls it cannot start
+    # pjsua2 call objects are never freed (see dialer.sip.SipCall): recycle a call
+    # process now and then to bound that, and anything else a long life accumulates.
+    worker_max_tasks_per_child=500,
     task_ignore_result=True,
     # Longer than the longest call, or Redis hands a running call to a second worker.
     broker_transport_options={"visibility_timeout": int(dialer_settings.max_call_s * 2 + 600)},
@@ -54,12 +57,17 @@ _runtime: Any = None
 def _preload_model(**_: Any) -> None:
     """Load the vosk model in the parent, before the pool forks."""
     global _model
-    from voices.asr import load_model, resolve_model_path
+    from dialer.runtime import preload
 
     campaign_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = resolve_model_path(voice_settings.vosk_model, voice_settings.language)
-    _model = load_model(path)
-    log.info("vosk model loaded before fork: %s", path)
+    _model = preload(voice_settings)
+
+
+@signals.worker_ready.connect
+def _report_preload(**_: Any) -> None:
+    # worker_init runs before Celery sets up logging, so say it once the worker is up.
+    log.info("preloaded before fork: vosk model %s (%s) and the call stack",
+             voice_settings.vosk_model or "packaged", voice_settings.language)
 
 
 @signals.worker_process_init.connect
@@ -86,12 +94,10 @@ def runtime() -> Any:
     if _runtime is None:
         from billiard.process import current_process
 
-        from dialer.runtime import CallRuntime
-        from voices.asr import load_model, resolve_model_path
+        from dialer.runtime import CallRuntime, preload
 
         if _model is None:  # solo/threads pools skip worker_init's fork path
-            _model = load_model(resolve_model_path(voice_settings.vosk_model,
-                                                   voice_settings.language))
+            _model = preload(voice_settings)
         index = getattr(current_process(), "index", None) or 0
         _runtime = CallRuntime(dialer_settings, voice_settings, _model, process_index=index)
     return _runtime

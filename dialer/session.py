@@ -134,7 +134,7 @@ class CallSession:
         finally:
             call.hangup_quietly()
             call.disconnected.wait(5)
-            del call  # pjsua2 Call objects must go before the Endpoint does
+            call.release()
 
     def _wait_answer(self, call: SipCall) -> bool:
         start = time.monotonic()

@@ -16,12 +16,15 @@ number dialed (the user part of the request URI):
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pjsua2 as pj
@@ -109,6 +112,8 @@ class CustomerSimulator:
         self._threads: list[threading.Thread] = []
         self.stopping = threading.Event()
         self.handled = 0
+        self._print_lock = threading.Lock()
+        self._numbers = itertools.count(1)
         # Render every reply now: the first call should not wait for the synthesizer.
         for p in personas.values():
             for r in p.replies:
@@ -145,16 +150,22 @@ class CustomerSimulator:
         self.ua.shutdown()
 
     def _event(self, persona: Persona | None, what: str, **kw: object) -> None:
-        print(json.dumps({"sim": persona.name if persona else None, "event": what, **kw},
-                         ensure_ascii=False), flush=True)
+        # One whole line per write: threads of concurrent calls share stdout.
+        line = json.dumps({"t": datetime.now().isoformat(timespec="milliseconds"),
+                           "sim": persona.name if persona else None, "event": what, **kw},
+                          ensure_ascii=False)
+        with self._print_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
     def _handle(self, call: SipCall, persona: Persona | None) -> None:
         self.ua.register_thread("sim-call")
+        no = next(self._numbers)
         try:
             if persona is None:
-                self._event(None, "unknown number", uri=call.getInfo().localUri)
+                self._event(None, "unknown number", call=no, uri=call.getInfo().localUri)
                 return
-            self._event(persona, "ringing", mode=persona.answer)
+            self._event(persona, "ringing", call=no, mode=persona.answer)
             if persona.answer in ("busy", "decline"):
                 time.sleep(min(persona.ring_s, 2.0))
                 call.hangup_quietly(486 if persona.answer == "busy" else 603)
@@ -166,14 +177,15 @@ class CustomerSimulator:
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
-            self._converse(call, persona)
+            self._converse(call, persona, no)
         finally:
             call.hangup_quietly()
             call.disconnected.wait(5)
+            call.release()
             self.handled += 1
-            self._event(persona, "ended", status=call.status)
+            self._event(persona, "ended", call=no, status=call.status)
 
-    def _converse(self, call: SipCall, persona: Persona) -> None:
+    def _converse(self, call: SipCall, persona: Persona, no: int) -> None:
         replies = list(persona.replies)
         while not call.disconnected.is_set():
             # A real person hangs up on a line that stays silent; so does the simulator.
@@ -182,7 +194,7 @@ class CustomerSimulator:
             if not replies:
                 continue  # nothing more to say: stay on the line until the robot ends
             reply = replies.pop(0)
-            self._event(persona, reply.kind, text=reply.text)
+            self._event(persona, reply.kind, call=no, text=reply.text)
             if reply.kind == "hangup":
                 return
             if reply.kind == "say":

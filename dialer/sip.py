@@ -170,13 +170,38 @@ class AudioPipe(pj.AudioMediaPort):
     def reset_tx_marks(self) -> None:
         self.first_tx_at = self.last_tx_at = None
 
+    def reset(self) -> None:
+        """Forget everything of the previous call (the port is reused, never destroyed)."""
+        self.clear()
+        while True:
+            try:
+                self.rx.get_nowait()
+            except queue.Empty:
+                break
+        self.reset_tx_marks()
+
 
 class SipCall(pj.Call):
+    """One call. Its owner (the thread that placed or answered it) gives the audio port
+    back with `release()` when it is done with the call.
+
+    Lifetime rule, learnt the hard way: pjsua2's C++ `Call::~Call()` clears the user data
+    of, and hangs up, whatever call holds the slot id it remembers, and pjsua reuses slot
+    ids. A Python call object freed late (by the GC, or when a variable is rebound) would
+    detach or kill an unrelated newer call (bench/sip_churn.py showed answers failing
+    with PJ_EINVALIDOP). So the C++ object is disowned and never deleted (a few hundred
+    bytes per call; worker children are recycled), and the Python object is kept alive
+    until its DISCONNECTED callback, after which pjsua resets the slot and no callback
+    can reach it any more."""
+
     def __init__(self, account: SipAccount, call_id: int = pj.PJSUA_INVALID_ID,
                  recording: Path | None = None) -> None:
         super().__init__(account, call_id)
+        self.thisown = False
+        self.ua = account.ua
+        self.ua.live_calls.add(self)
         self.events: queue.Queue[CallEvent] = queue.Queue()
-        self.audio = AudioPipe()
+        self.audio = self.ua.acquire_pipe()
         self.recording = recording
         self.uri = ""  # the request URI we dialed (outbound calls)
         self._recorder: pj.AudioMediaRecorder | None = None
@@ -198,6 +223,19 @@ class SipCall(pj.Call):
             self._detach_media()
             self.disconnected.set()
         self.events.put(CallEvent("state", self.state, self.status, self.reason))
+        if self.state == "DISCONNECTED":
+            self.ua.live_calls.discard(self)  # the last callback this slot gives us
+
+    def release(self) -> None:
+        """The owner is done: the audio port goes back to the pool (after a cool-down,
+        so late frames of this call cannot reach the next one)."""
+        if self.audio is None:
+            return
+        if self.disconnected.is_set():
+            self.ua.release_pipe(self.audio)
+        else:  # still wired to a live stream: retire it rather than cross two calls
+            log.warning("call %s did not disconnect; its audio port is retired", self.uri)
+        self.audio = None  # type: ignore[assignment]
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
         tsx = prm.e.body.tsxState.tsx
@@ -303,6 +341,39 @@ class UserAgent:
         self.sip_port = self.ep.transportGetInfo(self.transport_id).localName.split(":")[-1]
         self.rtp_port, self.rtp_range = rtp_port, rtp_range
         self.accounts: list[SipAccount] = []
+        self.live_calls: set[SipCall] = set()  # until their DISCONNECTED callback
+        # Audio ports are reused, never destroyed while the library runs: in pjsip 2.15
+        # removing a port from the conference bridge is asynchronous, and an
+        # AudioMediaPort freed right after its removal is read by the bridge's clock
+        # thread afterwards (pjproject #4200, fixed after the 2.15.1 our wheel carries).
+        self._pipes: deque[tuple[float, AudioPipe]] = deque()
+        self._all_pipes: list[AudioPipe] = []
+        self._pipes_lock = threading.Lock()
+
+    PIPE_COOL_DOWN_S = 1.0
+
+    def acquire_pipe(self) -> AudioPipe:
+        with self._pipes_lock:
+            if self._pipes and time.monotonic() - self._pipes[0][0] >= self.PIPE_COOL_DOWN_S:
+                pipe = self._pipes.popleft()[1]
+                pipe.reset()
+                return pipe
+            pipe = AudioPipe()
+            # Referenced here for the Endpoint's life, and disowned so that Python never
+            # destroys it, not even after libDestroy() (pjmedia asserts on that).
+            pipe.thisown = False
+            self._all_pipes.append(pipe)
+            return pipe
+
+    def release_pipe(self, pipe: AudioPipe) -> None:
+        pipe.clear()
+        with self._pipes_lock:
+            self._pipes.append((time.monotonic(), pipe))
+
+    @property
+    def audio_ports(self) -> int:
+        """Ports made so far: stays at the peak number of simultaneous calls."""
+        return len(self._all_pipes)
 
     def _set_codecs(self, wanted: tuple[str, ...]) -> None:
         available = {c.codecId: c for c in self.ep.codecEnum2()}
