@@ -239,25 +239,25 @@ def _find_phone_column(path: Path, columns: list[str], requested: str | None,
                              f"are: {listed}; pass one of them to --phone-column")
     for aliases in (PHONE_COLUMN_ALIASES, GENERIC_PHONE_ALIASES):
         wanted_keys = {_alias_key(a) for a in aliases}
-        hits = [c for c in columns if _alias_key(c) in wanted_keys]
-        if len(hits) == 1:
-            return hits[0]
-        if hits:
-            raise CsvImportError(f"{path}: several columns look like phone numbers "
-                                 f"({_list_columns(hits)}); pass --phone-column with the "
-                                 "one to call")
+        named = [c for c in columns if _alias_key(c) in wanted_keys]
+        if found := _single(path, named, "look like phone numbers"):
+            return found
     if any(_try_phone(c, region)[0] for c in columns):
         raise CsvImportError(f"{path}: the first row ({listed}) looks like data, not a "
                              "header; add a header row such as name,phone at the top")
-    by_content = _columns_of_numbers(columns, cells or [], region)
-    if len(by_content) == 1:
-        return by_content[0]
-    if by_content:
-        raise CsvImportError(f"{path}: several columns hold phone numbers "
-                             f"({_list_columns(by_content)}); pass --phone-column with the "
-                             "one to call")
+    if found := _single(path, _columns_of_numbers(columns, cells or [], region),
+                        "hold phone numbers"):
+        return found
     raise CsvImportError(f"{path}: no phone number column found (columns: {listed}); rename "
                          "the phone column to \"phone\" or pass --phone-column")
+
+
+def _single(path: Path, candidates: list[str], what: str) -> str | None:
+    """The one candidate column; None if there is none; an error if it is ambiguous."""
+    if len(candidates) > 1:
+        raise CsvImportError(f"{path}: several columns {what} ({_list_columns(candidates)}); "
+                             "pass --phone-column with the one to call")
+    return candidates[0] if candidates else None
 
 
 def _columns_of_numbers(columns: list[str], cells: list[list[str]], region: str,

@@ -5,7 +5,9 @@ Pure and synchronous, so every branch of a script is tested without audio or net
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from dialer.script import Script
 
@@ -18,6 +20,36 @@ class Understanding:
     intent: str
     confidence: float  # NLU
     asr_confidence: float
+
+
+class Reading(Protocol):
+    """One way the recogniser heard an utterance (voices.asr.AsrResult fits)."""
+
+    text: str
+    confidence: float
+    grammar: bool
+
+
+def understand(readings: Sequence[Reading],
+               parse: Callable[[str], dict[str, Any]]) -> tuple[Reading, str, float]:
+    """Pick the reading the robot both heard and understood best: ASR confidence times
+    NLU confidence, a fallback counting as 0. The two passes' ASR confidences alone are
+    not comparable: an espeak "아니요 됐어요" scored 0.73 in the grammar pass and its
+    open-vocabulary reading "아기 옷 과 했어요" 0.9, which the NLU cannot place.
+    Ties go to the earlier reading (the grammar one). Returns (reading, intent, conf)."""
+    best: tuple[float, Reading, str, float] | None = None
+    for r in readings:
+        if r.text:
+            result = parse(r.text)["intent"]
+            intent, conf = str(result["name"]), float(result["confidence"])
+        else:
+            intent, conf = FALLBACK, 0.0
+        score = r.confidence * (0.0 if intent == FALLBACK else conf)
+        if best is None or score > best[0]:
+            best = (score, r, intent, conf)
+    if best is None:
+        raise ValueError("no reading to understand")
+    return best[1], best[2], best[3]
 
 
 @dataclass(frozen=True)

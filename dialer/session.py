@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
-from dialer.policy import Action, DialoguePolicy, Understanding
+from dialer.policy import Action, DialoguePolicy, Understanding, understand
 from dialer.script import Script
 from dialer.sip import CLOCK_RATE, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
 from voices.asr import VoskAsr
@@ -80,6 +81,33 @@ def disposition_for_failure(status: int) -> str:
     return Disposition.FAILED
 
 
+class _Bookkeeper:
+    """Runs storage callbacks (turns, answer time) in order on their own thread, so a slow
+    database never holds up the conversation; `close()` waits until all are done."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = \
+            queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="call-bookkeeping",
+                                         daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self._jobs.put((fn, args))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, args = job
+            try:
+                fn(*args)
+            except Exception:  # storage trouble must not kill a live call
+                log.exception("call bookkeeping failed (%s)", getattr(fn, "__name__", fn))
+
+    def close(self, timeout: float = 60.0) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+
 class CallEnded(Exception):
     """The customer hung up (or the line dropped) while the robot was busy."""
 
@@ -114,10 +142,7 @@ class CallSession:
     def _add_turn(self, **kw: Any) -> TurnRecord:
         t = TurnRecord(seq=len(self._turns) + 1, **kw)
         self._turns.append(t)
-        try:
-            self.on_turn(t)
-        except Exception:  # storage trouble must not kill a live call
-            log.exception("could not store turn %s", t.seq)
+        self._books.submit(self.on_turn, t)
         return t
 
     def _check_alive(self, call: SipCall) -> None:
@@ -128,13 +153,17 @@ class CallSession:
     def run(self, uri: str, fields: dict[str, Any], recording: Path | None = None) -> CallOutcome:
         self.ua.register_thread()
         self._prerender(fields)
-        call = self.ua.make_call(self.account, uri, recording=recording)
+        self._books = _Bookkeeper()
         try:
-            return self._run(call, fields, recording)
+            call = self.ua.make_call(self.account, uri, recording=recording)
+            try:
+                return self._run(call, fields, recording)
+            finally:
+                call.hangup_quietly()
+                call.disconnected.wait(5)
+                call.release()
         finally:
-            call.hangup_quietly()
-            call.disconnected.wait(5)
-            call.release()
+            self._books.close()  # every turn is stored before the outcome is
 
     def _wait_answer(self, call: SipCall) -> bool:
         start = time.monotonic()
@@ -170,7 +199,7 @@ class CallSession:
             status = call.status or 408
             return CallOutcome(disposition=disposition_for_failure(status), sip_status=status,
                                sip_reason=call.reason)
-        self.on_answer()
+        self._books.submit(self.on_answer)
         answered_at = time.monotonic()
         policy = DialoguePolicy(self.script, fields)
         action = policy.start()
@@ -220,7 +249,7 @@ class CallSession:
         latency = (first - speech_end) * 1000 if speech_end is not None else None
         if latency is not None and self._turns and self._turns[-1].speaker == "customer":
             self._turns[-1].latency_ms = round(latency, 1)
-            self.on_turn(self._turns[-1])  # update the stored customer turn
+            self._books.submit(self.on_turn, self._turns[-1])  # update the stored turn
         self._add_turn(speaker="bot", node=action.node, text=action.text,
                        offset_ms=round((first - answered_at) * 1000, 1),
                        duration_ms=round(len(pcm) / (CLOCK_RATE * 2) * 1000, 1))
@@ -230,8 +259,18 @@ class CallSession:
                 answered_at: float) -> tuple[Understanding, float] | None:
         """Wait for one customer utterance; None when they stay silent."""
         rx = call.audio.rx
-        while not rx.empty():  # audio that arrived while the robot spoke (no barge-in yet)
-            rx.get_nowait()
+        # Drop what arrived while the robot was still speaking (no barge-in yet), but
+        # nothing after: a reply that starts while we were busy must reach the
+        # recogniser whole (a cut-off "아니요" was once heard as "아기").
+        spoke_until = call.audio.last_tx_at or 0.0
+        early: tuple[float, bytes] | None = None
+        while early is None:
+            try:
+                at, frame = rx.get_nowait()
+            except queue.Empty:
+                break
+            if at > spoke_until:
+                early = (at, frame)
         endpointer = Endpointer(CLOCK_RATE, FRAME_MS, self.cfg.vad)
         phrases: list[str] = []
         for intent in policy.grammar_intents():
@@ -242,12 +281,15 @@ class CallSession:
         started_at = last_voiced = 0.0
         while True:
             self._check_alive(call)
-            try:
-                at, frame = rx.get(timeout=0.1)
-            except queue.Empty:
-                if stream is None and time.monotonic() > deadline:
-                    return None
-                continue
+            if early is not None:
+                (at, frame), early = early, None
+            else:
+                try:
+                    at, frame = rx.get(timeout=0.1)
+                except queue.Empty:
+                    if stream is None and time.monotonic() > deadline:
+                        return None
+                    continue
             event = endpointer.push(frame)
             if stream is None:
                 if event == "start":
@@ -265,17 +307,14 @@ class CallSession:
                 break
         result = stream.finish()
         t = time.perf_counter()
-        parse = self.nlu.parse(result.text) if result.text else {
-            "intent": {"name": "nlu_fallback", "confidence": 0.0}}
+        reading, intent, conf = understand(result.hypotheses(), self.nlu.parse)
         nlu_ms = (time.perf_counter() - t) * 1000
-        intent = parse["intent"]["name"]
-        conf = float(parse["intent"]["confidence"])
-        self._add_turn(speaker="customer", node=policy.node, text=result.text, intent=intent,
-                       confidence=round(conf, 3), asr_confidence=round(result.confidence, 3),
+        self._add_turn(speaker="customer", node=policy.node, text=reading.text, intent=intent,
+                       confidence=round(conf, 3), asr_confidence=round(reading.confidence, 3),
                        asr_ms=round(result.ms, 1), nlu_ms=round(nlu_ms, 2),
                        offset_ms=round((started_at - answered_at) * 1000, 1),
                        duration_ms=round((last_voiced - started_at) * 1000, 1))
-        return Understanding(result.text, intent, conf, result.confidence), last_voiced
+        return Understanding(reading.text, intent, conf, reading.confidence), last_voiced
 
 
 def place(ua: UserAgent, account: SipAccount, uri: str, session: CallSession,

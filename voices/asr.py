@@ -58,6 +58,13 @@ class AsrResult:
     words: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     grammar: bool = False  # decoded with the restricted grammar
     ms: float = 0.0  # decoder time spent on this utterance
+    # Other readings of the same audio (the open-vocabulary pass when the grammar pass
+    # was weak). Their confidences are not comparable with this one's, so the caller
+    # decides with the NLU which reading it understands best.
+    alternatives: tuple[AsrResult, ...] = ()
+
+    def hypotheses(self) -> list[AsrResult]:
+        return [self, *self.alternatives]
 
 
 class VoskAsr:
@@ -132,6 +139,8 @@ class AsrStream:
         return json.loads(self._rec.PartialResult()).get("partial", "")
 
     def finish(self) -> AsrResult:
+        """The grammar reading, with the open-vocabulary reading as an alternative when
+        the grammar one is weak (so an out-of-script answer is not forced into a phrase)."""
         t = time.perf_counter()
         first = _result(self._rec.FinalResult(), self.grammar is not None, 0.0)
         ms = self._ms + (time.perf_counter() - t) * 1000
@@ -142,5 +151,6 @@ class AsrStream:
         rec.AcceptWaveform(bytes(self._audio))
         second = _result(rec.FinalResult(), False, 0.0)
         ms += (time.perf_counter() - t) * 1000
-        best = second if second.text and second.confidence > first.confidence else first
-        return AsrResult(best.text, best.confidence, best.words, best.grammar, ms)
+        alternatives = (second,) if second.text and second.text != first.text else ()
+        return AsrResult(first.text, first.confidence, first.words, first.grammar, ms,
+                         alternatives)

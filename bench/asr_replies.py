@@ -1,0 +1,113 @@
+"""How reliably the robot understands the demo personas' replies, offline.
+
+Walks each persona's conversation through the real dialogue policy: every reply is
+spoken by espeak-ng (as the simulator does), decoded by vosk with the grammar of the node
+where it is said (plus the open-vocabulary pass when the grammar pass is weak), and
+understood by the campaign's NLU. Repeated over several renders and leading silences.
+Compares how the reading is chosen: by ASR confidence alone (before) or by ASR x NLU
+confidence (`dialer.policy.understand`, now). Prints JSON.
+
+    .venv/bin/python bench/asr_replies.py [--repeats 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dialer.policy import DialoguePolicy, Understanding, understand
+from dialer.runtime import load_kit
+from dialer.simulator import load_personas
+from voices.asr import AsrResult, VoskAsr, load_model, resolve_model_path
+from voices.audio import silence
+from voices.tts import Pyttsx3Tts
+
+DEMO = ROOT / "campaigns" / "examples" / "demo"
+RATE = 16000
+
+
+def band_limit(pcm: bytes, hz: float) -> bytes:
+    """What a G.722 call keeps of the audio: nothing above ~7 kHz."""
+    import numpy as np
+
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(len(x), 1 / RATE) > hz] = 0
+    return np.clip(np.fft.irfft(spectrum, len(x)), -32768, 32767).astype(np.int16).tobytes()
+
+
+def by_asr_confidence(result: AsrResult) -> AsrResult:
+    """The rule before: the reading with the higher ASR confidence."""
+    best = result
+    for alt in result.alternatives:
+        if alt.text and alt.confidence > best.confidence:
+            best = alt
+    return best
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=4, help="renders per reply and lead")
+    p.add_argument("--band-hz", type=float, default=7000,
+                   help="keep only frequencies below this, as G.722 does (0: full band)")
+    args = p.parse_args()
+
+    kit = load_kit(DEMO)
+    asr = VoskAsr(load_model(resolve_model_path(None, "ko")))
+    tts = Pyttsx3Tts("ko", rate=175)  # the simulator's voice
+    leads_ms = (0, 150, 300)
+    counts = {"before": [0, 0], "now": [0, 0]}
+    misses: list[dict[str, object]] = []
+    decode_ms: list[float] = []
+    for persona in load_personas(DEMO / "personas.yml").values():
+        policy = DialoguePolicy(kit.script, {"name": "김민수"})
+        policy.start()
+        for reply in persona.replies:
+            if reply.kind != "say":
+                break
+            expected = kit.nlu.parse(reply.text)["intent"]["name"]
+            phrases = [x for i in policy.grammar_intents() for x in kit.phrases(i)]
+            grammar = asr.grammar(phrases)
+            for lead in leads_ms:
+                for _ in range(args.repeats):
+                    pcm = silence(lead, RATE) + tts.synthesize(reply.text, RATE) \
+                        + silence(700, RATE)
+                    if args.band_hz:
+                        pcm = band_limit(pcm, args.band_hz)
+                    t = time.perf_counter()
+                    result = asr.decode(pcm, grammar)
+                    decode_ms.append((time.perf_counter() - t) * 1000)
+                    old = by_asr_confidence(result)
+                    old_intent = kit.nlu.parse(old.text)["intent"]["name"] if old.text \
+                        else "nlu_fallback"
+                    new, new_intent, _ = understand(result.hypotheses(), kit.nlu.parse)
+                    for rule, intent, text in (("before", old_intent, old.text),
+                                               ("now", new_intent, new.text)):
+                        counts[rule][0] += intent == expected
+                        counts[rule][1] += 1
+                        if intent != expected:
+                            misses.append({"rule": rule, "persona": persona.name,
+                                           "node": policy.node, "said": reply.text,
+                                           "heard": text, "intent": intent,
+                                           "expected": expected, "lead_ms": lead})
+            policy.on_reply(Understanding(reply.text, expected, 1.0, 1.0))
+    print(json.dumps({
+        "bench": "asr_replies", "repeats": args.repeats, "leads_ms": leads_ms,
+        "band_hz": args.band_hz,
+        "accuracy_before": round(counts["before"][0] / counts["before"][1], 3),
+        "accuracy_now": round(counts["now"][0] / counts["now"][1], 3),
+        "utterances": counts["now"][1],
+        "decode_ms_mean": round(sum(decode_ms) / len(decode_ms), 1),
+        "misses": misses,
+    }, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
