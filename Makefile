@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 demo: system venv
 	$(BIN)/dialer demo
 
-test: system venv
+test: system venv lint
 	$(BIN)/pytest -q
 
 # Debian packages the voice loop and the tests need; installed only when one is missing.
@@ -34,8 +34,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# House rules: ruff and mypy clean. Part of `make test`, so CI holds the line.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy dialer nlu voices campaigns worker.py bench tests
 
 clean:
 	rm -rf var test-artifacts

@@ -139,7 +139,7 @@ def main() -> int:
             os.close(w)
             pipes.append(r)
             pids.append(pid)
-        results = []
+        results: list[dict[str, Any]] = []
         for r, pid in zip(pipes, pids):
             with os.fdopen(r, "rb") as f:
                 data = f.read()

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,7 +58,7 @@ def process(index: int, args: argparse.Namespace, model: object, script: Path,
     from voices.settings import VoiceSettings
 
     rt = CallRuntime(DialerSettings(), VoiceSettings(), model, process_index=index + 1)
-    results: list[dict[str, object]] = []
+    results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
     def lane() -> None:
@@ -127,7 +128,7 @@ def main() -> int:
                     os._exit(0)
             os.close(w)
             children.append((pid, r))
-        results: list[dict[str, object]] = []
+        results: list[dict[str, Any]] = []
         for pid, r in children:
             with os.fdopen(r, "rb") as f:
                 data = f.read()

@@ -88,8 +88,9 @@ def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path) -> I
                         stored_path=str(stored), total_rows=parsed.total_rows)
     s.add(batch)
     s.flush()
-    errors = [{"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
-              for e in parsed.errors]
+    errors: list[dict[str, Any]] = [
+        {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
+        for e in parsed.errors]
     accepted = 0
     for c in parsed.contacts:
         if c.phone in existing:

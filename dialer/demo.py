@@ -100,7 +100,7 @@ def _wait_line(log: Path, needle: str, proc: subprocess.Popen[bytes], timeout: f
         if log.exists() and needle in log.read_text(errors="replace"):
             return
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}); see {log}")
+            raise RuntimeError(f"{log.stem} exited ({proc.returncode}); see {log}")
         time.sleep(0.2)
     raise RuntimeError(f"timed out waiting for {needle!r} in {log}")
 

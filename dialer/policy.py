@@ -25,9 +25,11 @@ class Understanding:
 class Reading(Protocol):
     """One way the recogniser heard an utterance (voices.asr.AsrResult fits)."""
 
-    text: str
-    confidence: float
-    grammar: bool
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
 
 
 def understand(readings: Sequence[Reading],

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,7 +287,8 @@ class SipAccount(pj.Account):
         super().__init__()
         self.ua = ua
         self.reg_events: queue.Queue[tuple[int, str]] = queue.Queue()
-        self.on_incoming = None  # callable(call_id) set by answering agents (simulator)
+        # Set by answering agents (the simulator); None declines incoming calls.
+        self.on_incoming: Callable[[int], None] | None = None
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:
         self.reg_events.put((prm.code, prm.reason))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -31,7 +32,7 @@ def write_csv(tmp_path: Path, n: int, bad: int = 0) -> Path:
     return p
 
 
-def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: object) -> int:
+def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: Any) -> int:
     summary = service.create_campaign(db, name=f"c{n}-{len(kw)}", script_dir=DEMO,
                                       csv_path=write_csv(tmp_path, n, bad=1),
                                       uploads_dir=tmp_path / "uploads", **kw)
