@@ -1,0 +1,60 @@
+"""Train and evaluate the NLU on a Rasa-format train/test pair; print JSON.
+
+    .venv/bin/python bench/nlu.py                                   # demo data, Korean
+    .venv/bin/python bench/nlu.py --train a/nlu.yml --test b/test.yml [--config '{...}']
+
+Test examples under an `out_of_scope` (or `oos`) intent should fall back; they give the
+out-of-scope recall. Reports accuracy, fallback rate, p50/p95 parse ms, train seconds,
+calibration (ECE) and the peak memory of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nlu.evaluation import evaluate
+from nlu.model import NluModel
+from nlu.training_data import load_training_data
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--train", type=Path, nargs="+",
+                   default=[ROOT / "campaigns" / "examples" / "demo" / "nlu.yml"])
+    p.add_argument("--test", type=Path, nargs="+",
+                   default=[ROOT / "tests" / "nlu" / "data" / "ko_calls.yml"])
+    p.add_argument("--config", default="{}", help="JSON overrides of the pipeline config")
+    args = p.parse_args()
+
+    train_data = load_training_data(args.train)
+    test_data = load_training_data(args.test)
+    t = time.perf_counter()
+    model = NluModel.train(train_data, json.loads(args.config))
+    train_s = time.perf_counter() - t
+    report = evaluate(model.parse, test_data.examples)
+    summary = {k: report[k] for k in (
+        "examples", "accuracy", "in_scope_accuracy", "in_scope_fallback_rate",
+        "out_of_scope_examples", "out_of_scope_recall", "fallback_rate", "parse_ms_p50",
+        "parse_ms_p95")}
+    print(json.dumps({
+        "bench": "nlu", "train": [str(x) for x in args.train],
+        "test": [str(x) for x in args.test], "train_examples": len(train_data.examples),
+        "intents": len(model.intents), "train_s": round(train_s, 3),
+        "fallback_threshold": model.config["fallback_threshold"], **summary,
+        "calibration_ece": report["calibration"]["ece"],
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "top_confusions": report["confusions"][:10],
+    }, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
