@@ -31,12 +31,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from dialer.simulator import PersonaError
     from dialer.sip import SipError
     from nlu.component import NluModelError
+    from nlu.rasa_http import NluServerError
     from nlu.training_data import NluDataError
     from voices.asr import ModelNotFoundError
     from voices.tts import TtsError
 
     return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
-            ModelNotFoundError, TtsError, NluModelError, FileNotFoundError)
+            ModelNotFoundError, TtsError, NluModelError, NluServerError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -85,10 +86,11 @@ def campaign_create(
     """Create a campaign from a script directory and import its call list."""
     from campaigns.service import create_campaign
     from campaigns.settings import CampaignSettings
-    from dialer.runtime import load_kit
+    from dialer.runtime import check_nlu, load_kit
 
     settings = CampaignSettings()
-    _guard(load_kit, script)  # a broken script is refused before anything is stored
+    kit = _guard(load_kit, script)  # a broken script is refused before anything is stored
+    _guard(check_nlu, kit)
     db = _database()
     summary = _guard(create_campaign, db, name=name, script_dir=script, csv_path=csv,
                      uploads_dir=settings.uploads_dir, region=region or settings.default_region,

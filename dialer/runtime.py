@@ -53,7 +53,7 @@ class CampaignKit:
 
     script: Script
     data: TrainingData
-    nlu: NluModel
+    nlu: Any  # NluModel, or RasaHttpParser when the script names a Rasa server
 
     def phrases(self, intent: str) -> list[str]:
         return self.data.examples_for(intent)
@@ -70,7 +70,18 @@ def load_kit(script_dir: Path | str) -> CampaignKit:
                           "(Rasa NLU training data) beside script.yml")
     data = load_training_data(nlu_path)
     script = load_script(script_dir, known_intents=set(data.intents()))
+    if script.rasa_url:
+        from nlu.rasa_http import RasaHttpParser
+
+        return CampaignKit(script=script, data=data,
+                           nlu=RasaHttpParser(script.rasa_url, script.rasa_timeout_s))
     return CampaignKit(script=script, data=data, nlu=NluModel.train(data))
+
+
+def check_nlu(kit: CampaignKit) -> None:
+    """Ask the campaign's NLU one of its own examples: an external server that is down
+    is reported now, when the campaign is created, not on the first call."""
+    kit.nlu.parse(kit.data.examples[0].text)
 
 
 class CallRuntime:

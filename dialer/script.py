@@ -63,6 +63,8 @@ class Script:
     global_intents: dict[str, str]
     settings: ScriptSettings
     language: str = "ko"
+    rasa_url: str | None = None  # an external Rasa server understands the replies
+    rasa_timeout_s: float = 2.0
 
     def expected_intents(self, node: str) -> list[str]:
         return list(self.nodes[node].expect) + [
@@ -139,8 +141,10 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
 
     global_intents = {str(k): str(v) for k, v in (data.get("global_intents") or {}).items()}
     start = str(data.get("start", next(iter(nodes))))
+    rasa_url, rasa_timeout_s = _nlu_section(path, data.get("nlu"))
     script = Script(path=path, start=start, nodes=nodes, global_intents=global_intents,
-                    settings=settings, language=str(data.get("language", "ko")))
+                    settings=settings, language=str(data.get("language", "ko")),
+                    rasa_url=rasa_url, rasa_timeout_s=rasa_timeout_s)
     _check_references(script, known_intents)
     return script
 
@@ -151,6 +155,28 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ScriptError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     return raw
+
+
+def _nlu_section(path: Path, raw: object) -> tuple[str | None, float]:
+    """`nlu: {rasa_url: http://rasa:5005, timeout_s: 2}`: use an external Rasa server
+    instead of the model trained from nlu.yml (which still feeds the ASR grammar)."""
+    if raw is None:
+        return None, 2.0
+    allowed = {"rasa_url", "timeout_s"}
+    if not isinstance(raw, dict) or set(raw) - allowed:
+        raise ScriptError(f"{path}: 'nlu:' must be a mapping with keys {sorted(allowed)}, "
+                          "e.g. nlu: {rasa_url: 'http://127.0.0.1:5005'}")
+    url = raw.get("rasa_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ScriptError(f"{path}: nlu.rasa_url {url!r} must be an http(s) URL of a Rasa "
+                          "server, e.g. http://127.0.0.1:5005")
+    try:
+        timeout = float(raw.get("timeout_s", 2.0))
+    except (TypeError, ValueError):
+        timeout = -1.0
+    if not 0 < timeout <= 30:
+        raise ScriptError(f"{path}: nlu.timeout_s must be seconds between 0 and 30")
+    return url, timeout
 
 
 def _check_references(script: Script, known_intents: set[str] | None) -> None:

@@ -145,6 +145,15 @@ class CallSession:
         self._books.submit(self.on_turn, t)
         return t
 
+    def _parse(self, text: str) -> dict[str, Any]:
+        try:
+            return self.nlu.parse(text)
+        except Exception as exc:  # noqa: BLE001  (an NLU server down mid-call)
+            # Not understood: the policy asks again and, as the campaign's rule says,
+            # hands the call to a person; the call itself goes on.
+            log.error("NLU failed on %r: %s", text, exc)
+            return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.0}}
+
     def _check_alive(self, call: SipCall) -> None:
         if call.disconnected.is_set():
             raise CallEnded
@@ -307,7 +316,7 @@ class CallSession:
                 break
         result = stream.finish()
         t = time.perf_counter()
-        reading, intent, conf = understand(result.hypotheses(), self.nlu.parse)
+        reading, intent, conf = understand(result.hypotheses(), self._parse)
         nlu_ms = (time.perf_counter() - t) * 1000
         self._add_turn(speaker="customer", node=policy.node, text=reading.text, intent=intent,
                        confidence=round(conf, 3), asr_confidence=round(reading.confidence, 3),
