@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/nlu.py                                   # demo data, Korean
     .venv/bin/python bench/nlu.py --train a/nlu.yml --test b/test.yml [--config '{...}']
+    .venv/bin/python bench/nlu.py --clinc data_full.json    # CLINC150-format benchmark
+
+A CLINC150-format file (keys train / test / oos_test, lists of [text, intent]) is trained
+on `train` only (no out-of-scope examples) and tested on `test` + `oos_test`. The file is
+not shipped (its data is not ours to copy, and no package registry carries it).
 
 Test examples under an `out_of_scope` (or `oos`) intent should fall back; they give the
 out-of-scope recall. Reports accuracy, fallback rate, p50/p95 parse ms, train seconds,
@@ -22,7 +27,21 @@ sys.path.insert(0, str(ROOT))
 
 from nlu.evaluation import evaluate
 from nlu.model import NluModel
-from nlu.training_data import load_training_data
+from nlu.training_data import Example, TrainingData, load_training_data
+
+
+def clinc(path: Path) -> tuple[TrainingData, TrainingData]:
+    """(train, test) from a CLINC150-format JSON file."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    missing = {"train", "test", "oos_test"} - set(raw)
+    if missing:
+        raise SystemExit(f"{path}: not a CLINC150-format file (missing {sorted(missing)})")
+    train = TrainingData(examples=[Example(t, i, source=f"{path}:train")
+                                   for t, i in raw["train"]])
+    test = TrainingData(examples=[Example(t, "out_of_scope" if i == "oos" else i,
+                                          source=f"{path}:test")
+                                  for t, i in raw["test"] + raw["oos_test"]])
+    return train, test
 
 
 def main() -> int:
@@ -31,11 +50,16 @@ def main() -> int:
                    default=[ROOT / "campaigns" / "examples" / "demo" / "nlu.yml"])
     p.add_argument("--test", type=Path, nargs="+",
                    default=[ROOT / "tests" / "nlu" / "data" / "ko_calls.yml"])
+    p.add_argument("--clinc", type=Path, help="CLINC150-format JSON instead of --train/--test")
     p.add_argument("--config", default="{}", help="JSON overrides of the pipeline config")
     args = p.parse_args()
 
-    train_data = load_training_data(args.train)
-    test_data = load_training_data(args.test)
+    if args.clinc:
+        train_data, test_data = clinc(args.clinc)
+        args.train = args.test = [args.clinc]
+    else:
+        train_data = load_training_data(args.train)
+        test_data = load_training_data(args.test)
     t = time.perf_counter()
     model = NluModel.train(train_data, json.loads(args.config))
     train_s = time.perf_counter() - t
