@@ -43,10 +43,11 @@ def band_limit(pcm: bytes, hz: float) -> bytes:
 
 
 def by_asr_confidence(result: AsrResult) -> AsrResult:
-    """The rule before: the reading with the higher ASR confidence."""
+    """The rule before: the grammar reading, or the open-vocabulary one (the only other
+    reading there was) when its ASR confidence is higher."""
     best = result
     for alt in result.alternatives:
-        if alt.text and alt.confidence > best.confidence:
+        if not alt.grammar and alt.text and alt.confidence > best.confidence:
             best = alt
     return best
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +21,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import fork_each, simulator
 
 DEMO = ROOT / "campaigns" / "examples" / "demo"
 
@@ -45,12 +43,6 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -58,7 +50,7 @@ def pct(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))], 1)
 
 
-def child(index: int, args: argparse.Namespace, model: Any, out: int) -> None:
+def child(index: int, args: argparse.Namespace, model: Any) -> dict[str, Any]:
     from dialer.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
@@ -81,9 +73,8 @@ def child(index: int, args: argparse.Namespace, model: Any, out: int) -> None:
                       "speech_ms": [t.duration_ms for t in customer if t.duration_ms]})
     after = memory()
     rt.shutdown()
-    os.write(out, json.dumps({"index": index, "memory_before_calls": before,
-                              "memory_after_calls": after, "calls": calls}).encode())
-    os.close(out)
+    return {"index": index, "memory_before_calls": before, "memory_after_calls": after,
+            "calls": calls}
 
 
 def main() -> int:
@@ -97,16 +88,7 @@ def main() -> int:
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-call-"))
-    sim_port = free_port()
-    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_SIP_TRUNK=f"127.0.0.1:{sim_port}",
-                      DIALER_PROMPT_CACHE_DIR=str(work / "cache"),
-                      DIALER_RTP_PORT_BASE="44000")
-    sim_log = work / "simulator.log"
-    sim = subprocess.Popen([sys.executable, "-m", "dialer.cli", "simulate", "--personas",
-                            str(DEMO / "personas.yml"), "--port", str(sim_port),
-                            "--rtp-port", "43000"], cwd=ROOT, stdout=sim_log.open("wb"),
-                           stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with simulator(work, DEMO / "personas.yml", rtp_port=43000) as sim:
         from voices.settings import VoiceSettings
 
         v = VoiceSettings()
@@ -120,34 +102,9 @@ def main() -> int:
 
             model = preload(v)
         load = {"load_s": round(time.monotonic() - t0, 2), "before": m0, "after": memory()}
-        deadline = time.monotonic() + 90
-        while '"event": "ready"' not in sim_log.read_text(errors="replace"):
-            if sim.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"simulator did not start; see {sim_log}")
-            time.sleep(0.2)
-
-        pipes, pids = [], []
-        for i in range(args.children):
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the call process, as a Celery prefork child
-                os.close(r)
-                try:
-                    child(i, args, model, w)
-                finally:
-                    os._exit(0)
-            os.close(w)
-            pipes.append(r)
-            pids.append(pid)
-        results: list[dict[str, Any]] = []
-        for r, pid in zip(pipes, pids):
-            with os.fdopen(r, "rb") as f:
-                data = f.read()
-            os.waitpid(pid, 0)
-            results.append(json.loads(data) if data else {"error": "child died"})
-    finally:
-        os.killpg(sim.pid, signal.SIGTERM)
-        sim.wait(20)
+        sim.wait_ready()
+        results: list[dict[str, Any]] = fork_each(args.children,
+                                                  lambda i: child(i, args, model))
 
     calls = [c for r in results for c in r.get("calls", [])]
     steady = [c for r in results for c in r.get("calls", [])[1:]] or calls

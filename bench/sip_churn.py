@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import fork_each, simulator
 
 SCRIPT = """\
 language: ko
@@ -45,14 +43,8 @@ personas:
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def process(index: int, args: argparse.Namespace, model: object, script: Path,
-            out: int) -> None:
+def process(index: int, args: argparse.Namespace, model: object,
+            script: Path) -> list[dict[str, Any]]:
     from dialer.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
@@ -80,8 +72,7 @@ def process(index: int, args: argparse.Namespace, model: object, script: Path,
     for t in lanes:
         t.join()
     rt.shutdown()
-    os.write(out, json.dumps(results).encode())
-    os.close(out)
+    return results
 
 
 def main() -> int:
@@ -97,49 +88,16 @@ def main() -> int:
     (script / "script.yml").write_text(SCRIPT, encoding="utf-8")
     shutil.copy(ROOT / "campaigns" / "examples" / "demo" / "nlu.yml", script / "nlu.yml")
     (work / "personas.yml").write_text(PERSONAS, encoding="utf-8")
-    sim_port = free_port()
-    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_SIP_TRUNK=f"127.0.0.1:{sim_port}",
-                      DIALER_PROMPT_CACHE_DIR=str(work / "cache"), DIALER_RTP_PORT_BASE="44000")
-    sim_log = work / "simulator.log"
-    sim = subprocess.Popen([sys.executable, "-m", "dialer.cli", "simulate", "--personas",
-                            str(work / "personas.yml"), "--port", str(sim_port),
-                            "--rtp-port", "42000"], cwd=ROOT, stdout=sim_log.open("wb"),
-                           stderr=subprocess.STDOUT, start_new_session=True)
     started = time.monotonic()
-    try:
+    with simulator(work, work / "personas.yml", rtp_port=42000) as sim:
         from dialer.runtime import preload
         from voices.settings import VoiceSettings
 
         model = preload(VoiceSettings())
-        deadline = time.monotonic() + 90
-        while '"event": "ready"' not in sim_log.read_text(errors="replace"):
-            if sim.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"simulator did not start; see {sim_log}")
-            time.sleep(0.2)
-        children = []
-        for i in range(args.processes):
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(r)
-                try:
-                    process(i, args, model, script, w)
-                finally:
-                    os._exit(0)
-            os.close(w)
-            children.append((pid, r))
+        sim.wait_ready()
         results: list[dict[str, Any]] = []
-        for pid, r in children:
-            with os.fdopen(r, "rb") as f:
-                data = f.read()
-            _, status = os.waitpid(pid, 0)
-            if data:
-                results += json.loads(data)
-            else:
-                results.append({"disposition": f"process died (wait status {status})"})
-    finally:
-        os.killpg(sim.pid, signal.SIGTERM)
-        sim.wait(20)
+        for got in fork_each(args.processes, lambda i: process(i, args, model, script)):
+            results += got if isinstance(got, list) else [{"disposition": got["error"]}]
 
     counts = Counter(str(r["disposition"]) for r in results)
     expected = args.processes * args.parallel * args.calls
@@ -150,7 +108,7 @@ def main() -> int:
         "calls_expected": expected, "calls_done": len(results), "interested": good,
         "outcomes": dict(counts), "call_s_p50": durations[len(durations) // 2] if durations
         else None, "call_s_max": durations[-1] if durations else None,
-        "wall_s": round(time.monotonic() - started, 1), "simulator_log": str(sim_log),
+        "wall_s": round(time.monotonic() - started, 1), "simulator_log": str(sim.log),
     }, ensure_ascii=False, indent=1))
     return 0 if good == expected else 1
 

@@ -94,8 +94,8 @@ def campaign_create(
     db = _database()
     summary = _guard(create_campaign, db, name=name, script_dir=script, csv_path=csv,
                      uploads_dir=settings.uploads_dir, region=region or settings.default_region,
-                     phone_column=phone_column, max_concurrent=max_concurrent, max_attempts=max_attempts,
-                     retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
+                     phone_column=phone_column, max_concurrent=max_concurrent,
+                     max_attempts=max_attempts, retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
     if as_json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
     else:

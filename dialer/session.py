@@ -69,6 +69,10 @@ class SessionConfig:
     max_call_s: float = 300.0
     vad: VadConfig = field(default_factory=VadConfig)
 
+    @property
+    def no_response_wait_s(self) -> float:
+        return min(self.no_response_s, self.ring_timeout_s)
+
 
 def disposition_for_failure(status: int) -> str:
     """SIP final status of a call that never connected -> disposition."""
@@ -145,14 +149,23 @@ class CallSession:
         self._books.submit(self.on_turn, t)
         return t
 
+    # After an NLU failure (an external server down) it is not asked again for this long:
+    # a turn parses several readings, and each would otherwise wait out the timeout.
+    NLU_RETRY_AFTER_S = 10.0
+    _nlu_down_until = 0.0
+
     def _parse(self, text: str) -> dict[str, Any]:
+        """The NLU's answer; when the NLU fails, "not understood": the policy asks again
+        and, as the campaign's rule says, hands the call to a person; the call goes on."""
+        not_understood = {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.0}}
+        if time.monotonic() < self._nlu_down_until:
+            return not_understood
         try:
             return self.nlu.parse(text)
         except Exception as exc:  # noqa: BLE001  (an NLU server down mid-call)
-            # Not understood: the policy asks again and, as the campaign's rule says,
-            # hands the call to a person; the call itself goes on.
+            self._nlu_down_until = time.monotonic() + self.NLU_RETRY_AFTER_S
             log.error("NLU failed on %r: %s", text, exc)
-            return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.0}}
+            return not_understood
 
     def _check_alive(self, call: SipCall) -> None:
         if call.disconnected.is_set():
@@ -177,7 +190,7 @@ class CallSession:
     def _wait_answer(self, call: SipCall) -> bool:
         start = time.monotonic()
         deadline = start + self.cfg.ring_timeout_s
-        silent_deadline = start + min(self.cfg.no_response_s, self.cfg.ring_timeout_s)
+        silent_deadline = start + self.cfg.no_response_wait_s
         media = confirmed = False
         while not (media and confirmed):
             now = time.monotonic()
@@ -203,7 +216,7 @@ class CallSession:
                 return CallOutcome(
                     disposition=Disposition.FAILED, sip_status=408, sip_reason="No response",
                     reason=f"no SIP response from {call.uri} within "
-                           f"{min(self.cfg.no_response_s, self.cfg.ring_timeout_s):.0f}s; check "
+                           f"{self.cfg.no_response_wait_s:.0f}s; check "
                            "that the trunk is up and DIALER_SIP_TRUNK (host:port) is right")
             status = call.status or 408
             return CallOutcome(disposition=disposition_for_failure(status), sip_status=status,
@@ -269,8 +282,8 @@ class CallSession:
         """Wait for one customer utterance; None when they stay silent."""
         rx = call.audio.rx
         # Drop what arrived while the robot was still speaking (no barge-in yet), but
-        # nothing after: a reply that starts while we were busy must reach the
-        # recogniser whole (a cut-off "아니요" was once heard as "아기").
+        # nothing after: a reply that starts while this thread was still busy must
+        # reach the recogniser whole.
         spoke_until = call.audio.last_tx_at or 0.0
         early: tuple[float, bytes] | None = None
         while early is None:

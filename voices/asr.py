@@ -58,9 +58,10 @@ class AsrResult:
     words: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     grammar: bool = False  # decoded with the restricted grammar
     ms: float = 0.0  # decoder time spent on this utterance
-    # Other readings of the same audio (the open-vocabulary pass when the grammar pass
-    # was weak). Their confidences are not comparable with this one's, so the caller
-    # decides with the NLU which reading it understands best.
+    # Other readings of the same audio when this grammar reading was weak (the grammar
+    # from later starts, and the open-vocabulary pass). Their confidences are not
+    # comparable with this one's, so the caller decides with the NLU
+    # (dialer.policy.understand) which reading it understands best.
     alternatives: tuple[AsrResult, ...] = ()
 
     def hypotheses(self) -> list[AsrResult]:
@@ -148,8 +149,9 @@ class AsrStream:
         return json.loads(self._rec.PartialResult()).get("partial", "")
 
     def finish(self) -> AsrResult:
-        """The grammar reading, with the open-vocabulary reading as an alternative when
-        the grammar one is weak (so an out-of-script answer is not forced into a phrase)."""
+        """The grammar reading; when it is weak, also the grammar readings from the
+        later starts in `retry_shifts_ms` and the open-vocabulary reading (so an
+        out-of-script answer is not forced into a phrase), as alternatives."""
         t = time.perf_counter()
         first = _result(self._rec.FinalResult(), self.grammar is not None, 0.0)
         ms = self._ms + (time.perf_counter() - t) * 1000

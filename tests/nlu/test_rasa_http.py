@@ -145,10 +145,19 @@ def test_bad_nlu_section_is_refused(tmp_path: Path, section: str) -> None:
 
 
 def test_nlu_server_failing_mid_call_is_a_turn_not_understood() -> None:
+    asked: list[str] = []
+
     class Down:
         def parse(self, text: str) -> dict[str, object]:
+            asked.append(text)
             raise NluServerError("Rasa server http://x is not reachable")
 
     session = CallSession.__new__(CallSession)
     session.nlu = Down()
     assert session._parse("네")["intent"] == {"name": "nlu_fallback", "confidence": 0.0}
+    # The other readings of the turn do not each wait out the server's timeout.
+    assert session._parse("네 좋아요")["intent"]["name"] == "nlu_fallback"
+    assert asked == ["네"]
+    session._nlu_down_until = 0.0  # the back-off has passed: the server is asked again
+    session._parse("아니요")
+    assert asked == ["네", "아니요"]

@@ -1,0 +1,84 @@
+"""Plumbing the call benchmarks share: the customer simulator on loopback, and call
+processes forked the way the Celery worker forks them, each reporting one JSON value."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Simulator:
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while '"event": "ready"' not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"simulator did not start; see {self.log}")
+            time.sleep(0.2)
+
+
+@contextmanager
+def simulator(work: Path, personas: Path, rtp_port: int) -> Iterator[Simulator]:
+    """Start `dialer simulate` in the background and point this process's settings (and
+    those of the children it forks) at it and at `work`; stop it at the end. Call
+    `wait_ready()` once the bench has done its own start-up work."""
+    port = free_port()
+    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_SIP_TRUNK=f"127.0.0.1:{port}",
+                      DIALER_PROMPT_CACHE_DIR=str(work / "cache"), DIALER_RTP_PORT_BASE="44000")
+    log = work / "simulator.log"
+    proc = subprocess.Popen([sys.executable, "-m", "dialer.cli", "simulate", "--personas",
+                             str(personas), "--port", str(port), "--rtp-port", str(rtp_port)],
+                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        yield Simulator(proc, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+def fork_each(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run work(0..count-1) in forked children at once (as Celery prefork children, after
+    the parent's preload); return their JSON results in order, or an {"error": ...} for
+    a child that died without one."""
+    children = []
+    for index in range(count):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                os.write(w, json.dumps(work(index)).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        children.append((pid, r))
+    results = []
+    for pid, r in children:
+        with os.fdopen(r, "rb") as f:
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        results.append(json.loads(data) if data
+                       else {"error": f"call process died (wait status {status})"})
+    return results
