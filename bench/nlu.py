@@ -1,8 +1,11 @@
 """Train and evaluate the NLU on a Rasa-format train/test pair; print JSON.
 
     .venv/bin/python bench/nlu.py                                   # demo data, Korean
+    .venv/bin/python bench/nlu.py --train bench/data/en_assistant/train.yml \
+        --test bench/data/en_assistant/test.yml [--config '{"embedding_model": "minilm"}']
     .venv/bin/python bench/nlu.py --train a/nlu.yml --test b/test.yml [--config '{...}']
     .venv/bin/python bench/nlu.py --clinc data_full.json    # CLINC150-format benchmark
+    .venv/bin/python bench/nlu.py --synthetic 15000 --intents 150   # training at scale
 
 A CLINC150-format file (keys train / test / oos_test, lists of [text, intent]) is trained
 on `train` only (no out-of-scope examples) and tested on `test` + `oos_test`. The file is
@@ -44,17 +47,52 @@ def clinc(path: Path) -> tuple[TrainingData, TrainingData]:
     return train, test
 
 
+def synthetic(examples: int, intents: int, seed: int = 0) -> tuple[TrainingData, TrainingData]:
+    """Made-up English-like data at scale: each intent has its own few key words, mixed
+    with filler words every intent shares, so the classifier must find the key words.
+    Tests on a fifth as many fresh sentences."""
+    import random
+
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "de", "vu", "sha", "gen"]
+
+    def word() -> str:
+        return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3)))
+
+    filler = [word() for _ in range(300)]
+    keys = {f"intent_{i:03d}": [word() for _ in range(6)] for i in range(intents)}
+
+    def sentence(intent: str) -> str:
+        words = rng.sample(filler, rng.randint(2, 6)) + rng.sample(keys[intent], 2)
+        rng.shuffle(words)
+        return " ".join(words)
+
+    def data(n: int, tag: str) -> TrainingData:
+        names = sorted(keys)
+        return TrainingData(examples=[Example(sentence(names[i % intents]), names[i % intents],
+                                              source=f"synthetic:{tag}") for i in range(n)])
+
+    return data(examples, "train"), data(max(examples // 5, intents), "test")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=Path, nargs="+",
                    default=[ROOT / "campaigns" / "examples" / "demo" / "nlu.yml"])
     p.add_argument("--test", type=Path, nargs="+",
-                   default=[ROOT / "tests" / "nlu" / "data" / "ko_calls.yml"])
+                   default=[ROOT / "tests" / "nlu" / "data" / "ko_calls.yml",
+                            ROOT / "bench" / "data" / "ko_outbound" / "out_of_scope.yml"])
     p.add_argument("--clinc", type=Path, help="CLINC150-format JSON instead of --train/--test")
+    p.add_argument("--synthetic", type=int, metavar="N",
+                   help="N generated training examples instead of files (training at scale)")
+    p.add_argument("--intents", type=int, default=150, help="intents of --synthetic data")
     p.add_argument("--config", default="{}", help="JSON overrides of the pipeline config")
     args = p.parse_args()
 
-    if args.clinc:
+    if args.synthetic:
+        train_data, test_data = synthetic(args.synthetic, args.intents)
+        args.train = args.test = [Path(f"synthetic:{args.synthetic}x{args.intents}")]
+    elif args.clinc:
         train_data, test_data = clinc(args.clinc)
         args.train = args.test = [args.clinc]
     else:

@@ -14,11 +14,11 @@ from typing import Any
 
 import vosk
 
-from dialer.script import Script, load_script
+from dialer.script import Script, ScriptError, load_script
 from dialer.session import CallOutcome, CallSession, SessionConfig, TurnRecord, place
 from dialer.settings import DialerSettings
 from dialer.sip import SipAccount, TrunkConfig, UserAgent
-from nlu.model import NluModel
+from nlu.model import NluModel, NluModelError
 from nlu.training_data import TrainingData, load_training_data
 from voices.asr import VoskAsr, load_model, resolve_model_path
 from voices.settings import VoiceSettings
@@ -64,8 +64,6 @@ def load_kit(script_dir: Path | str) -> CampaignKit:
     script_dir = Path(script_dir)
     nlu_path = script_dir / "nlu.yml"
     if not nlu_path.exists():
-        from dialer.script import ScriptError
-
         raise ScriptError(f"{nlu_path}: missing; a campaign directory needs nlu.yml "
                           "(Rasa NLU training data) beside script.yml")
     data = load_training_data(nlu_path)
@@ -75,7 +73,28 @@ def load_kit(script_dir: Path | str) -> CampaignKit:
 
         return CampaignKit(script=script, data=data,
                            nlu=RasaHttpParser(script.rasa_url, script.rasa_timeout_s))
-    return CampaignKit(script=script, data=data, nlu=NluModel.train(data))
+    if script.nlu_model is not None:
+        return CampaignKit(script=script, data=data, nlu=_saved_model(script))
+    try:
+        model = NluModel.train(data, script.nlu_config)
+    except NluModelError as e:
+        raise ScriptError(f"{script.path}: nlu.config: {e}") from None
+    return CampaignKit(script=script, data=data, nlu=model)
+
+
+def _saved_model(script: Script) -> NluModel:
+    """The saved model a script names, refused unless it knows every intent the script uses."""
+    assert script.nlu_model is not None
+    try:
+        model = NluModel.load(script.nlu_model)
+    except NluModelError as e:
+        raise ScriptError(f"{script.path}: nlu.model: {e}") from None
+    missing = sorted(script.intents_used() - set(model.intents))
+    if missing:
+        raise ScriptError(f"{script.path}: nlu.model {script.nlu_model} does not know the "
+                          f"intent(s) {', '.join(missing)} the script uses; retrain it with "
+                          "`python -m nlu train --data nlu.yml --out ...`")
+    return model
 
 
 def check_nlu(kit: CampaignKit) -> None:

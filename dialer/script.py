@@ -65,6 +65,8 @@ class Script:
     language: str = "ko"
     rasa_url: str | None = None  # an external Rasa server understands the replies
     rasa_timeout_s: float = 2.0
+    nlu_config: dict[str, Any] = field(default_factory=dict)  # pipeline overrides
+    nlu_model: Path | None = None  # a model saved by `python -m nlu train`
 
     def expected_intents(self, node: str) -> list[str]:
         return list(self.nodes[node].expect) + [
@@ -141,10 +143,9 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
 
     global_intents = {str(k): str(v) for k, v in (data.get("global_intents") or {}).items()}
     start = str(data.get("start", next(iter(nodes))))
-    rasa_url, rasa_timeout_s = _nlu_section(path, data.get("nlu"))
+    nlu = _nlu_section(path, data.get("nlu"))
     script = Script(path=path, start=start, nodes=nodes, global_intents=global_intents,
-                    settings=settings, language=str(data.get("language", "ko")),
-                    rasa_url=rasa_url, rasa_timeout_s=rasa_timeout_s)
+                    settings=settings, language=str(data.get("language", "ko")), **nlu)
     _check_references(script, known_intents)
     return script
 
@@ -157,15 +158,31 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _nlu_section(path: Path, raw: object) -> tuple[str | None, float]:
-    """`nlu: {rasa_url: http://rasa:5005, timeout_s: 2}`: use an external Rasa server
-    instead of the model trained from nlu.yml (which still feeds the ASR grammar)."""
+def _nlu_section(path: Path, raw: object) -> dict[str, Any]:
+    """Which NLU understands the replies. Without an `nlu:` section, a model trained from
+    nlu.yml with the default pipeline. Otherwise one of:
+      nlu: {rasa_url: http://rasa:5005, timeout_s: 2}   # an external Rasa server
+      nlu: {model: nlu-model}      # a model saved by `python -m nlu train` (relative paths
+                                   # start at the campaign directory)
+      nlu: {config: {embedding_model: minilm, fallback_threshold: 0.6}}  # trained here,
+                                   # with pipeline overrides (keys: `python -m nlu train -h`)
+    nlu.yml feeds the ASR grammar whichever is used."""
     if raw is None:
-        return None, 2.0
-    allowed = {"rasa_url", "timeout_s"}
-    if not isinstance(raw, dict) or set(raw) - allowed:
-        raise ScriptError(f"{path}: 'nlu:' must be a mapping with keys {sorted(allowed)}, "
-                          "e.g. nlu: {rasa_url: 'http://127.0.0.1:5005'}")
+        return {}
+    modes = {"rasa_url", "model", "config"}
+    if not isinstance(raw, dict) or set(raw) - modes - {"timeout_s"} or len(set(raw) & modes) != 1:
+        raise ScriptError(f"{path}: 'nlu:' must be a mapping with one of the keys "
+                          f"{sorted(modes)} (and timeout_s with rasa_url), e.g. "
+                          "nlu: {rasa_url: 'http://127.0.0.1:5005'}")
+    if "model" in raw:
+        model = Path(str(raw["model"])).expanduser()
+        model = model if model.is_absolute() else path.parent / model
+        return {"nlu_model": model}
+    if "config" in raw:
+        if not isinstance(raw["config"], dict):
+            raise ScriptError(f"{path}: nlu.config must be a mapping of pipeline settings, "
+                              "e.g. {embedding_model: minilm}")
+        return {"nlu_config": {str(k): v for k, v in raw["config"].items()}}
     url = raw.get("rasa_url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ScriptError(f"{path}: nlu.rasa_url {url!r} must be an http(s) URL of a Rasa "
@@ -176,7 +193,7 @@ def _nlu_section(path: Path, raw: object) -> tuple[str | None, float]:
         timeout = -1.0
     if not 0 < timeout <= 30:
         raise ScriptError(f"{path}: nlu.timeout_s must be seconds between 0 and 30")
-    return url, timeout
+    return {"rasa_url": url, "rasa_timeout_s": timeout}
 
 
 def _check_references(script: Script, known_intents: set[str] | None) -> None:

@@ -53,7 +53,7 @@ def train(
     )] = None,
 ) -> None:
     """Train a model on Rasa NLU training data and save it."""
-    from nlu.model import DEFAULT_CONFIG, NluModel
+    from nlu.model import DEFAULT_CONFIG, NluModel, NluModelError
 
     overrides: dict[str, Any] = {}
     if config:
@@ -70,12 +70,17 @@ def train(
     for warning in training.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     t = time.perf_counter()
-    model = NluModel.train(training, overrides)
+    try:
+        model = NluModel.train(training, overrides)
+    except NluModelError as exc:
+        fail(str(exc))
     seconds = time.perf_counter() - t
     model.save(out)
     print(json.dumps({"model": str(out), "intents": len(model.intents),
                       "examples": len(training.examples), "train_s": round(seconds, 3),
-                      "fallback_threshold": model.config["fallback_threshold"]},
+                      **{k: model.config[k] for k in ("fallback_threshold",
+                                                      "out_of_scope_threshold",
+                                                      "ambiguity_margin", "embedding_model")}},
                      ensure_ascii=False))
 
 

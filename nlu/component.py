@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
+    import numpy as np
     from scipy.sparse import csr_matrix
 
     from nlu.training_data import TrainingData
@@ -34,7 +35,11 @@ class Message:
     label: str | None = None  # the gold intent, only while training
     tokens: list[str] = field(default_factory=list)
     features: csr_matrix | None = None  # one row
+    embedding: np.ndarray | None = None  # unit-length sentence embedding, when one is on
     intent_ranking: list[tuple[str, float]] = field(default_factory=list)  # best first
+    # How much the input looks like anything trained (the uncalibrated top probability);
+    # low means out of scope.
+    in_scope_score: float = 1.0
     intent: tuple[str, float] | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
 

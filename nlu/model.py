@@ -19,6 +19,7 @@ from nlu.components import (
     FallbackClassifier,
     LogisticIntentClassifier,
     RegexEntityExtractor,
+    SentenceEmbeddingFeaturizer,
     TfidfFeaturizer,
     UnicodeTokenizer,
 )
@@ -28,12 +29,13 @@ from nlu.training_data import TrainingData, normalize
 __all__ = ["DEFAULT_CONFIG", "PIPELINE", "Component", "Message", "NluModel", "NluModelError"]
 
 # Bumped whenever what `save` writes changes meaning; `load` refuses other formats.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA = "metadata.json"
 
 PIPELINE: tuple[type[Component], ...] = (
     UnicodeTokenizer,
     TfidfFeaturizer,
+    SentenceEmbeddingFeaturizer,
     LogisticIntentClassifier,
     RegexEntityExtractor,
     EntitySynonymMapper,
@@ -131,15 +133,18 @@ class NluModel:
         return cls(config, [c.load(config, directory) for c in PIPELINE], intents)
 
 
+_THRESHOLDS = ("fallback_threshold", "out_of_scope_threshold", "ambiguity_margin")
+
+
 def _resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(set(config or {}) - set(DEFAULT_CONFIG))
     if unknown:
         raise NluModelError("NLU config", f"unknown key `{unknown[0]}`",
                             f"known keys are {', '.join(sorted(DEFAULT_CONFIG))}")
     settings = NluSettings()
-    merged = {**DEFAULT_CONFIG, "fallback_threshold": settings.fallback_threshold,
-              "ambiguity_margin": settings.ambiguity_margin, **(config or {})}
-    for key in ("fallback_threshold", "ambiguity_margin"):
+    merged = {**DEFAULT_CONFIG, **{k: getattr(settings, k) for k in _THRESHOLDS},
+              **(config or {})}
+    for key in _THRESHOLDS:
         if not 0.0 <= float(merged[key]) <= 1.0:
             raise NluModelError("NLU config", f"`{key}` is {merged[key]}",
                                 "use a number between 0 and 1")

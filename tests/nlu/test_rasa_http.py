@@ -23,7 +23,7 @@ from dialer.script import ScriptError
 from dialer.session import CallSession
 from nlu.model import NluModel
 from nlu.rasa_http import NluServerError, RasaHttpParser
-from nlu.training_data import load_training_data
+from nlu.training_data import TrainingData, load_training_data
 from tests.support.procs import DEMO, ROOT, dialer_cmd, free_udp_tcp_port, wait_for
 
 TEXTS = ["네 관심 있어요", "담당자 연결 해 주세요", "오늘 날씨 어때요", "가격이 얼마에요"]
@@ -161,3 +161,37 @@ def test_nlu_server_failing_mid_call_is_a_turn_not_understood() -> None:
     session._nlu_down_until = 0.0  # the back-off has passed: the server is asked again
     session._parse("아니요")
     assert asked == ["네", "아니요"]
+
+
+def test_campaign_uses_a_saved_model_or_pipeline_overrides(tmp_path: Path) -> None:
+    # A model trained and saved by `python -m nlu train`, named relative to the campaign.
+    trained = NluModel.train(load_training_data(DEMO / "nlu.yml"), {"fallback_threshold": 0.6})
+    campaign = campaign_with_rasa(tmp_path, "nlu: {model: saved-model}\n")
+    trained.save(campaign / "saved-model")
+    kit = load_kit(campaign)
+    assert isinstance(kit.nlu, NluModel) and kit.nlu.config["fallback_threshold"] == 0.6
+    assert kit.nlu.parse("네 관심 있어요")["intent"]["name"] == "affirm"
+    # Overrides: the model is trained here with them.
+    kit = load_kit(campaign_with_rasa(tmp_path, "nlu: {config: {fallback_threshold: 0.7}}\n"))
+    assert isinstance(kit.nlu, NluModel) and kit.nlu.config["fallback_threshold"] == 0.7
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("nlu: {model: nowhere}\n", r"nlu.model: .*nowhere: no saved NLU model here"),
+    ("nlu: {config: {treshold: 0.5}}\n", r"nlu.config: NLU config: unknown key `treshold`"),
+    ("nlu: {config: [1]}\n", r"nlu.config must be a mapping"),
+    ("nlu: {model: m, config: {}}\n", r"one of the keys"),
+])
+def test_bad_saved_model_or_config_is_refused(tmp_path: Path, section: str,
+                                              message: str) -> None:
+    with pytest.raises(ScriptError, match=message):
+        load_kit(campaign_with_rasa(tmp_path, section))
+
+
+def test_saved_model_missing_an_intent_of_the_script_is_refused(tmp_path: Path) -> None:
+    data = load_training_data(DEMO / "nlu.yml")
+    partial = TrainingData(examples=[e for e in data.examples if e.intent != "opt_out"])
+    campaign = campaign_with_rasa(tmp_path, "nlu: {model: partial}\n")
+    NluModel.train(partial).save(campaign / "partial")
+    with pytest.raises(ScriptError, match=r"does not know the intent\(s\) opt_out"):
+        load_kit(campaign)

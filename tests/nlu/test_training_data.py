@@ -196,3 +196,53 @@ def test_paths_that_hold_no_data(tmp_path: Path) -> None:
     bad.write_bytes("nlu:\n- intent: a\n  examples: |\n    - caf\xe9\n".encode("latin-1"))
     with pytest.raises(NluDataError, match="not UTF-8 text"):
         load_training_data(bad)
+
+
+RASA_STYLE_EN = """\
+version: "3.1"
+nlu:
+- intent: greet
+  metadata:
+    language: en
+  examples: |
+    - hey
+    - hello there
+    - good morning
+- intent: chitchat/ask_name
+  examples: |
+    - what's your name
+    - who am i talking to
+- intent: book_flight
+  examples: |
+    - fly me from [Berlin]{"entity": "city", "role": "departure"} to [NYC]{"entity": "city", "role": "destination", "value": "New York"}
+    - i need a flight to [new york city](city:New York) on [monday](weekday)
+    - book a ticket to [Paris](city) for [2]{"entity": "seats", "group": "1"} people
+- synonym: New York
+  examples: |
+    - NY
+    - the big apple
+- regex: account_number
+  examples: |
+    - \\b\\d{10,12}\\b
+- lookup: city
+  examples: |
+    - Berlin
+    - Paris
+    - New York
+    - NY
+    - the big apple
+"""
+
+
+def test_a_rasa_docs_style_file_trains_and_extracts(tmp_path: Path) -> None:
+    from nlu.model import NluModel
+
+    data = load_training_data(write(tmp_path, RASA_STYLE_EN))
+    assert data.intents() == ["book_flight", "chitchat/ask_name", "greet"]
+    first = next(e for e in data.examples if e.text.startswith("fly me"))
+    assert [(x.entity, x.value, x.role) for x in first.entities] == [
+        ("city", "Berlin", "departure"), ("city", "New York", "destination")]
+    assert data.synonyms["NYC"] == "New York" and data.synonyms["the big apple"] == "New York"
+    parsed = NluModel.train(data).parse("fly me to the big apple, account 0123456789")
+    assert [(e["entity"], e["value"], e["start"], e["end"]) for e in parsed["entities"]] == [
+        ("city", "New York", 10, 23), ("account_number", "0123456789", 33, 43)]
