@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -206,6 +207,10 @@ class Turn(Base):
     nlu_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     offset_ms: Mapped[float | None] = mapped_column(Float, nullable=True)  # from answer
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Robot turns: rendering time (0 when the prompt was cached) and whether the customer
+    # barged in.
+    tts_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     attempt: Mapped[CallAttempt] = relationship(back_populates="turns")

@@ -147,7 +147,8 @@ class CallRuntime:
         trunk = self.settings.trunk(caller_id)
         account = self.account(trunk)
         cfg = SessionConfig(ring_timeout_s=ring_timeout_s, max_call_s=self.settings.max_call_s,
-                            vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms))
+                            vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms),
+                            barge_in_min_ms=self.settings.barge_in_min_ms)
         session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts, kit.script,
                               kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
         return place(self.ua, account, trunk.dial_uri(number_or_uri), session, fields,

@@ -16,12 +16,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
-from dialer.policy import Action, DialoguePolicy, Understanding, understand
+from dialer.frames import EndFrame, ErrorFrame, Frame, Hangup, InputAudio, StartFrame, Tick
+from dialer.pipeline import Pipeline
+from dialer.policy import DialoguePolicy
+from dialer.processors import (
+    AsrProcessor,
+    AudioOutput,
+    BargeInProcessor,
+    NluProcessor,
+    PolicyProcessor,
+    TtsProcessor,
+    TurnRecorder,
+    VadProcessor,
+)
 from dialer.script import Script
 from dialer.sip import CLOCK_RATE, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
 from voices.asr import VoskAsr
 from voices.tts import TtsEngine
-from voices.vad import Endpointer, VadConfig
+from voices.vad import VadConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,8 @@ class TurnRecord:
     nlu_ms: float | None = None
     offset_ms: float | None = None
     duration_ms: float | None = None
+    tts_ms: float | None = None  # bot turns: rendering time (0 when cached)
+    interrupted: bool = False  # bot turns: the customer barged in
 
 
 @dataclass
@@ -68,6 +82,9 @@ class SessionConfig:
     no_response_s: float = 6.0
     max_call_s: float = 300.0
     vad: VadConfig = field(default_factory=VadConfig)
+    # Speech over the robot shorter than this is a backchannel ("네", "음") and is ignored;
+    # longer stops the robot.
+    barge_in_min_ms: float = 400.0
 
     @property
     def no_response_wait_s(self) -> float:
@@ -112,10 +129,6 @@ class _Bookkeeper:
         self._thread.join(timeout)
 
 
-class CallEnded(Exception):
-    """The customer hung up (or the line dropped) while the robot was busy."""
-
-
 class CallSession:
     def __init__(self, ua: UserAgent, account: SipAccount, asr: VoskAsr, nlu: IntentParser,
                  tts: TtsEngine, script: Script, grammar_phrases: Callable[[str], list[str]],
@@ -149,6 +162,9 @@ class CallSession:
         self._books.submit(self.on_turn, t)
         return t
 
+    def _update_turn(self, turn: TurnRecord) -> None:
+        self._books.submit(self.on_turn, turn)  # stored again with its new figures
+
     # After an NLU failure (an external server down) it is not asked again for this long:
     # a turn parses several readings, and each would otherwise wait out the timeout.
     NLU_RETRY_AFTER_S = 10.0
@@ -166,10 +182,6 @@ class CallSession:
             self._nlu_down_until = time.monotonic() + self.NLU_RETRY_AFTER_S
             log.error("NLU failed on %r: %s", text, exc)
             return not_understood
-
-    def _check_alive(self, call: SipCall) -> None:
-        if call.disconnected.is_set():
-            raise CallEnded
 
     # -- the call ------------------------------------------------------------------
     def run(self, uri: str, fields: dict[str, Any], recording: Path | None = None) -> CallOutcome:
@@ -224,31 +236,44 @@ class CallSession:
         self._books.submit(self.on_answer)
         answered_at = time.monotonic()
         policy = DialoguePolicy(self.script, fields)
-        action = policy.start()
+        ended: list[Frame] = []
+        pipeline = Pipeline([
+            VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
+            BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
+            AsrProcessor(self.asr),
+            NluProcessor(self._parse),
+            PolicyProcessor(policy, self.grammar_phrases,
+                            self.script.settings.no_input_timeout_s),
+            TtsProcessor(self._speech),
+            TurnRecorder(self._add_turn, self._update_turn, CLOCK_RATE * 2 / 1000),
+            AudioOutput(call.audio),
+        ], on_down=lambda f: ended.append(f) if isinstance(f, Hangup | ErrorFrame) else None)
         outcome: CallOutcome | None = None
-        try:
-            speech_end: float | None = None
-            while True:
-                if action.text:
-                    self._say(call, action, answered_at, speech_end)
-                if action.end:
-                    outcome = CallOutcome(disposition=action.end, reason=action.reason,
-                                          handoff=action.handoff, end_node=action.node)
-                    break
-                if time.monotonic() - answered_at > self.cfg.max_call_s:
-                    outcome = CallOutcome(disposition=Disposition.FAILED, end_node=policy.node,
-                                          reason=f"call longer than {self.cfg.max_call_s:.0f}s")
-                    break
-                heard = self._listen(call, policy, answered_at)
-                if heard is None:
-                    speech_end = None
-                    action = policy.on_no_input()
-                    continue
-                understanding, speech_end = heard
-                action = policy.on_reply(understanding)
-        except CallEnded:
-            outcome = CallOutcome(disposition=Disposition.HUNG_UP, end_node=policy.node,
-                                  reason="customer hung up")
+        pipeline.push(StartFrame(answered_at))
+        rx = call.audio.rx
+        while outcome is None:
+            if call.disconnected.is_set():
+                pipeline.push(EndFrame(time.monotonic(), "customer hung up"))
+                outcome = CallOutcome(disposition=Disposition.HUNG_UP, end_node=policy.node,
+                                      reason="customer hung up")
+                break
+            try:
+                at, pcm = rx.get(timeout=FRAME_MS / 1000)
+                pipeline.push(InputAudio(pcm, at))
+            except queue.Empty:  # no RTP: the timers still run
+                pipeline.push(Tick(time.monotonic()))
+            for frame in ended:
+                if isinstance(frame, Hangup):
+                    outcome = CallOutcome(disposition=frame.disposition, reason=frame.reason,
+                                          handoff=frame.handoff, end_node=frame.node)
+                else:
+                    log.error("call pipeline: %s", frame)
+            ended.clear()
+            if outcome is None and time.monotonic() - answered_at > self.cfg.max_call_s:
+                outcome = CallOutcome(disposition=Disposition.FAILED, end_node=policy.node,
+                                      reason=f"call longer than {self.cfg.max_call_s:.0f}s")
+        if outcome.disposition != Disposition.HUNG_UP:
+            time.sleep(0.06)  # let the last frames leave the jitter of the bridge
         outcome.answered = True
         outcome.sip_status = 200
         outcome.sip_reason = "OK"
@@ -256,87 +281,6 @@ class CallSession:
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
         return outcome
-
-    def _say(self, call: SipCall, action: Action, answered_at: float,
-             speech_end: float | None) -> None:
-        self._check_alive(call)
-        pcm = self._speech(action.text)
-        call.audio.reset_tx_marks()
-        queued_at = time.monotonic()
-        call.audio.play(pcm)
-        while call.audio.playing:
-            self._check_alive(call)
-            time.sleep(0.02)
-        first = call.audio.first_tx_at or queued_at
-        latency = (first - speech_end) * 1000 if speech_end is not None else None
-        if latency is not None and self._turns and self._turns[-1].speaker == "customer":
-            self._turns[-1].latency_ms = round(latency, 1)
-            self._books.submit(self.on_turn, self._turns[-1])  # update the stored turn
-        self._add_turn(speaker="bot", node=action.node, text=action.text,
-                       offset_ms=round((first - answered_at) * 1000, 1),
-                       duration_ms=round(len(pcm) / (CLOCK_RATE * 2) * 1000, 1))
-        time.sleep(0.06)  # let the last frames leave the jitter of the bridge
-
-    def _listen(self, call: SipCall, policy: DialoguePolicy,
-                answered_at: float) -> tuple[Understanding, float] | None:
-        """Wait for one customer utterance; None when they stay silent."""
-        rx = call.audio.rx
-        # Drop what arrived while the robot was still speaking (no barge-in yet), but
-        # nothing after: a reply that starts while this thread was still busy must
-        # reach the recogniser whole.
-        spoke_until = call.audio.last_tx_at or 0.0
-        early: tuple[float, bytes] | None = None
-        while early is None:
-            try:
-                at, frame = rx.get_nowait()
-            except queue.Empty:
-                break
-            if at > spoke_until:
-                early = (at, frame)
-        endpointer = Endpointer(CLOCK_RATE, FRAME_MS, self.cfg.vad)
-        phrases: list[str] = []
-        for intent in policy.grammar_intents():
-            phrases += self.grammar_phrases(intent)
-        grammar = self.asr.grammar(phrases)
-        stream = None
-        deadline = time.monotonic() + self.script.settings.no_input_timeout_s
-        started_at = last_voiced = 0.0
-        while True:
-            self._check_alive(call)
-            if early is not None:
-                (at, frame), early = early, None
-            else:
-                try:
-                    at, frame = rx.get(timeout=0.1)
-                except queue.Empty:
-                    if stream is None and time.monotonic() > deadline:
-                        return None
-                    continue
-            event = endpointer.push(frame)
-            if stream is None:
-                if event == "start":
-                    stream = self.asr.stream(grammar or None)
-                    for f in endpointer.preroll:
-                        stream.feed(f)
-                    started_at = last_voiced = at
-                elif time.monotonic() > deadline:
-                    return None
-                continue
-            stream.feed(frame)
-            if endpointer.trailing_silence_ms == 0:
-                last_voiced = at
-            if event == "end":
-                break
-        result = stream.finish()
-        t = time.perf_counter()
-        reading, intent, conf = understand(result.hypotheses(), self._parse)
-        nlu_ms = (time.perf_counter() - t) * 1000
-        self._add_turn(speaker="customer", node=policy.node, text=reading.text, intent=intent,
-                       confidence=round(conf, 3), asr_confidence=round(reading.confidence, 3),
-                       asr_ms=round(result.ms, 1), nlu_ms=round(nlu_ms, 2),
-                       offset_ms=round((started_at - answered_at) * 1000, 1),
-                       duration_ms=round((last_voiced - started_at) * 1000, 1))
-        return Understanding(reading.text, intent, conf, reading.confidence), last_voiced
 
 
 def place(ua: UserAgent, account: SipAccount, uri: str, session: CallSession,

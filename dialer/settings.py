@@ -35,7 +35,11 @@ class DialerSettings(BaseSettings):
     # Calls.
     call_processes: int = 2  # Celery prefork children that place calls (1 call each)
     max_call_s: float = 300.0
-    vad_end_silence_ms: int = 600
+    # Trailing silence that ends the customer's turn: the floor under the robot's reply
+    # latency. Shorter answers sooner but may cut a reply at a pause.
+    vad_end_silence_ms: int = 300
+    # Speech over the robot longer than this interrupts it; shorter is a backchannel.
+    barge_in_min_ms: float = 400.0
 
     def trunk(self, caller_id: str | None = None) -> TrunkConfig:
         return TrunkConfig(host=self.sip_trunk, registrar=self.sip_registrar,

@@ -10,8 +10,12 @@ number dialed (the user part of the request URI):
         ring_s: 1.0
         replies:                # one entry per robot prompt, in order
           - say: "네 관심 있어요"
+          - {say: "네", over: 0.8}  # said over the robot, 0.8 s into its prompt
           - silent              # let this prompt pass without a word
           - hangup
+
+After each reply it says, the simulator logs a `latency` event: the milliseconds from the
+end of its speech to the first audio frame of the robot's answer, as a caller hears it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,13 +35,22 @@ from pathlib import Path
 import pjsua2 as pj
 import yaml
 
-from dialer.sip import CLOCK_RATE, SipAccount, SipCall, TrunkConfig, UserAgent
+from dialer.sip import (
+    CLOCK_RATE,
+    FRAME_BYTES,
+    FRAME_MS,
+    SipAccount,
+    SipCall,
+    TrunkConfig,
+    UserAgent,
+)
 from voices.audio import rms, silence
 from voices.tts import TtsEngine
 
 log = logging.getLogger(__name__)
 
 ANSWER_MODES = {"answer", "busy", "no_answer", "decline"}
+LOUD = 300  # RMS of a 20 ms frame above which it is speech, not line silence
 
 
 class PersonaError(ValueError):
@@ -47,6 +61,7 @@ class PersonaError(ValueError):
 class Reply:
     kind: str  # say | silent | hangup
     text: str = ""
+    over_s: float | None = None  # say it over the robot, this long into its prompt
 
 
 @dataclass(frozen=True)
@@ -80,12 +95,17 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
             raise PersonaError(f"{where}: answer {mode!r} must be one of {sorted(ANSWER_MODES)}")
         replies = []
         for r in raw.get("replies") or []:
-            if isinstance(r, dict) and "say" in r:
-                replies.append(Reply("say", str(r["say"])))
+            if isinstance(r, dict) and "say" in r and set(r) <= {"say", "over"}:
+                over = r.get("over")
+                if over is not None and not (isinstance(over, int | float) and over >= 0):
+                    raise PersonaError(f"{where}: reply {r!r}: over must be seconds >= 0")
+                replies.append(Reply("say", str(r["say"]),
+                                     float(over) if over is not None else None))
             elif r in ("silent", "hangup"):
                 replies.append(Reply(str(r)))
             else:
-                raise PersonaError(f"{where}: reply {r!r} must be {{say: text}}, silent or hangup")
+                raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} (with an "
+                                   "optional over: seconds), silent or hangup")
         out[number] = Persona(name=name, number=number, answer=mode,
                               ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies))
     return out
@@ -187,10 +207,31 @@ class CustomerSimulator:
 
     def _converse(self, call: SipCall, persona: Persona, no: int) -> None:
         replies = list(persona.replies)
+        spoke_until = 0.0  # end of our last speech; the robot's answer is timed from it
         while not call.disconnected.is_set():
+            over = replies[0].over_s if replies else None
+            if over is not None:
+                reply = replies.pop(0)
+                started = self._wait_robot_audio(call, spoke_until)
+                if started is None:
+                    return
+                time.sleep(max(0.0, started + over - time.monotonic()))
+                self._event(persona, "say over", call=no, text=reply.text)
+                spoke_until = self._say(call, reply.text)
+                began = call.audio.first_tx_at or spoke_until
+                quiet = self._robot_went_quiet(call, began)
+                self._event(persona, "robot quiet", call=no,
+                            ms=round((quiet - began) * 1000, 1) if quiet else None)
+                continue
             # A real person hangs up on a line that stays silent; so does the simulator.
-            if not self._wait_prompt_end(call, time.monotonic() + self.give_up_s):
+            started = self._wait_prompt_end(call, time.monotonic() + self.give_up_s,
+                                            spoke_until)
+            if started is None:
                 return
+            if spoke_until:
+                self._event(persona, "latency", call=no,
+                            ms=round((started - spoke_until) * 1000, 1))
+                spoke_until = 0.0
             if not replies:
                 continue  # nothing more to say: stay on the line until the robot ends
             reply = replies.pop(0)
@@ -199,29 +240,71 @@ class CustomerSimulator:
                 return
             if reply.kind == "say":
                 time.sleep(0.25)  # a person draws breath before answering
-                call.audio.play(self.tts.synthesize(reply.text, CLOCK_RATE)
-                                + silence(100, CLOCK_RATE))
-                while call.audio.playing and not call.disconnected.is_set():
-                    time.sleep(0.02)
+                spoke_until = self._say(call, reply.text)
 
-    def _wait_prompt_end(self, call: SipCall, deadline: float) -> bool:
-        """Block until the robot has spoken and gone quiet; False if the call ended."""
+    def _say(self, call: SipCall, text: str) -> float:
+        """Speak and wait until it has been sent; returns when the voiced part ended."""
+        pcm = self.tts.synthesize(text, CLOCK_RATE)
+        frames = [pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+        voiced = max((i for i, f in enumerate(frames) if rms(f) > LOUD), default=0) + 1
+        call.audio.reset_tx_marks()
+        call.audio.play(pcm + silence(100, CLOCK_RATE))
+        while call.audio.playing and not call.disconnected.is_set():
+            time.sleep(0.02)
+        first = call.audio.first_tx_at or time.monotonic()
+        return first + voiced * FRAME_MS / 1000
+
+    def _frames_since(self, call: SipCall, since: float, deadline: float
+                      ) -> Iterator[tuple[float, bytes] | None]:
+        """Received frames that arrived after `since` (older ones are dropped); None every
+        0.2 s of nothing, so callers can check the call; ends at the deadline."""
         rx = call.audio.rx
-        while not rx.empty():
-            rx.get_nowait()
-        spoke_ms = quiet_ms = 0
-        while time.monotonic() < deadline:
-            if call.disconnected.is_set():
-                return False
+        while time.monotonic() < deadline and not call.disconnected.is_set():
             try:
-                _, frame = rx.get(timeout=0.2)
+                at, frame = rx.get(timeout=0.2)
             except queue.Empty:
+                yield None
                 continue
-            if rms(frame) > 300:
+            if at > since:
+                yield at, frame
+
+    def _robot_went_quiet(self, call: SipCall, since: float) -> float | None:
+        """After we started speaking over the robot at `since`: when its last loud frame
+        before a 300 ms pause arrived (None if it never paused within 3 s)."""
+        last = since
+        for item in self._frames_since(call, since, since + 3.0):
+            if item is None:
+                continue
+            at, frame = item
+            if rms(frame) > LOUD:
+                last = at
+            elif at - last >= 0.3:
+                return last
+        return None
+
+    def _wait_robot_audio(self, call: SipCall, since: float) -> float | None:
+        """When the robot's next speech started (its first loud frame); None if it never
+        did or the call ended."""
+        for item in self._frames_since(call, since, time.monotonic() + self.give_up_s):
+            if item is not None and rms(item[1]) > LOUD:
+                return item[0]
+        return None
+
+    def _wait_prompt_end(self, call: SipCall, deadline: float, since: float) -> float | None:
+        """Block until the robot has spoken and gone quiet; returns when its speech began,
+        None if the call ended or the line stayed silent."""
+        spoke_ms = quiet_ms = 0
+        began: float | None = None
+        for item in self._frames_since(call, since, deadline):
+            if item is None:
+                continue
+            at, frame = item
+            if rms(frame) > LOUD:
+                began = began or at
                 spoke_ms += 20
                 quiet_ms = 0
             else:
                 quiet_ms += 20
             if spoke_ms >= 200 and quiet_ms >= self.prompt_end_silence_ms:
-                return True
-        return False
+                return began
+        return None

@@ -11,7 +11,7 @@ import webrtcvad
 class VadConfig:
     aggressiveness: int = 2  # webrtcvad mode 0..3; 2 rejects line noise without eating words
     start_ms: int = 60  # voiced run that opens an utterance
-    end_silence_ms: int = 600  # trailing silence that closes it
+    end_silence_ms: int = 300  # trailing silence that closes it
     max_utterance_ms: int = 12000
     preroll_ms: int = 200  # audio kept from before the start so first syllables survive
 
@@ -33,6 +33,7 @@ class Endpointer:
         self._voiced_run = 0
         self._silence_run = 0
         self._speech_ms = 0
+        self.last_voiced = False
         self.preroll: list[bytes] = []
 
     def is_speech(self, frame: bytes) -> bool:
@@ -40,7 +41,7 @@ class Endpointer:
 
     def push(self, frame: bytes) -> str | None:
         """Return "start", "end" or None for this frame."""
-        voiced = self.is_speech(frame)
+        voiced = self.last_voiced = self.is_speech(frame)
         if self.state == self.IDLE:
             self.preroll.append(frame)
             keep = max(1, (self.cfg.preroll_ms + self.cfg.start_ms) // self.frame_ms)

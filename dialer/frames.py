@@ -1,0 +1,175 @@
+"""Everything that flows through a live call, as small frozen dataclasses.
+
+Frames travel down the pipeline (customer audio -> VAD -> ASR -> NLU -> policy -> TTS ->
+the call's audio out) or up it (the audio out telling everyone that the robot started or
+stopped speaking; the policy telling the recogniser what to listen for). Times (`at`) are
+`time.monotonic()` seconds, the clock the SIP audio port stamps its frames with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Base of every frame."""
+
+
+# -- lifecycle -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StartFrame(Frame):
+    """The call was answered; processors start their work."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class EndFrame(Frame):
+    """The call is over (hung up by either side); processors drop what they hold."""
+
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Tick(Frame):
+    """The clock, pushed when no audio arrived for a while (timers must still fire)."""
+
+    at: float
+
+
+# -- audio ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputAudio(Frame):
+    """20 ms of the customer's audio (16-bit mono PCM), stamped when it arrived."""
+
+    pcm: bytes
+    at: float
+    voiced: bool | None = None  # set by the VAD
+
+
+@dataclass(frozen=True)
+class UserStartedSpeaking(Frame):
+    at: float
+    preroll: tuple[bytes, ...] = ()  # audio from just before the start, for the recogniser
+
+
+@dataclass(frozen=True)
+class UserStoppedSpeaking(Frame):
+    at: float  # when the endpoint was decided
+    started_at: float
+    last_voiced_at: float  # end of speech: turn latency counts from here
+    truncated: bool = False  # closed by the maximum utterance length
+
+
+@dataclass(frozen=True)
+class BotStartedSpeaking(Frame):
+    at: float  # when the first frame of the reply left
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class BotStoppedSpeaking(Frame):
+    at: float
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Interruption(Frame):
+    """Barge-in: drop queued speech and listen. Never dropped itself."""
+
+    at: float
+    spoken_ms: float = 0.0  # how long the customer had spoken over the robot
+
+
+# -- understanding -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Listen(Frame):
+    """What the customer is expected to say now: grammar phrases for the recogniser."""
+
+    phrases: tuple[str, ...]
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class InterimTranscript(Frame):
+    text: str
+    at: float
+
+
+@dataclass(frozen=True)
+class FinalTranscript(Frame):
+    readings: tuple[Any, ...]  # voices.asr.AsrResult: the best first, then alternatives
+    started_at: float
+    last_voiced_at: float
+    asr_ms: float
+    at: float
+
+
+@dataclass(frozen=True)
+class ParseResult(Frame):
+    """The reading the robot both heard and understood best, with its intent."""
+
+    text: str
+    intent: str
+    confidence: float  # NLU
+    asr_confidence: float
+    entities: tuple[dict[str, Any], ...] = ()
+    started_at: float = 0.0
+    last_voiced_at: float = 0.0
+    asr_ms: float = 0.0
+    nlu_ms: float = 0.0
+    node: str | None = None  # the script node it answered (set by the policy)
+
+
+@dataclass(frozen=True)
+class Dtmf(Frame):
+    digit: str
+    at: float
+
+
+# -- the robot's side ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Speak(Frame):
+    """Say `text` (as the script's node `node`); `then_end` closes the call after it."""
+
+    text: str
+    node: str | None = None
+    kind: str = "node"  # node | fallback | no_input | no_match
+    reply_to_voiced_at: float | None = None  # end of the customer speech it answers
+
+
+@dataclass(frozen=True)
+class SpeechAudio(Frame):
+    """Rendered speech for the audio out."""
+
+    pcm: bytes
+    text: str
+    node: str | None = None
+    tts_ms: float = 0.0
+    reply_to_voiced_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Handoff(Frame):
+    reason: str
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class Hangup(Frame):
+    """The robot ends the call with this disposition once it has finished speaking."""
+
+    disposition: str
+    reason: str | None = None
+    node: str | None = None
+    handoff: bool = False
+
+
+@dataclass(frozen=True)
+class ErrorFrame(Frame):
+    message: str
+    retryable: bool = False
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,384 @@
+"""The processors of a live call, customer's audio first:
+
+    VadProcessor -> BargeInProcessor -> AsrProcessor -> NluProcessor -> PolicyProcessor
+    -> TtsProcessor -> TurnRecorder -> AudioOutput
+
+Each handles its own frame types and passes every other frame on unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from dialer.frames import (
+    BotStartedSpeaking,
+    BotStoppedSpeaking,
+    EndFrame,
+    FinalTranscript,
+    Frame,
+    Hangup,
+    InputAudio,
+    InterimTranscript,
+    Interruption,
+    Listen,
+    ParseResult,
+    Speak,
+    SpeechAudio,
+    StartFrame,
+    Tick,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+from dialer.pipeline import UP, Direction, FrameProcessor
+from dialer.policy import Action, DialoguePolicy, Understanding, understand
+from voices.asr import AsrStream, VoskAsr
+from voices.vad import Endpointer, VadConfig
+
+
+class VadProcessor(FrameProcessor):
+    """Customer speech start and end (the endpoint) from the audio; audio passes on."""
+
+    def __init__(self, sample_rate: int, frame_ms: int, config: VadConfig) -> None:
+        super().__init__()
+        self.endpointer = Endpointer(sample_rate, frame_ms, config)
+        self.config = config
+        self._started_at = self._last_voiced_at = 0.0
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if not isinstance(frame, InputAudio):
+            self.push(frame, direction)
+            return
+        event = self.endpointer.push(frame.pcm)
+        frame = replace(frame, voiced=self.endpointer.last_voiced)
+        if event == "start":
+            self._started_at = self._last_voiced_at = frame.at
+            # The pre-roll ends with this frame, which follows as audio.
+            self.push(UserStartedSpeaking(frame.at, tuple(self.endpointer.preroll[:-1])))
+        elif self.endpointer.state == Endpointer.SPEAKING \
+                and self.endpointer.trailing_silence_ms == 0:
+            self._last_voiced_at = frame.at
+        self.push(frame)
+        if event == "end":
+            spoken_ms = (frame.at - self._started_at) * 1000
+            self.push(UserStoppedSpeaking(
+                frame.at, self._started_at, self._last_voiced_at,
+                truncated=spoken_ms >= self.config.max_utterance_ms - 40))
+
+
+class BargeInProcessor(FrameProcessor):
+    """Lets the customer interrupt the robot, but not with a backchannel.
+
+    Speech that starts while the robot talks is held back. Once `min_ms` of it is voiced,
+    it is a real interruption: an Interruption goes down (the audio out stops and drops
+    queued speech) and the held speech follows, so the recogniser hears it from its
+    first syllable. If it ends sooner ("네", "음", a cough), it was a backchannel and is
+    dropped: the robot talks on and never acts on it.
+    """
+
+    def __init__(self, min_ms: float = 400.0, frame_ms: float = 20.0) -> None:
+        super().__init__()
+        self.min_ms, self.frame_ms = min_ms, frame_ms
+        self.bot_speaking = False
+        self._held: list[Frame] | None = None
+        self._held_start = 0.0
+        self._voiced_ms = 0.0
+        self.interruptions = 0
+        self.backchannels = 0
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, BotStartedSpeaking):
+            self.bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeaking):
+            self.bot_speaking = False
+            if self._held is not None and not frame.interrupted:
+                self._release()  # the robot finished on its own; the reply goes through
+        if direction is UP or isinstance(frame, EndFrame | StartFrame):
+            self.push(frame, direction)
+            return
+        if self._held is None:
+            if isinstance(frame, UserStartedSpeaking) and self.bot_speaking:
+                self._held, self._held_start = [frame], frame.at
+                self._voiced_ms = 0.0
+                return
+            self.push(frame)
+            return
+        if isinstance(frame, UserStoppedSpeaking):
+            self._held = None
+            self.backchannels += 1
+            return
+        self._held.append(frame)
+        if isinstance(frame, InputAudio):
+            self._voiced_ms += self.frame_ms if frame.voiced is not False else 0.0
+            if self._voiced_ms >= self.min_ms:
+                self.interruptions += 1
+                self.push(Interruption(frame.at, spoken_ms=self._voiced_ms))
+                self._release()
+            else:
+                self.push(Tick(frame.at))  # the clock goes on for the processors below
+
+    def _release(self) -> None:
+        held, self._held = self._held or [], None
+        for f in held:
+            self.push(f)
+
+
+class AsrProcessor(FrameProcessor):
+    """Streams the customer's speech into vosk between start and endpoint (never on
+    silence), with the grammar the policy asked for; interim text while they speak."""
+
+    def __init__(self, asr: VoskAsr, interim_every_ms: float = 300.0) -> None:
+        super().__init__()
+        self.asr = asr
+        self.interim_every_ms = interim_every_ms
+        self.grammar: list[str] = []
+        self.stream: AsrStream | None = None
+        self._next_interim = 0.0
+        self._last_partial = ""
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, Listen):
+            self.grammar = self.asr.grammar(frame.phrases)
+        elif isinstance(frame, UserStartedSpeaking):
+            self.stream = self.asr.stream(self.grammar or None)
+            for pcm in frame.preroll:
+                self.stream.feed(pcm)
+            self._next_interim = frame.at + self.interim_every_ms / 1000
+            self._last_partial = ""
+        elif isinstance(frame, InputAudio) and self.stream is not None:
+            self.stream.feed(frame.pcm)
+            if self.interim_every_ms and frame.at >= self._next_interim:
+                self._next_interim = frame.at + self.interim_every_ms / 1000
+                partial = self.stream.partial()
+                if partial and partial != self._last_partial:
+                    self._last_partial = partial
+                    self.push(InterimTranscript(partial, frame.at))
+        elif isinstance(frame, UserStoppedSpeaking) and self.stream is not None:
+            self.push(frame, direction)
+            result = self.stream.finish()
+            self.stream = None
+            self.push(FinalTranscript(tuple(result.hypotheses()), frame.started_at,
+                                      frame.last_voiced_at, result.ms, frame.at))
+            return
+        elif isinstance(frame, EndFrame):
+            self.stream = None
+        self.push(frame, direction)
+
+
+class NluProcessor(FrameProcessor):
+    """Picks the reading both heard and understood best (ASR x NLU) and its intent."""
+
+    def __init__(self, parse: Callable[[str], dict[str, Any]]) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        self.push(frame, direction)
+        if not isinstance(frame, FinalTranscript):
+            return
+        t = time.perf_counter()
+        parsed: dict[str, dict[str, Any]] = {}
+
+        def parse(text: str) -> dict[str, Any]:
+            parsed[text] = self.parse(text)
+            return parsed[text]
+
+        reading, intent, confidence = understand(frame.readings, parse)
+        nlu_ms = (time.perf_counter() - t) * 1000
+        entities = tuple(parsed.get(reading.text, {}).get("entities", ()))
+        self.push(ParseResult(reading.text, intent, confidence, reading.confidence, entities,
+                              frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms))
+
+
+class PolicyProcessor(FrameProcessor):
+    """The script: what to say first, what to say to each reply, when to reprompt after
+    silence, when to end. Tells the recogniser which phrases to expect (Listen, up)."""
+
+    def __init__(self, policy: DialoguePolicy, phrases: Callable[[str], list[str]],
+                 no_input_timeout_s: float) -> None:
+        super().__init__()
+        self.policy = policy
+        self.phrases = phrases
+        self.no_input_timeout_s = no_input_timeout_s
+        self.bot_speaking = False
+        self.user_speaking = False
+        self.listening_since: float | None = None
+        self.ending: Action | None = None
+        self.ended = False
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, ParseResult):
+            frame = replace(frame, node=self.policy.node)
+        self.push(frame, direction)
+        if isinstance(frame, StartFrame):
+            self._act(self.policy.start(), None)
+        elif isinstance(frame, BotStoppedSpeaking):
+            self.bot_speaking = False
+            if self.ending is not None and not frame.interrupted:
+                self._hang_up(self.ending)
+            else:
+                self.listening_since = frame.at
+        elif isinstance(frame, UserStartedSpeaking):
+            self.user_speaking = True
+        elif isinstance(frame, UserStoppedSpeaking):
+            self.user_speaking = False
+        elif isinstance(frame, ParseResult) and not self.ended:
+            self.listening_since = None
+            self._act(self.policy.on_reply(Understanding(
+                frame.text, frame.intent, frame.confidence, frame.asr_confidence)),
+                frame.last_voiced_at)
+        elif (isinstance(frame, InputAudio | Tick) and self.listening_since is not None
+              and not (self.user_speaking or self.bot_speaking or self.ended)
+              and frame.at - self.listening_since >= self.no_input_timeout_s):
+            self.listening_since = None
+            self._act(self.policy.on_no_input(), None)
+
+    def _act(self, action: Action, reply_to: float | None) -> None:
+        self.ending = action if action.end else None
+        if action.text:
+            self.bot_speaking = True
+            self.push(Speak(action.text, action.node, action.kind, reply_to))
+            if not action.end:
+                phrases: list[str] = []
+                for intent in self.policy.grammar_intents():
+                    phrases += self.phrases(intent)
+                self.push(Listen(tuple(phrases), action.node), UP)
+        elif action.end:
+            self._hang_up(action)
+
+    def _hang_up(self, action: Action) -> None:
+        self.ended = True
+        self.push(Hangup(str(action.end), action.reason, action.node, action.handoff))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!。？！])\s+")
+
+
+class TtsProcessor(FrameProcessor):
+    """Renders what the policy says, a sentence at a time, so the first sentence plays
+    while the next one renders (a reprompt is an apology plus the question again)."""
+
+    def __init__(self, render: Callable[[str], bytes]) -> None:
+        super().__init__()
+        self.render = render
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        self.push(frame, direction)
+        if not isinstance(frame, Speak):
+            return
+        for i, sentence in enumerate(s for s in _SENTENCE_END.split(frame.text) if s):
+            t = time.perf_counter()
+            pcm = self.render(sentence)
+            self.push(SpeechAudio(pcm, sentence, frame.node, (time.perf_counter() - t) * 1000,
+                                  frame.reply_to_voiced_at if i == 0 else None))
+
+
+class TurnRecorder(FrameProcessor):
+    """Writes the transcript as turns, with the metrics of each: for a customer turn the
+    recogniser's and the NLU's time and the latency from the end of their speech to the
+    first frame of the robot's reply; for a robot turn the TTS time and whether the
+    customer interrupted it."""
+
+    def __init__(self, add: Callable[..., Any], update: Callable[[Any], None],
+                 bytes_per_ms: float = 32.0) -> None:
+        super().__init__()
+        self.add, self.update = add, update
+        self.bytes_per_ms = bytes_per_ms  # of the speech PCM (16 kHz x 2 bytes: 32)
+        self.answered_at = 0.0
+        self._speak: Speak | None = None
+        self._tts_ms = 0.0
+        self._pcm_bytes = 0
+        self._customer: Any = None  # the last customer turn, until the reply starts
+        self._bot: Any = None  # the robot turn being spoken
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        self.push(frame, direction)
+        if isinstance(frame, StartFrame):
+            self.answered_at = frame.at
+        elif isinstance(frame, ParseResult):
+            self._customer = self.add(
+                speaker="customer", node=frame.node, text=frame.text, intent=frame.intent,
+                confidence=round(frame.confidence, 3),
+                asr_confidence=round(frame.asr_confidence, 3), asr_ms=round(frame.asr_ms, 1),
+                nlu_ms=round(frame.nlu_ms, 2),
+                offset_ms=round((frame.started_at - self.answered_at) * 1000, 1),
+                duration_ms=round((frame.last_voiced_at - frame.started_at) * 1000, 1))
+        elif isinstance(frame, Speak):
+            self._speak, self._tts_ms, self._pcm_bytes = frame, 0.0, 0
+        elif isinstance(frame, SpeechAudio):
+            self._tts_ms += frame.tts_ms
+            self._pcm_bytes += len(frame.pcm)
+        elif isinstance(frame, BotStartedSpeaking) and self._speak is not None:
+            speak, self._speak = self._speak, None
+            customer, self._customer = self._customer, None
+            if customer is not None and speak.reply_to_voiced_at is not None:
+                customer.latency_ms = round((frame.at - speak.reply_to_voiced_at) * 1000, 1)
+                self.update(customer)
+            self._bot = self.add(
+                speaker="bot", node=speak.node, text=speak.text, tts_ms=round(self._tts_ms, 1),
+                offset_ms=round((frame.at - self.answered_at) * 1000, 1),
+                duration_ms=round(self._pcm_bytes / self.bytes_per_ms, 1))
+        elif isinstance(frame, Interruption) and self._bot is not None:
+            self._bot.interrupted = True
+            self.update(self._bot)
+        elif isinstance(frame, BotStoppedSpeaking) and not frame.interrupted:
+            self._bot = None
+
+
+class AudioSink(Protocol):
+    """Where the robot's speech goes: the call's audio port (dialer.sip.AudioPipe)."""
+
+    first_tx_at: float | None
+    last_tx_at: float | None
+
+    def play(self, pcm: bytes) -> None: ...
+
+    def clear(self) -> int: ...
+
+    @property
+    def playing(self) -> bool: ...
+
+    def reset_tx_marks(self) -> None: ...
+
+
+class AudioOutput(FrameProcessor):
+    """Queues speech on the call's audio port and reports, up the pipeline, when the
+    first frame of it actually left and when the last did; an Interruption empties the
+    port at once."""
+
+    def __init__(self, sink: AudioSink, drain_ms: float = 60.0) -> None:
+        super().__init__()
+        self.sink = sink
+        self.drain_ms = drain_ms  # the bridge's own buffering after our last frame
+        self.speaking = False
+        self._announced = False
+        self._text = ""
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, SpeechAudio):
+            if not self.speaking:
+                self.sink.reset_tx_marks()
+                self.speaking, self._announced, self._text = True, False, frame.text
+            self.sink.play(frame.pcm)
+        elif isinstance(frame, Interruption):
+            self.sink.clear()
+            if self.speaking:
+                self.speaking = False
+                self.push(BotStoppedSpeaking(frame.at, interrupted=True), UP)
+        elif isinstance(frame, InputAudio | Tick) and self.speaking:
+            self._poll(frame.at)
+        self.push(frame, direction)
+
+    def _poll(self, now: float) -> None:
+        first = self.sink.first_tx_at
+        if not self._announced and first is not None:
+            self._announced = True
+            self.push(BotStartedSpeaking(first, self._text), UP)
+        last = self.sink.last_tx_at
+        if (self._announced and not self.sink.playing and last is not None
+                and (now - last) * 1000 >= self.drain_ms):
+            self.speaking = False
+            self.push(BotStoppedSpeaking(last), UP)

@@ -1,0 +1,84 @@
+"""Barge-in over real SIP: a customer who talks over the robot stops it and is heard from
+the first syllable; a customer who only says "네" while it talks does not stop it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.procs import DEMO, dialer_cmd, simulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+PERSONAS = """\
+personas:
+  - name: interrupter
+    number: "+821099990001"
+    ring_s: 0.5
+    replies:
+      - {say: "가격이 얼마에요", over: 1.2}   # over the greeting -> price
+      - say: 아니요 됐어요                    # price -> objection
+      - say: 너무 비싼 데요                   # objection -> close_not_interested
+  - name: backchanneler
+    number: "+821099990002"
+    ring_s: 0.5
+    replies:
+      - {say: "네", over: 1.0}               # a backchannel: the robot talks on
+      - say: 아니요 됐어요                    # greeting -> objection
+      - say: 너무 비싼 데요                   # objection -> close_not_interested
+"""
+
+
+def call(env: dict[str, str], number: str) -> dict[str, Any]:
+    proc = subprocess.run(dialer_cmd("call", number, "--script", str(DEMO), "--field",
+                                     "name=최지영", "--ring-timeout", "10", "--json"),
+                          env=env, capture_output=True, text=True, timeout=150, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def events(log: Path, kind: str) -> list[dict[str, Any]]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and f'"event": "{kind}"' in line:
+            out.append(json.loads(line))
+    return out
+
+
+def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
+        tmp_path: Path) -> None:
+    personas = tmp_path / "personas.yml"
+    personas.write_text(PERSONAS, encoding="utf-8")
+    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
+               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48600")
+    with simulator(tmp_path, env, personas) as (port, log):
+        env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
+        interrupted = call(env, "+821099990001")
+        backchannel = call(env, "+821099990002")
+
+    # Interrupted: the greeting is marked so, the question asked over it was understood
+    # whole and answered, and the call went on to its end.
+    turns = interrupted["turns"]
+    assert turns[0]["speaker"] == "bot" and turns[0]["node"] == "greeting"
+    assert turns[0]["interrupted"] is True, turns
+    customer = [t for t in turns if t["speaker"] == "customer"]
+    assert [(t["node"], t["intent"]) for t in customer] == [
+        ("greeting", "ask_price"), ("price", "deny"), ("objection", "too_expensive")], customer
+    assert interrupted["disposition"] == "not_interested"
+    # As the caller heard it: the robot fell silent soon after they started talking
+    # (barge-in threshold 400 ms + the 60 ms the VAD needs to see speech + <= 200 ms).
+    quiet = events(log, "robot quiet")
+    assert quiet[0]["ms"] is not None and quiet[0]["ms"] <= 400 + 60 + 200, quiet
+
+    # Backchannel: the greeting played to the end and "네" was not taken as an answer.
+    turns = backchannel["turns"]
+    assert turns[0]["interrupted"] is False and turns[1]["speaker"] == "customer"
+    assert turns[1]["intent"] == "deny" and turns[1]["node"] == "greeting", turns
+    assert backchannel["disposition"] == "not_interested"
+    # Every answer was timed from the caller's side.
+    assert len(events(log, "latency")) >= 4
