@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,38 @@ def simulator(work: Path, personas: Path, rtp_port: int) -> Iterator[Simulator]:
         proc.wait(20)
 
 
+@dataclass
+class RunningSimulator(Simulator):
+    port: int
+
+
+@contextmanager
+def simulators(work: Path, personas: Path, count: int) -> Iterator[list[RunningSimulator]]:
+    """`count` simulators, each on its own SIP port and RTP range (a pjsua2 process holds
+    at most 4 calls, so N concurrent calls need N/4 of them). Points this process's data
+    and cache directories at `work`; calls dial the simulators' URIs directly."""
+    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_PROMPT_CACHE_DIR=str(work / "cache"),
+                      DIALER_RTP_PORT_BASE="44000")
+    sims: list[RunningSimulator] = []
+    try:
+        for i in range(count):
+            port = free_port()
+            log = work / f"simulator-{i}.log"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dialer.cli", "simulate", "--personas", str(personas),
+                 "--port", str(port), "--rtp-port", str(30000 + i * 100)],
+                cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                start_new_session=True)
+            sims.append(RunningSimulator(proc, log, port))
+        yield sims
+    finally:
+        for sim in sims:
+            with suppress(ProcessLookupError):  # one that died is reported by its log
+                os.killpg(sim.proc.pid, signal.SIGTERM)
+        for sim in sims:
+            sim.proc.wait(20)
+
+
 def fork_each(count: int, work: Callable[[int], Any]) -> list[Any]:
     """Run work(0..count-1) in forked children at once (as Celery prefork children, after
     the parent's preload); return their JSON results in order, or an {"error": ...} for
@@ -69,7 +101,14 @@ def fork_each(count: int, work: Callable[[int], Any]) -> list[Any]:
         if pid == 0:
             os.close(r)
             try:
-                os.write(w, json.dumps(work(index)).encode())
+                try:
+                    result = work(index)
+                except BaseException as exc:  # noqa: BLE001 - reported, not lost
+                    import traceback
+
+                    result = {"error": f"{type(exc).__name__}: {exc}",
+                              "traceback": traceback.format_exc()[-2000:]}
+                os.write(w, json.dumps(result).encode())
             finally:
                 os._exit(0)
         os.close(w)

@@ -207,6 +207,8 @@ class Turn(Base):
     nlu_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     offset_ms: Mapped[float | None] = mapped_column(Float, nullable=True)  # from answer
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Customer turns: endpoint decision -> first frame of the reply.
+    processing_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Robot turns: rendering time (0 when the prompt was cached) and whether the customer
     # barged in.
     tts_ms: Mapped[float | None] = mapped_column(Float, nullable=True)

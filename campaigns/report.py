@@ -38,7 +38,8 @@ def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
             "turns": [{"speaker": t.speaker, "node": t.node, "text": t.text, "intent": t.intent,
                        "confidence": t.confidence, "asr_confidence": t.asr_confidence,
                        "latency_ms": t.latency_ms, "offset_ms": t.offset_ms,
-                       "tts_ms": t.tts_ms, "interrupted": t.interrupted} for t in a.turns],
+                       "processing_ms": t.processing_ms, "tts_ms": t.tts_ms,
+                       "interrupted": t.interrupted} for t in a.turns],
         } for a in attempts]
         return {
             "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status},

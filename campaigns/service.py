@@ -234,7 +234,8 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
     """Insert or update one turn (the customer turn gets its latency after the reply)."""
     values = {k: getattr(turn, k) for k in (
         "speaker", "node", "text", "intent", "confidence", "asr_confidence", "latency_ms",
-        "asr_ms", "nlu_ms", "offset_ms", "duration_ms", "tts_ms", "interrupted")}
+        "asr_ms", "nlu_ms", "offset_ms", "duration_ms", "processing_ms", "tts_ms",
+        "interrupted")}
     with db.session() as s:
         row = s.scalar(select(Turn).where(Turn.attempt_id == attempt_id, Turn.seq == turn.seq))
         if row is None:

@@ -122,6 +122,7 @@ class ParseResult(Frame):
     asr_ms: float = 0.0
     nlu_ms: float = 0.0
     node: str | None = None  # the script node it answered (set by the policy)
+    endpoint_at: float = 0.0  # when the VAD decided the customer had finished
 
 
 @dataclass(frozen=True)

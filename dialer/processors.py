@@ -130,10 +130,16 @@ class AsrProcessor(FrameProcessor):
     """Streams the customer's speech into vosk between start and endpoint (never on
     silence), with the grammar the policy asked for; interim text while they speak."""
 
-    def __init__(self, asr: VoskAsr, interim_every_ms: float = 300.0) -> None:
+    def __init__(self, asr: VoskAsr, interim_every_ms: float = 300.0,
+                 clock_ms: float = 40.0) -> None:
         super().__init__()
         self.asr = asr
         self.interim_every_ms = interim_every_ms
+        # The recogniser is the last processor that needs the audio itself; below it the
+        # audio is replaced by a Tick this often (the policy's timers, the audio out's
+        # polling), which saves a fifth of a call's CPU at 50 frames a second.
+        self.clock_ms = clock_ms
+        self._next_tick = 0.0
         self.grammar: list[str] = []
         self.stream: AsrStream | None = None
         self._next_interim = 0.0
@@ -165,6 +171,11 @@ class AsrProcessor(FrameProcessor):
             return
         elif isinstance(frame, EndFrame):
             self.stream = None
+        if isinstance(frame, InputAudio):
+            if frame.at >= self._next_tick:
+                self._next_tick = frame.at + self.clock_ms / 1000
+                self.push(Tick(frame.at))
+            return
         self.push(frame, direction)
 
 
@@ -190,7 +201,8 @@ class NluProcessor(FrameProcessor):
         nlu_ms = (time.perf_counter() - t) * 1000
         entities = tuple(parsed.get(reading.text, {}).get("entities", ()))
         self.push(ParseResult(reading.text, intent, confidence, reading.confidence, entities,
-                              frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms))
+                              frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms,
+                              endpoint_at=frame.at))
 
 
 class PolicyProcessor(FrameProcessor):
@@ -293,6 +305,7 @@ class TurnRecorder(FrameProcessor):
         self._pcm_bytes = 0
         self._customer: Any = None  # the last customer turn, until the reply starts
         self._bot: Any = None  # the robot turn being spoken
+        self._endpoint_at = 0.0
 
     def process(self, frame: Frame, direction: Direction) -> None:
         self.push(frame, direction)
@@ -306,6 +319,7 @@ class TurnRecorder(FrameProcessor):
                 nlu_ms=round(frame.nlu_ms, 2),
                 offset_ms=round((frame.started_at - self.answered_at) * 1000, 1),
                 duration_ms=round((frame.last_voiced_at - frame.started_at) * 1000, 1))
+            self._endpoint_at = frame.endpoint_at
         elif isinstance(frame, Speak):
             self._speak, self._tts_ms, self._pcm_bytes = frame, 0.0, 0
         elif isinstance(frame, SpeechAudio):
@@ -316,6 +330,7 @@ class TurnRecorder(FrameProcessor):
             customer, self._customer = self._customer, None
             if customer is not None and speak.reply_to_voiced_at is not None:
                 customer.latency_ms = round((frame.at - speak.reply_to_voiced_at) * 1000, 1)
+                customer.processing_ms = round((frame.at - self._endpoint_at) * 1000, 1)
                 self.update(customer)
             self._bot = self.add(
                 speaker="bot", node=speak.node, text=speak.text, tts_ms=round(self._tts_ms, 1),

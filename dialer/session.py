@@ -56,6 +56,9 @@ class TurnRecord:
     nlu_ms: float | None = None
     offset_ms: float | None = None
     duration_ms: float | None = None
+    # Customer turns: from the endpoint decision to the reply's first frame (the latency
+    # minus the trailing silence the endpoint waited for).
+    processing_ms: float | None = None
     tts_ms: float | None = None  # bot turns: rendering time (0 when cached)
     interrupted: bool = False  # bot turns: the customer barged in
 
@@ -72,6 +75,7 @@ class CallOutcome:
     duration_s: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
     recording: str | None = None
+    underruns: int = 0  # robot speech frames the media clock took late
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,7 @@ class CallSession:
         outcome.duration_s = round(time.monotonic() - answered_at, 2)
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
+        outcome.underruns = call.audio.underruns
         return outcome
 
 

@@ -121,6 +121,10 @@ class AudioPipe(pj.AudioMediaPort):
         self._silence = pj.ByteVector(b"\x00" * FRAME_BYTES)
         self.first_tx_at: float | None = None  # when the first queued frame left
         self.last_tx_at: float | None = None
+        # Speech frames the media clock asked for late (more than two frame times after
+        # the one before): the caller hears a gap. Counted for the concurrency benchmark.
+        self.underruns = 0
+        self._last_request = 0.0
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
         self.createPort("robot", fmt)
@@ -137,12 +141,15 @@ class AudioPipe(pj.AudioMediaPort):
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         with self._tx_lock:
             data = self._tx.popleft() if self._tx else None
+        previous, self._last_request = self._last_request, time.monotonic()
         if data is None:
             frame.buf = self._silence
         else:
             now = time.monotonic()
             if self.first_tx_at is None:
                 self.first_tx_at = now
+            elif now - previous > 2 * FRAME_MS / 1000:
+                self.underruns += 1
             self.last_tx_at = now
             frame.buf = pj.ByteVector(data)
         frame.size = FRAME_BYTES
@@ -179,6 +186,7 @@ class AudioPipe(pj.AudioMediaPort):
             except queue.Empty:
                 break
         self.reset_tx_marks()
+        self.underruns = 0
 
 
 class SipCall(pj.Call):

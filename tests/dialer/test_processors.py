@@ -327,7 +327,8 @@ def test_turns_carry_latency_tts_time_and_interruptions() -> None:
 
     rec = TurnRecorder(add, updates.append)
     run_test(rec, [StartFrame(0.0),
-                   ParseResult("네 좋아요", "affirm", 0.9, 0.8, (), 4.0, 5.0, 30.0, 2.0, "greeting"),
+                   ParseResult("네 좋아요", "affirm", 0.9, 0.8, (), 4.0, 5.0, 30.0, 2.0, "greeting",
+                               endpoint_at=5.3),
                    Speak("설명드릴게요.", "pitch", reply_to_voiced_at=5.0),
                    SpeechAudio(b"\x00" * 32000, "설명드릴게요.", "pitch", 12.5, 5.0),
                    (BotStartedSpeaking(5.31), UP), Interruption(6.0)])
@@ -335,6 +336,7 @@ def test_turns_carry_latency_tts_time_and_interruptions() -> None:
     assert (customer.speaker, customer.node, customer.intent) == ("customer", "greeting", "affirm")
     assert customer.offset_ms == 4000.0 and customer.duration_ms == 1000.0
     assert customer.latency_ms == pytest.approx(310.0) and customer.asr_ms == 30.0
+    assert customer.processing_ms == pytest.approx(10.0)
     assert (bot.speaker, bot.node, bot.tts_ms, bot.duration_ms) == ("bot", "pitch", 12.5, 1000.0)
     assert bot.interrupted and updates == [customer, bot]
 

@@ -1,4 +1,4 @@
-"""turn: TTS time and barge-in flag of robot turns
+"""turn: processing time after the endpoint, TTS time and barge-in flag
 
 Revision ID: 0002
 Revises: 0001
@@ -15,6 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('turn') as batch:
+        batch.add_column(sa.Column('processing_ms', sa.Float(), nullable=True))
         batch.add_column(sa.Column('tts_ms', sa.Float(), nullable=True))
         batch.add_column(sa.Column('interrupted', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
@@ -24,3 +25,4 @@ def downgrade() -> None:
     with op.batch_alter_table('turn') as batch:
         batch.drop_column('interrupted')
         batch.drop_column('tts_ms')
+        batch.drop_column('processing_ms')

@@ -1,0 +1,49 @@
+"""How many conversations this machine carries at once: caller-side turn latency, audio
+underruns, memory and CPU with N simultaneous calls (see bench/turn_latency.py for how
+the calls are placed and timed). Prints one JSON document:
+
+    {"calls", "cores", "p95_ms", "underruns", "mem_mb", "cpu_per_call_s_per_s"}
+
+`mem_mb` is the total PSS of the worker's processes (the parent holding the model and
+every call process), so the shared model pages count once. The simulated customers run
+on the same cores and are not counted in mem_mb or cpu.
+
+    .venv/bin/python bench/concurrency.py --calls 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.turn_latency import pct, run
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", type=int, default=8, help="simultaneous calls")
+    p.add_argument("--persona", default="+821011110001", help="number the robot dials")
+    args = p.parse_args()
+    results, caller, mem_mb = run(args.calls, args.persona)
+    done = [r for r in results if "cpu_s" in r]
+    talk = sum(r["talk_s"] for r in done)
+    print(json.dumps({
+        "bench": "concurrency", "calls": args.calls, "cores": os.cpu_count(),
+        "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
+        "underruns": sum(r["underruns"] for r in done),
+        "mem_mb": round(mem_mb, 1),
+        "cpu_per_call_s_per_s": round(sum(r["cpu_s"] for r in done) / talk, 4) if talk
+        else None,
+        "completed": sum(r.get("disposition") == "interested" for r in results),
+        "errors": [r["error"] for r in results if "error" in r][:3],
+    }, indent=1))
+    return 0 if len(done) == args.calls else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

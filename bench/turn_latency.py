@@ -1,0 +1,170 @@
+"""Turn latency with many calls at once, measured where the caller hears it.
+
+Forks N call processes the way the Celery worker does (model and call stack preloaded in
+the parent), each placing one call at the same moment to simulated customers on
+127.0.0.1 (one simulator process per 4 calls: a pjsua2 process holds at most 4). Each
+simulator logs, after every reply it speaks, the milliseconds from the end of its speech
+to the first audio frame of the robot's answer. Prints one JSON document:
+
+    {"calls", "turns", "p50_ms", "p95_ms", "processing_p95_ms", ...}
+
+`processing_ms` is the robot's own share: from its endpoint decision (the customer's
+trailing silence already waited out) to its reply's first frame leaving.
+
+    .venv/bin/python bench/turn_latency.py --calls 20 [--persona +821011110001]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import fork_each, simulators
+
+DEMO = ROOT / "campaigns" / "examples" / "demo"
+CALLS_PER_SIMULATOR = 4
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def child(index: int, port: int, persona: str, model: Any, start_at: float) -> dict[str, Any]:
+    from dialer.runtime import CallRuntime
+    from dialer.settings import DialerSettings
+    from voices.settings import VoiceSettings
+
+    rt = CallRuntime(DialerSettings(), VoiceSettings(), model, process_index=index + 1)
+    time.sleep(max(0.0, start_at - time.time()))  # all calls start together
+    cpu0 = cpu_s()
+    outcome = rt.call(f"sip:{persona}@127.0.0.1:{port}", str(DEMO), {"name": "김민수"},
+                      ring_timeout_s=15)
+    cpu = cpu_s() - cpu0
+    pss = pss_mb()  # after the call, before the Endpoint goes: the process at its peak
+    rt.shutdown()
+    customer = [t for t in outcome.turns if t.speaker == "customer"]
+    return {"disposition": outcome.disposition, "cpu_s": cpu, "talk_s": outcome.duration_s,
+            "pss_mb": pss, "underruns": outcome.underruns,
+            "latency_ms": [t.latency_ms for t in customer if t.latency_ms is not None],
+            "processing_ms": [t.processing_ms for t in customer
+                              if t.processing_ms is not None],
+            "asr_ms": [t.asr_ms for t in customer if t.asr_ms is not None],
+            "nlu_ms": [t.nlu_ms for t in customer if t.nlu_ms is not None]}
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)  # all threads: pjsua2 media, vosk, ours
+    return r.ru_utime + r.ru_stime
+
+
+def pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size: shared pages divided among the processes sharing them, so
+    the sum over processes counts the shared model once."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(calls: int, persona: str) -> tuple[list[dict[str, Any]], list[float], float]:
+    """Place `calls` calls at once; (per-call results, caller-side latencies, the peak
+    PSS in MB of this process and its call processes together)."""
+    work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    count = -(-calls // CALLS_PER_SIMULATOR)
+    with simulators(work, DEMO / "personas.yml", count) as sims:
+        from dialer.runtime import preload
+        from voices.settings import VoiceSettings
+
+        model = preload(VoiceSettings())
+        for sim in sims:
+            sim.wait_ready()
+        start_at = time.time() + 2.0
+        sampler = PssSampler(exclude={sim.proc.pid for sim in sims})
+        sampler.start()
+        results = fork_each(calls, lambda i: child(
+            i, sims[i // CALLS_PER_SIMULATOR].port, persona, model, start_at))
+        sampler.stop()
+        caller = [x for sim in sims for x in caller_latencies(sim.log)]
+        return results, caller, sampler.peak_mb
+
+
+class PssSampler(threading.Thread):
+    """Every second, the summed PSS of this process and its children (the call
+    processes) but not of `exclude` (the simulators); keeps the peak."""
+
+    def __init__(self, exclude: set[int]) -> None:
+        super().__init__(daemon=True)
+        self.exclude, self.peak_mb = exclude, 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._stop_event.wait(1.0):
+            total = pss_mb()
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or int(entry.name) in self.exclude:
+                    continue
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                    if ppid == me:
+                        total += pss_mb(entry.name)
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.peak_mb = max(self.peak_mb, total)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+
+def caller_latencies(log: Path) -> list[float]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"event": "latency"' in line:
+            out.append(float(json.loads(line)["ms"]))
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", type=int, default=20, help="concurrent calls")
+    p.add_argument("--persona", default="+821011110001", help="number the robot dials")
+    args = p.parse_args()
+
+    results, caller, _ = run(args.calls, args.persona)
+    robot = [x for r in results for x in r.get("latency_ms", [])]
+    processing = [x for r in results for x in r.get("processing_ms", [])]
+    asr = [x for r in results for x in r.get("asr_ms", [])]
+    nlu = [x for r in results for x in r.get("nlu_ms", [])]
+    dispositions = sorted(str(r.get("disposition", r.get("error"))) for r in results)
+    print(json.dumps({
+        "bench": "turn_latency", "calls": args.calls, "cores": os.cpu_count(),
+        "turns": len(caller), "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
+        "max_ms": max(caller, default=None),
+        "processing_p50_ms": pct(processing, 0.5), "processing_p95_ms": pct(processing, 0.95),
+        "robot_side_p50_ms": pct(robot, 0.5), "robot_side_p95_ms": pct(robot, 0.95),
+        "asr_p95_ms": pct(asr, 0.95), "nlu_p95_ms": pct(nlu, 0.95),
+        "mean_caller_ms": round(statistics.mean(caller), 1) if caller else None,
+        "dispositions": {d: dispositions.count(d) for d in sorted(set(dispositions))},
+        "errors": [r["traceback"] for r in results if "traceback" in r][:2],
+    }, ensure_ascii=False, indent=1))
+    return 0 if caller else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
