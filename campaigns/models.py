@@ -66,6 +66,7 @@ class Disposition(enum.StrEnum):
     OPT_OUT = "opt_out"
     NO_INPUT = "no_input"
     HUNG_UP = "hung_up"
+    DEAD_AIR = "dead_air"  # answered, but no audio came back (one-way audio, a dead line)
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     DECLINED = "declined"
@@ -74,7 +75,7 @@ class Disposition(enum.StrEnum):
 
 # Dispositions after which a contact may be tried again (when attempts remain).
 RETRYABLE_DISPOSITIONS = frozenset(
-    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED}
+    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.DEAD_AIR}
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,13 +65,16 @@ def _store_upload(uploads_dir: Path, csv_path: Path) -> Path:
 
 def create_campaign(db: Database, *, name: str, script_dir: Path, csv_path: Path,
                     uploads_dir: Path, region: str = "KR", phone_column: str | None = None,
+                    check_columns: Callable[[list[str]], None] | None = None,
                     **options: Any) -> ImportSummary:
     """Create a draft campaign and import its call list in one transaction.
 
     The CSV is parsed before anything is written, so a file-level error leaves the
-    database as it was.
+    database as it was; `check_columns` (e.g. the script's fields) may refuse it too.
     """
     parsed = read_call_list(csv_path, default_region=region, phone_column=phone_column)
+    if check_columns is not None:
+        check_columns(parsed.columns)
     with db.session() as s:
         if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
             raise CampaignError(f"a campaign named {name!r} already exists; choose another --name")

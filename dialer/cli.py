@@ -94,7 +94,9 @@ def campaign_create(
     db = _database()
     summary = _guard(create_campaign, db, name=name, script_dir=script, csv_path=csv,
                      uploads_dir=settings.uploads_dir, region=region or settings.default_region,
-                     phone_column=phone_column, max_concurrent=max_concurrent,
+                     phone_column=phone_column,
+                     check_columns=lambda cols: kit.script.check_fields(cols, str(csv)),
+                     max_concurrent=max_concurrent,
                      max_attempts=max_attempts, retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
     if as_json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
@@ -154,6 +156,33 @@ def campaign_wait(campaign_id: int,
 
     ok = _guard(wait_for_campaign, _database(), campaign_id, timeout)
     raise typer.Exit(0 if ok else 1)
+
+
+script_app = typer.Typer(help="Conversation scripts.", no_args_is_help=True)
+app.add_typer(script_app, name="script")
+
+
+@script_app.command("check")
+def script_check(
+    directory: Annotated[Path, typer.Argument(help="Campaign directory (script.yml, nlu.yml).")],
+    csv: Annotated[Path | None, typer.Option(
+        help="Also check that this call list has every field the prompts use.")] = None,
+) -> None:
+    """Validate a campaign's script against its NLU data (and a call list): unknown
+    intents or nodes, unreachable nodes, missing prompts, fields absent from the CSV."""
+    from campaigns.importer import read_call_list
+    from dialer.runtime import load_kit
+
+    kit = _guard(load_kit, directory)
+    fields = kit.script.fields_used()
+    if csv is not None:
+        parsed = _guard(read_call_list, csv)
+        _guard(kit.script.check_fields, parsed.columns, str(csv))
+    s = kit.script
+    console.print(f"[green]ok[/green] {s.path}: {len(s.nodes)} nodes from {s.start!r}, "
+                  f"{len(s.intents_used())} intents, fields: "
+                  f"{', '.join(sorted(fields)) or 'none'}"
+                  f"{f'; {csv} has them all' if csv else ''}", highlight=False)
 
 
 @app.command("call")

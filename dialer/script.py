@@ -79,6 +79,29 @@ class Script:
             used.update(n.expect)
         return used
 
+    def fields_used(self) -> dict[str, list[str]]:
+        """Contact fields the prompts use ({name}) -> where (node names or settings)."""
+        texts = [(f"node {n.name!r}", n.say) for n in self.nodes.values()]
+        texts += [(f"settings.{k}", getattr(self.settings, k)) for k in
+                  ("fallback_prompt", "no_input_prompt")]
+        out: dict[str, list[str]] = {}
+        for where, text in texts:
+            for _, name, _, _ in string.Formatter().parse(text):
+                if name:
+                    out.setdefault(name, []).append(where)
+        return out
+
+    def check_fields(self, columns: list[str] | set[str], source: str) -> None:
+        """Refuse a call list that lacks a field the prompts use: every callee would
+        hear a blank where their name should be."""
+        missing = {f: w for f, w in self.fields_used().items() if f not in set(columns)}
+        if missing:
+            name, where = next(iter(sorted(missing.items())))
+            raise ScriptError(
+                f"{self.path}: {where[0]} says {{{name}}}, but {source} has no column "
+                f"{name!r} (columns: {', '.join(sorted(columns)) or 'none'}); add the column "
+                "or take the field out of the prompt")
+
     def render(self, node: str, fields: dict[str, Any]) -> str:
         return _render(self.nodes[node].say, fields)
 
@@ -210,6 +233,7 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
         if target not in script.nodes:
             raise ScriptError(f"{path}: {where}: {intent} goes to unknown node {target!r}; "
                               f"define it under nodes: or fix the name")
+    _check_reachable(script, targets)
     if known_intents is not None:
         for where, intent, _ in targets:
             if intent in ("no_match", "fallback_node"):
@@ -219,3 +243,40 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
                     f"{path}: {where}: intent {intent!r} is not in the NLU training data "
                     f"(known: {', '.join(sorted(known_intents))}); add examples for it to "
                     "nlu.yml or fix the name")
+
+
+def _check_reachable(script: Script, targets: list[tuple[str, str, str]]) -> None:
+    """Every node must be reachable from the start: an unreachable one is a typo in a
+    name or a forgotten link, and its prompt would never be heard."""
+    edges: dict[str, set[str]] = {}
+    for where, _, target in targets:
+        source = where.split("'")[1] if where.startswith("node ") else None
+        edges.setdefault(str(source), set()).add(target)
+    # Global intents, the fallback node and no-input endings can fire at any node.
+    anywhere = edges.get("None", set())
+    seen, todo = {script.start}, [script.start]
+    while todo:
+        for nxt in edges.get(todo.pop(), set()) | anywhere:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    lost = [n for n in script.nodes if n not in seen]
+    if lost:
+        line = _line_of(script.path, lost[0])
+        raise ScriptError(f"{script.path}{f':{line}' if line else ''}: node {lost[0]!r} "
+                          f"cannot be reached from the start node {script.start!r}; link it "
+                          "from another node's expect:, no_match: or global_intents:, or "
+                          "delete it")
+
+
+def _line_of(path: Path, node: str) -> int | None:
+    """The line where a node is defined, for error messages (YAML keeps no positions)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for i, line in enumerate(lines, 1):
+        if line.strip().startswith((f"{node}:", f"'{node}':", f'"{node}":')) \
+                and line.startswith(" "):
+            return i
+    return None

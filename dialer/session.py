@@ -89,6 +89,9 @@ class SessionConfig:
     # Speech over the robot shorter than this is a backchannel ("네", "음") and is ignored;
     # longer stops the robot.
     barge_in_min_ms: float = 400.0
+    # An answered call from which no RTP arrives for this long is dead air (one-way audio,
+    # a line that went dead): it ends with its own disposition instead of being talked at.
+    no_rtp_s: float = 8.0
 
     @property
     def no_response_wait_s(self) -> float:
@@ -255,7 +258,21 @@ class CallSession:
         outcome: CallOutcome | None = None
         pipeline.push(StartFrame(answered_at))
         rx = call.audio.rx
+        rtp_seen, rtp_at, rtp_checked = -1, answered_at, 0.0
         while outcome is None:
+            now = time.monotonic()
+            if now - rtp_checked >= 1.0:
+                rtp_checked = now
+                packets = call.rtp_packets_received()
+                if packets is not None and packets != rtp_seen:
+                    rtp_seen, rtp_at = packets, now
+                elif now - rtp_at >= self.cfg.no_rtp_s:
+                    pipeline.push(EndFrame(now, "no RTP"))
+                    outcome = CallOutcome(
+                        disposition=Disposition.DEAD_AIR, end_node=policy.node,
+                        reason=f"no audio (RTP) from the callee for {self.cfg.no_rtp_s:.0f}s: "
+                               "one-way audio or a dead line")
+                    break
             if call.disconnected.is_set():
                 pipeline.push(EndFrame(time.monotonic(), "customer hung up"))
                 outcome = CallOutcome(disposition=Disposition.HUNG_UP, end_node=policy.node,

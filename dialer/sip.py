@@ -268,7 +268,19 @@ class SipCall(pj.Call):
                 self.audio.startTransmit(rec)  # the robot
                 self._recorder = rec
             self._media = media
+            self._media_index = mi.index
             self.events.put(CallEvent("media"))
+
+    def rtp_packets_received(self) -> int | None:
+        """RTP packets received on the audio stream so far (None before media is up or
+        after the call ended). Call from a registered thread."""
+        index = getattr(self, "_media_index", None)
+        if index is None or self.disconnected.is_set():
+            return None
+        try:
+            return int(self.getStreamStat(index).rtcp.rxStat.pkt)
+        except pj.Error:
+            return None
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.events.put(CallEvent("dtmf", digit=prm.digit))

@@ -50,6 +50,8 @@ def test_bad_call_lists_and_scripts_are_refused_and_nothing_stored_is_lost(
     empty.write_bytes(b"")
     no_phone = tmp_path / "customers.csv"
     no_phone.write_text("name,city\nKim,Seoul\n", encoding="utf-8")
+    no_name = tmp_path / "phones.csv"
+    no_name.write_text("phone,city\n010-1111-0001,Seoul\n", encoding="utf-8")
     garbage = tmp_path / "list.csv"
     garbage.write_bytes(bytes(range(256)) * 4)
     script = tmp_path / "script"
@@ -63,6 +65,7 @@ def test_bad_call_lists_and_scripts_are_refused_and_nothing_stored_is_lost(
         (empty, DEMO, ["empty.csv", "empty", "header row"]),
         (no_phone, DEMO, ["customers.csv", "no phone number column", "--phone-column"]),
         (garbage, DEMO, ["list.csv"]),
+        (no_name, DEMO, ["script.yml", "{name}", "phones.csv", "no column 'name'"]),
         (DEMO / "contacts.csv", script, ["script.yml", "ask_discount", "nlu.yml"]),
         (tmp_path / "missing.csv", DEMO, ["missing.csv", "not found"]),
     ]

@@ -143,3 +143,46 @@ def test_missing_contact_field_renders_blank(tmp_path: Path) -> None:
     script = load_script(DEMO, known_intents=DEMO_INTENTS)
     text = script.render("greeting", {})
     assert text.startswith("안녕하세요 고객님")
+
+
+def test_unreachable_node_is_refused_with_its_line(tmp_path: Path) -> None:
+    d = _write(tmp_path, "nodes:\n  a:\n    say: hi\n    expect: {affirm: b}\n"
+                         "  b:\n    say: bye\n    end: interested\n"
+                         "  orphan:\n    say: never heard\n    end: interested\n"
+                         "  handoff:\n    say: wait\n    end: handoff\n")
+    with pytest.raises(ScriptError) as e:
+        load_script(d)
+    assert str(e.value).startswith(f"{d / 'script.yml'}:8: node 'orphan' cannot be reached "
+                                   "from the start node 'a'")
+    assert "expect:, no_match: or global_intents:" in str(e.value)
+
+
+def test_prompt_fields_must_be_columns_of_the_call_list(tmp_path: Path) -> None:
+    d = _write(tmp_path, "settings: {no_input_prompt: '{name} 고객님?'}\nnodes:\n"
+                         "  a:\n    say: '{name}님 {plan} 요금제'\n    expect: {affirm: b}\n"
+                         "  b:\n    say: bye\n    end: interested\n"
+                         "  handoff:\n    say: wait\n    end: handoff\n")
+    script = load_script(d)
+    assert script.fields_used() == {"name": ["node 'a'", "settings.no_input_prompt"],
+                                    "plan": ["node 'a'"]}
+    script.check_fields(["phone", "name", "plan"], "list.csv")
+    with pytest.raises(ScriptError, match=r"node 'a' says \{plan\}, but list.csv has no "
+                                          r"column 'plan' \(columns: name, phone\)"):
+        script.check_fields(["phone", "name"], "list.csv")
+
+
+def test_script_check_command(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.procs import dialer_cmd
+
+    ok = subprocess.run(dialer_cmd("script", "check", str(DEMO), "--csv",
+                                   str(DEMO / "contacts.csv")),
+                        capture_output=True, text=True, timeout=60, check=False)
+    assert ok.returncode == 0 and "12 nodes from 'greeting'" in ok.stdout, ok.stderr
+    csv = tmp_path / "list.csv"
+    csv.write_text("phone,city\n010-1111-0001,서울\n", encoding="utf-8")
+    bad = subprocess.run(dialer_cmd("script", "check", str(DEMO), "--csv", str(csv)),
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "has no column 'name'" in bad.stderr
+    assert "Traceback" not in bad.stderr
