@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from dialer.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    Dtmf,
     EndFrame,
     FinalTranscript,
     Frame,
@@ -237,6 +238,8 @@ class PolicyProcessor(FrameProcessor):
             self.user_speaking = True
         elif isinstance(frame, UserStoppedSpeaking):
             self.user_speaking = False
+        elif isinstance(frame, Dtmf) and not self.ended:
+            self._key(frame)
         elif isinstance(frame, ParseResult) and not self.ended:
             self.listening_since = None
             self._act(self.policy.on_reply(Understanding(
@@ -247,6 +250,20 @@ class PolicyProcessor(FrameProcessor):
               and frame.at - self.listening_since >= self.no_input_timeout_s):
             self.listening_since = None
             self._act(self.policy.on_no_input(), None)
+
+    def _key(self, frame: Dtmf) -> None:
+        """A key press is a reply the robot is sure of: it stops talking and acts on it."""
+        intent = self.policy.script.dtmf_intent(self.policy.node, frame.digit)
+        if intent is None:
+            return  # a key this node does not use: ignored, as a phone menu would
+        if self.bot_speaking:
+            self.push(Interruption(frame.at))
+        self.listening_since = None
+        text = f"DTMF {frame.digit}"
+        self.push(ParseResult(text, intent, 1.0, 1.0, started_at=frame.at,
+                              last_voiced_at=frame.at, node=self.policy.node,
+                              endpoint_at=frame.at))
+        self._act(self.policy.on_reply(Understanding(text, intent, 1.0, 1.0)), frame.at)
 
     def _act(self, action: Action, reply_to: float | None) -> None:
         self.ending = action if action.end else None

@@ -42,6 +42,7 @@ class Node:
     handoff: bool = False
     reason: str | None = None  # stored with the outcome, e.g. why the customer declined
     no_match: str | None = None  # node to go to when the reply is understood but unexpected
+    dtmf: dict[str, str] = field(default_factory=dict)  # key pressed -> intent, at this node
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Script:
     language: str = "ko"
     rasa_url: str | None = None  # an external Rasa server understands the replies
     rasa_timeout_s: float = 2.0
+    dtmf: dict[str, str] = field(default_factory=dict)  # key -> intent, at every node
     nlu_config: dict[str, Any] = field(default_factory=dict)  # pipeline overrides
     nlu_model: Path | None = None  # a model saved by `python -m nlu train`
 
@@ -78,6 +80,10 @@ class Script:
         for n in self.nodes.values():
             used.update(n.expect)
         return used
+
+    def dtmf_intent(self, node: str, digit: str) -> str | None:
+        """The intent a key press means at this node (the node's own keys first)."""
+        return self.nodes[node].dtmf.get(digit) or self.dtmf.get(digit)
 
     def fields_used(self) -> dict[str, list[str]]:
         """Contact fields the prompts use ({name}) -> where (node names or settings)."""
@@ -119,7 +125,8 @@ def _render(text: str, fields: dict[str, Any]) -> str:
     return " ".join(string.Formatter().vformat(text, (), _Blank(fields)).split())
 
 
-_NODE_KEYS = {"say", "expect", "end", "handoff", "reason", "no_match"}
+_NODE_KEYS = {"say", "expect", "end", "handoff", "reason", "no_match", "dtmf"}
+_DTMF_KEYS = set("0123456789*#")
 _DISPOSITIONS = {d.value for d in Disposition}
 
 
@@ -161,6 +168,7 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
             raise ScriptError(f"{where}: a node must either 'expect:' replies or 'end:' the call")
         nodes[str(name)] = Node(name=str(name), say=raw["say"], expect={
             str(k): str(v) for k, v in expect.items()}, end=end,
+            dtmf=_dtmf(where, raw.get("dtmf")),
             handoff=bool(raw.get("handoff", False)), reason=raw.get("reason"),
             no_match=raw.get("no_match"))
 
@@ -168,9 +176,28 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
     start = str(data.get("start", next(iter(nodes))))
     nlu = _nlu_section(path, data.get("nlu"))
     script = Script(path=path, start=start, nodes=nodes, global_intents=global_intents,
-                    settings=settings, language=str(data.get("language", "ko")), **nlu)
+                    settings=settings, language=str(data.get("language", "ko")),
+                    dtmf=_dtmf(str(path), data.get("dtmf")), **nlu)
     _check_references(script, known_intents)
     return script
+
+
+def _dtmf(where: str, raw: object) -> dict[str, str]:
+    """`dtmf: {"1": request_human, "9": opt_out}`: keys the callee may press, each read
+    as the intent it names (RFC 4733 telephone events)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ScriptError(f"{where}: 'dtmf:' must map keys to intents, e.g. "
+                          "dtmf: {'1': request_human, '9': opt_out}")
+    out = {}
+    for key, intent in raw.items():
+        key = str(key)
+        if key not in _DTMF_KEYS:
+            raise ScriptError(f"{where}: dtmf key {key!r} is not a phone key (0-9, *, #); "
+                              "quote it in YAML, e.g. '1':")
+        out[key] = str(intent)
+    return out
 
 
 def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +261,12 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
             raise ScriptError(f"{path}: {where}: {intent} goes to unknown node {target!r}; "
                               f"define it under nodes: or fix the name")
     _check_reachable(script, targets)
+    for n in script.nodes.values():
+        for key, intent in {**script.dtmf, **n.dtmf}.items():
+            if intent not in n.expect and intent not in script.global_intents:
+                raise ScriptError(f"{path}: node {n.name!r}: dtmf key {key!r} means intent "
+                                  f"{intent!r}, which leads nowhere there; add it to the "
+                                  "node's expect: or to global_intents:")
     if known_intents is not None:
         for where, intent, _ in targets:
             if intent in ("no_match", "fallback_node"):

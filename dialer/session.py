@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
-from dialer.frames import EndFrame, ErrorFrame, Frame, Hangup, InputAudio, StartFrame, Tick
+from dialer.frames import (
+    Dtmf,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    Hangup,
+    InputAudio,
+    StartFrame,
+    Tick,
+)
 from dialer.pipeline import Pipeline
 from dialer.policy import DialoguePolicy
 from dialer.processors import (
@@ -278,6 +287,10 @@ class CallSession:
                 outcome = CallOutcome(disposition=Disposition.HUNG_UP, end_node=policy.node,
                                       reason="customer hung up")
                 break
+            while not call.events.empty():
+                ev = call.events.get_nowait()
+                if ev.kind == "dtmf":
+                    pipeline.push(Dtmf(str(ev.digit), ev.at))
             try:
                 at, pcm = rx.get(timeout=FRAME_MS / 1000)
                 pipeline.push(InputAudio(pcm, at))

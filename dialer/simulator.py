@@ -11,6 +11,7 @@ number dialed (the user part of the request URI):
         replies:                # one entry per robot prompt, in order
           - say: "네 관심 있어요"
           - {say: "네", over: 0.8}  # said over the robot, 0.8 s into its prompt
+          - {dtmf: "9"}         # key presses (RFC 4733), also with over:
           - silent              # let this prompt pass without a word
           - hangup
 
@@ -95,17 +96,21 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
             raise PersonaError(f"{where}: answer {mode!r} must be one of {sorted(ANSWER_MODES)}")
         replies = []
         for r in raw.get("replies") or []:
-            if isinstance(r, dict) and "say" in r and set(r) <= {"say", "over"}:
+            kind = next((k for k in ("say", "dtmf") if isinstance(r, dict) and k in r), None)
+            if kind is not None and isinstance(r, dict) and set(r) <= {kind, "over"}:
                 over = r.get("over")
                 if over is not None and not (isinstance(over, int | float) and over >= 0):
                     raise PersonaError(f"{where}: reply {r!r}: over must be seconds >= 0")
-                replies.append(Reply("say", str(r["say"]),
-                                     float(over) if over is not None else None))
+                text = str(r[kind])
+                if kind == "dtmf" and not (text and set(text) <= set("0123456789*#")):
+                    raise PersonaError(f"{where}: reply {r!r}: dtmf must be phone keys")
+                replies.append(Reply(kind, text, float(over) if over is not None else None))
             elif r in ("silent", "hangup"):
                 replies.append(Reply(str(r)))
             else:
-                raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} (with an "
-                                   "optional over: seconds), silent or hangup")
+                raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} or "
+                                   "{dtmf: keys} (with an optional over: seconds), silent "
+                                   "or hangup")
         out[number] = Persona(name=name, number=number, answer=mode,
                               ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies))
     return out
@@ -216,6 +221,10 @@ class CustomerSimulator:
                 if started is None:
                     return
                 time.sleep(max(0.0, started + over - time.monotonic()))
+                if reply.kind == "dtmf":
+                    self._event(persona, "dtmf over", call=no, text=reply.text)
+                    call.dialDtmf(reply.text)
+                    continue
                 self._event(persona, "say over", call=no, text=reply.text)
                 spoke_until = self._say(call, reply.text)
                 began = call.audio.first_tx_at or spoke_until
@@ -241,6 +250,8 @@ class CustomerSimulator:
             if reply.kind == "say":
                 time.sleep(0.25)  # a person draws breath before answering
                 spoke_until = self._say(call, reply.text)
+            elif reply.kind == "dtmf":
+                call.dialDtmf(reply.text)
 
     def _say(self, call: SipCall, text: str) -> float:
         """Speak and wait until it has been sent; returns when the voiced part ended."""

@@ -1,5 +1,6 @@
 """Barge-in over real SIP: a customer who talks over the robot stops it and is heard from
-the first syllable; a customer who only says "네" while it talks does not stop it."""
+the first syllable; a customer who only says "네" while it talks does not stop it; a
+customer who presses 9 (RFC 4733) during the greeting is opted out at once."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ personas:
       - {say: "네", over: 1.0}               # a backchannel: the robot talks on
       - say: 아니요 됐어요                    # greeting -> objection
       - say: 너무 비싼 데요                   # objection -> close_not_interested
+  - name: presses nine
+    number: "+821099990003"
+    ring_s: 0.5
+    replies:
+      - {dtmf: "9", over: 1.5}              # "press 9 to opt out", during the greeting
 """
 
 
@@ -60,6 +66,7 @@ def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         interrupted = call(env, "+821099990001")
         backchannel = call(env, "+821099990002")
+        pressed = call(env, "+821099990003")
 
     # Interrupted: the greeting is marked so, the question asked over it was understood
     # whole and answered, and the call went on to its end.
@@ -82,3 +89,11 @@ def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
     assert backchannel["disposition"] == "not_interested"
     # Every answer was timed from the caller's side.
     assert len(events(log, "latency")) >= 4
+
+    # DTMF: the key stopped the greeting and was taken as the opt-out it means there.
+    turns = pressed["turns"]
+    assert pressed["disposition"] == "opt_out", pressed
+    assert turns[0]["interrupted"] is True
+    assert (turns[1]["speaker"], turns[1]["text"], turns[1]["intent"]) == (
+        "customer", "DTMF 9", "opt_out")
+    assert turns[2]["node"] == "opt_out_close"

@@ -12,6 +12,7 @@ import pytest
 from dialer.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
+    Dtmf,
     EndFrame,
     ErrorFrame,
     FinalTranscript,
@@ -348,3 +349,14 @@ def test_end_frame_drops_a_half_heard_utterance(engines: dict[str, Any]) -> None
     down, _ = run_test(asr, [EndFrame(2.0, "customer hung up")])
     assert asr.stream is None and not of(down, FinalTranscript)
     assert DOWN.value == "down"
+
+
+def test_key_press_stops_the_robot_and_acts_at_once(policy: PolicyProcessor) -> None:
+    down, _ = run_test(policy, [StartFrame(0.0), Dtmf("9", 1.5), Dtmf("5", 1.6)])
+    assert of(down, Interruption) == [Interruption(1.5)], "the greeting stops"
+    parse = of(down, ParseResult)
+    assert [(p.text, p.intent, p.confidence, p.node) for p in parse] == [
+        ("DTMF 9", "opt_out", 1.0, "greeting")]
+    assert [s.node for s in of(down, Speak)] == ["greeting", "opt_out_close"]
+    # "5" means nothing at that node: ignored, as a phone menu would.
+    assert len(of(down, Speak)) == 2

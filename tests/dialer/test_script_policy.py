@@ -186,3 +186,16 @@ def test_script_check_command(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "has no column 'name'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_dtmf_keys_are_checked(tmp_path: Path) -> None:
+    base = ("nodes:\n  a:\n    say: hi\n    expect: {affirm: b}\n{dtmf}"
+            "  b:\n    say: bye\n    end: interested\n"
+            "  handoff:\n    say: wait\n    end: handoff\n")
+    script = load_script(_write(tmp_path, base.replace("{dtmf}", "    dtmf: {'1': affirm}\n")))
+    assert script.dtmf_intent("a", "1") == "affirm" and script.dtmf_intent("a", "2") is None
+    with pytest.raises(ScriptError, match="dtmf key 'x' is not a phone key"):
+        load_script(_write(tmp_path, base.replace("{dtmf}", "    dtmf: {x: affirm}\n")))
+    with pytest.raises(ScriptError, match="dtmf key '2' means intent 'deny', which leads "
+                                          "nowhere there"):
+        load_script(_write(tmp_path, base.replace("{dtmf}", "    dtmf: {'2': deny}\n")))
