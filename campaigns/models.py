@@ -67,6 +67,7 @@ class Disposition(enum.StrEnum):
     NO_INPUT = "no_input"
     HUNG_UP = "hung_up"
     DEAD_AIR = "dead_air"  # answered, but no audio came back (one-way audio, a dead line)
+    MACHINE = "machine"  # an answering machine took the call (message left or not)
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     DECLINED = "declined"
@@ -75,7 +76,8 @@ class Disposition(enum.StrEnum):
 
 # Dispositions after which a contact may be tried again (when attempts remain).
 RETRYABLE_DISPOSITIONS = frozenset(
-    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.DEAD_AIR}
+    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.DEAD_AIR,
+     Disposition.MACHINE}
 )
 
 

@@ -174,3 +174,21 @@ class ErrorFrame(Frame):
     message: str
     retryable: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# -- answering machines ----------------------------------------------------------------
+@dataclass(frozen=True)
+class AmdResult(Frame):
+    """Who answered: "human", "machine" or "unknown" (silence: treated as a person)."""
+
+    kind: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class MachineReady(Frame):
+    """The answering machine is recording now: its beep ended (or its greeting did)."""
+
+    at: float
+    beep: bool

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from campaigns.models import Disposition
 from dialer.frames import (
+    AmdResult,
     BotStartedSpeaking,
     BotStoppedSpeaking,
     Dtmf,
@@ -26,6 +28,7 @@ from dialer.frames import (
     InterimTranscript,
     Interruption,
     Listen,
+    MachineReady,
     ParseResult,
     Speak,
     SpeechAudio,
@@ -211,9 +214,13 @@ class PolicyProcessor(FrameProcessor):
     silence, when to end. Tells the recogniser which phrases to expect (Listen, up)."""
 
     def __init__(self, policy: DialoguePolicy, phrases: Callable[[str], list[str]],
-                 no_input_timeout_s: float) -> None:
+                 no_input_timeout_s: float, detect_machines: bool = False) -> None:
         super().__init__()
         self.policy = policy
+        # With answering-machine detection the greeting waits for the verdict.
+        self.detect_machines = detect_machines
+        self.started = False
+        self.machine = False
         self.phrases = phrases
         self.no_input_timeout_s = no_input_timeout_s
         self.bot_speaking = False
@@ -227,7 +234,14 @@ class PolicyProcessor(FrameProcessor):
             frame = replace(frame, node=self.policy.node)
         self.push(frame, direction)
         if isinstance(frame, StartFrame):
-            self._act(self.policy.start(), None)
+            if not self.detect_machines:
+                self._start()
+        elif isinstance(frame, AmdResult) and not self.started and not self.machine:
+            self._amd(frame)
+        elif isinstance(frame, MachineReady) and self.machine and not self.ended:
+            self._leave_message()
+        elif not self.started:
+            return  # nothing is acted on before the greeting (e.g. the callee's "여보세요")
         elif isinstance(frame, BotStoppedSpeaking):
             self.bot_speaking = False
             if self.ending is not None and not frame.interrupted:
@@ -238,9 +252,9 @@ class PolicyProcessor(FrameProcessor):
             self.user_speaking = True
         elif isinstance(frame, UserStoppedSpeaking):
             self.user_speaking = False
-        elif isinstance(frame, Dtmf) and not self.ended:
+        elif isinstance(frame, Dtmf) and not (self.ended or self.machine):
             self._key(frame)
-        elif isinstance(frame, ParseResult) and not self.ended:
+        elif isinstance(frame, ParseResult) and not (self.ended or self.machine):
             self.listening_since = None
             self._act(self.policy.on_reply(Understanding(
                 frame.text, frame.intent, frame.confidence, frame.asr_confidence)),
@@ -250,6 +264,29 @@ class PolicyProcessor(FrameProcessor):
               and frame.at - self.listening_since >= self.no_input_timeout_s):
             self.listening_since = None
             self._act(self.policy.on_no_input(), None)
+
+    def _start(self) -> None:
+        self.started = True
+        self._act(self.policy.start(), None)
+
+    def _amd(self, frame: AmdResult) -> None:
+        if frame.kind != "machine":
+            self._start()
+            return
+        self.machine = True
+        am = self.policy.script.answering_machine
+        if am is None or am.on_machine == "hangup":
+            self._hang_up(Action(node="", text="", end=Disposition.MACHINE,
+                                 reason=f"answering machine ({frame.reason}); hung up"))
+
+    def _leave_message(self) -> None:
+        am = self.policy.script.answering_machine
+        assert am is not None
+        self.started = True  # the robot speaks now; its last words end the call
+        action = Action(node="voicemail", text=self.policy.script.render_text(
+            am.voicemail, self.policy.fields), end=Disposition.MACHINE,
+            reason="answering machine; message left", kind="voicemail")
+        self._act(action, None)
 
     def _key(self, frame: Dtmf) -> None:
         """A key press is a reply the robot is sure of: it stops talking and acts on it."""
@@ -280,10 +317,15 @@ class PolicyProcessor(FrameProcessor):
 
     def _hang_up(self, action: Action) -> None:
         self.ended = True
-        self.push(Hangup(str(action.end), action.reason, action.node, action.handoff))
+        self.push(Hangup(str(action.end), action.reason, action.node or None, action.handoff))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!。？！])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """The pieces TtsProcessor renders one by one (and the prompt cache holds)."""
+    return [s for s in _SENTENCE_END.split(text) if s]
 
 
 class TtsProcessor(FrameProcessor):
@@ -298,7 +340,7 @@ class TtsProcessor(FrameProcessor):
         self.push(frame, direction)
         if not isinstance(frame, Speak):
             return
-        for i, sentence in enumerate(s for s in _SENTENCE_END.split(frame.text) if s):
+        for i, sentence in enumerate(sentences(frame.text)):
             t = time.perf_counter()
             pcm = self.render(sentence)
             self.push(SpeechAudio(pcm, sentence, frame.node, (time.perf_counter() - t) * 1000,

@@ -57,6 +57,17 @@ class ScriptSettings:
 
 
 @dataclass(frozen=True)
+class AnsweringMachine:
+    """`answering_machine:` in script.yml: detect machines in the first seconds and
+    either hang up or leave `voicemail` once the machine records (after its beep)."""
+
+    on_machine: str = "hangup"  # hangup | voicemail
+    voicemail: str = ""
+    max_human_speech_s: float = 2.0  # longer opening speech is a machine's greeting
+    initial_silence_s: float = 2.5  # nobody speaks: treat as a person and start
+
+
+@dataclass(frozen=True)
 class Script:
     path: Path
     start: str
@@ -67,6 +78,7 @@ class Script:
     rasa_url: str | None = None  # an external Rasa server understands the replies
     rasa_timeout_s: float = 2.0
     dtmf: dict[str, str] = field(default_factory=dict)  # key -> intent, at every node
+    answering_machine: AnsweringMachine | None = None  # None: no detection
     nlu_config: dict[str, Any] = field(default_factory=dict)  # pipeline overrides
     nlu_model: Path | None = None  # a model saved by `python -m nlu train`
 
@@ -90,6 +102,8 @@ class Script:
         texts = [(f"node {n.name!r}", n.say) for n in self.nodes.values()]
         texts += [(f"settings.{k}", getattr(self.settings, k)) for k in
                   ("fallback_prompt", "no_input_prompt")]
+        if self.answering_machine is not None:
+            texts.append(("answering_machine.voicemail", self.answering_machine.voicemail))
         out: dict[str, list[str]] = {}
         for where, text in texts:
             for _, name, _, _ in string.Formatter().parse(text):
@@ -177,9 +191,28 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
     nlu = _nlu_section(path, data.get("nlu"))
     script = Script(path=path, start=start, nodes=nodes, global_intents=global_intents,
                     settings=settings, language=str(data.get("language", "ko")),
-                    dtmf=_dtmf(str(path), data.get("dtmf")), **nlu)
+                    dtmf=_dtmf(str(path), data.get("dtmf")),
+                    answering_machine=_answering_machine(path, data.get("answering_machine")),
+                    **nlu)
     _check_references(script, known_intents)
     return script
+
+
+def _answering_machine(path: Path, raw: object) -> AnsweringMachine | None:
+    if raw is None:
+        return None
+    allowed = set(AnsweringMachine.__dataclass_fields__)
+    if not isinstance(raw, dict) or set(raw) - allowed:
+        raise ScriptError(f"{path}: 'answering_machine:' must be a mapping with keys "
+                          f"{sorted(allowed)}, e.g. {{on_machine: voicemail, voicemail: '...'}}")
+    am = AnsweringMachine(**raw)
+    if am.on_machine not in ("hangup", "voicemail"):
+        raise ScriptError(f"{path}: answering_machine.on_machine {am.on_machine!r} must be "
+                          "hangup or voicemail")
+    if am.on_machine == "voicemail" and not str(am.voicemail).strip():
+        raise ScriptError(f"{path}: answering_machine.voicemail is empty; write the message "
+                          "to leave, or set on_machine: hangup")
+    return am
 
 
 def _dtmf(where: str, raw: object) -> dict[str, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
+from dialer.amd import AmdConfig, AmdProcessor
 from dialer.frames import (
     Dtmf,
     EndFrame,
@@ -37,6 +38,7 @@ from dialer.processors import (
     TtsProcessor,
     TurnRecorder,
     VadProcessor,
+    sentences,
 )
 from dialer.script import Script
 from dialer.sip import CLOCK_RATE, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
@@ -167,10 +169,17 @@ class CallSession:
         return self._pcm[text]
 
     def _prerender(self, fields: dict[str, Any]) -> None:
-        # Every prompt this contact can hear is ready before the phone rings.
+        # Every prompt this contact can hear is ready before the phone rings, in the
+        # sentence pieces the TTS processor plays.
         s = self.script
-        for name in s.nodes:
-            self._speech(s.render(name, fields))
+        texts = [s.render(name, fields) for name in s.nodes]
+        texts += [s.render_text(p, fields) for p in (s.settings.fallback_prompt,
+                                                      s.settings.no_input_prompt)]
+        if s.answering_machine is not None and s.answering_machine.voicemail:
+            texts.append(s.render_text(s.answering_machine.voicemail, fields))
+        for text in texts:
+            for sentence in sentences(text):
+                self._speech(sentence)
 
     def _add_turn(self, **kw: Any) -> TurnRecord:
         t = TurnRecord(seq=len(self._turns) + 1, **kw)
@@ -253,13 +262,19 @@ class CallSession:
         answered_at = time.monotonic()
         policy = DialoguePolicy(self.script, fields)
         ended: list[Frame] = []
+        am = self.script.answering_machine
+        amd = [AmdProcessor(AmdConfig(max_human_speech_s=am.max_human_speech_s,
+                                      initial_silence_s=am.initial_silence_s),
+                            CLOCK_RATE, FRAME_MS)] if am is not None else []
         pipeline = Pipeline([
             VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
+            *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
             AsrProcessor(self.asr),
             NluProcessor(self._parse),
             PolicyProcessor(policy, self.grammar_phrases,
-                            self.script.settings.no_input_timeout_s),
+                            self.script.settings.no_input_timeout_s,
+                            detect_machines=am is not None),
             TtsProcessor(self._speech),
             TurnRecorder(self._add_turn, self._update_turn, CLOCK_RATE * 2 / 1000),
             AudioOutput(call.audio),

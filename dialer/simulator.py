@@ -6,7 +6,9 @@ number dialed (the user part of the request URI):
     personas:
       - name: interested
         number: "+821011110001"
-        answer: answer          # answer | busy | no_answer | decline
+        answer: answer          # answer | busy | no_answer | decline | machine
+        hello: "여보세요"        # optional: said as soon as it answers
+        greeting: "..."         # answer: machine -- played before its beep
         ring_s: 1.0
         replies:                # one entry per robot prompt, in order
           - say: "네 관심 있어요"
@@ -45,12 +47,12 @@ from dialer.sip import (
     TrunkConfig,
     UserAgent,
 )
-from voices.audio import rms, silence
+from voices.audio import rms, silence, tone
 from voices.tts import TtsEngine
 
 log = logging.getLogger(__name__)
 
-ANSWER_MODES = {"answer", "busy", "no_answer", "decline"}
+ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine"}
 LOUD = 300  # RMS of a 20 ms frame above which it is speech, not line silence
 
 
@@ -72,6 +74,8 @@ class Persona:
     answer: str = "answer"
     ring_s: float = 1.0
     replies: tuple[Reply, ...] = field(default_factory=tuple)
+    hello: str = ""  # said as soon as the call is answered ("여보세요?")
+    greeting: str = ""  # answer: machine -- the recorded greeting, then a beep
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -111,8 +115,13 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
                 raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} or "
                                    "{dtmf: keys} (with an optional over: seconds), silent "
                                    "or hangup")
+        if mode == "machine" and not str(raw.get("greeting", "")).strip():
+            raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
+                               "before the beep)")
         out[number] = Persona(name=name, number=number, answer=mode,
-                              ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies))
+                              ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies),
+                              hello=str(raw.get("hello", "")),
+                              greeting=str(raw.get("greeting", "")))
     return out
 
 
@@ -202,7 +211,10 @@ class CustomerSimulator:
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
-            self._converse(call, persona, no)
+            if persona.answer == "machine":
+                self._machine(call, persona, no)
+            else:
+                self._converse(call, persona, no)
         finally:
             call.hangup_quietly()
             call.disconnected.wait(5)
@@ -213,6 +225,10 @@ class CustomerSimulator:
     def _converse(self, call: SipCall, persona: Persona, no: int) -> None:
         replies = list(persona.replies)
         spoke_until = 0.0  # end of our last speech; the robot's answer is timed from it
+        if persona.hello:
+            time.sleep(0.3)
+            self._event(persona, "hello", call=no, text=persona.hello)
+            spoke_until = self._say(call, persona.hello)
         while not call.disconnected.is_set():
             over = replies[0].over_s if replies else None
             if over is not None:
@@ -252,6 +268,36 @@ class CustomerSimulator:
                 spoke_until = self._say(call, reply.text)
             elif reply.kind == "dtmf":
                 call.dialDtmf(reply.text)
+
+    def _machine(self, call: SipCall, persona: Persona, no: int) -> None:
+        """An answering machine: greeting, beep, then it records whatever comes. Logs how
+        much the robot said over the greeting and how much it left after the beep."""
+        answered = time.monotonic()
+        beep = tone(1000, 500, CLOCK_RATE)
+        greeting = self.tts.synthesize(persona.greeting, CLOCK_RATE) + silence(300, CLOCK_RATE)
+        call.audio.reset_tx_marks()
+        call.audio.play(greeting + beep)
+        while call.audio.playing and not call.disconnected.is_set():
+            time.sleep(0.02)
+        first = call.audio.first_tx_at or answered
+        beep_end = first + (len(greeting) + len(beep)) / (CLOCK_RATE * 2)
+        over_ms = message_ms = 0
+        message_at: float | None = None
+        for item in self._frames_since(call, answered, beep_end + self.give_up_s):
+            if item is None:
+                continue
+            at, frame = item
+            if rms(frame) <= LOUD:
+                continue
+            if at <= beep_end + 0.1:  # the bridge delivers a frame or two late
+                over_ms += FRAME_MS
+            else:
+                message_at = message_at or at
+                message_ms += FRAME_MS
+        self._event(persona, "machine", call=no, robot_over_greeting_ms=over_ms,
+                    message_ms=message_ms,
+                    message_after_beep_ms=round((message_at - beep_end) * 1000, 1)
+                    if message_at else None)
 
     def _say(self, call: SipCall, text: str) -> float:
         """Speak and wait until it has been sent; returns when the voiced part ended."""

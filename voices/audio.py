@@ -17,6 +17,12 @@ def frame_bytes(sample_rate: int, frame_ms: int = 20) -> int:
     return sample_rate * frame_ms // 1000 * SAMPLE_WIDTH
 
 
+def tone(freq_hz: float, ms: int, sample_rate: int, amplitude: float = 0.5) -> bytes:
+    """A sine tone, e.g. an answering machine's beep."""
+    t = np.arange(sample_rate * ms // 1000) / sample_rate
+    return (np.sin(2 * np.pi * freq_hz * t) * amplitude * 32767).astype("<i2").tobytes()
+
+
 def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
     if src_rate == dst_rate or not pcm:
         return pcm

@@ -1,0 +1,143 @@
+"""Answering-machine detection, frame by frame: the beep detector on real tones and real
+speech, and the human / machine / unknown verdicts with the policy's response."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialer.amd import AmdConfig, AmdProcessor, BeepDetector
+from dialer.frames import (
+    AmdResult,
+    BotStoppedSpeaking,
+    Frame,
+    Hangup,
+    InputAudio,
+    MachineReady,
+    Speak,
+    StartFrame,
+    Tick,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+from dialer.pipeline import UP, run_test
+from dialer.policy import DialoguePolicy
+from dialer.processors import PolicyProcessor
+from dialer.script import ScriptError, load_script
+from dialer.sip import CLOCK_RATE, FRAME_BYTES
+from tests.support.procs import DEMO
+from voices.audio import silence, tone
+from voices.tts import Pyttsx3Tts
+
+LOUD = b"\x00\x10" * (FRAME_BYTES // 2)  # any loud frame: the VAD's verdict is given
+
+
+def frames(pcm: bytes) -> list[bytes]:
+    pcm += b"\x00" * (-len(pcm) % FRAME_BYTES)
+    return [pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+
+
+def test_beep_is_found_in_a_tone_but_not_in_speech() -> None:
+    speech = Pyttsx3Tts("ko", rate=175).synthesize("삐 소리가 나면 메시지를 남겨 주세요",
+                                                   CLOCK_RATE)
+    detector = BeepDetector(CLOCK_RATE)
+    events = [detector.push(f) for f in frames(speech)]
+    assert "start" not in events, "speech is not a beep"
+    events = [detector.push(f) for f in frames(tone(1000, 500, CLOCK_RATE)
+                                               + silence(100, CLOCK_RATE))]
+    assert events.count("start") == 1 and events.count("end") == 1
+    assert events.index("start") == 7, "found after 160 ms of steady tone"
+    assert [detector.push(f) for f in frames(tone(1000, 100, CLOCK_RATE))].count("start") == 0
+
+
+def talk(start: float, seconds: float) -> list[Frame]:
+    n = int(seconds / 0.02)
+    out: list[Frame] = [UserStartedSpeaking(start)]
+    out += [InputAudio(LOUD, start + i * 0.02, voiced=True) for i in range(n)]
+    out += [UserStoppedSpeaking(start + seconds + 0.3, start, start + seconds)]
+    return out
+
+
+def quiet(start: float, seconds: float) -> list[Frame]:
+    return [Tick(start + i * 0.1) for i in range(int(seconds / 0.1) + 1)]
+
+
+def verdicts(feed: list[Frame]) -> list[Any]:
+    down, _ = run_test(AmdProcessor(AmdConfig(), CLOCK_RATE), [StartFrame(0.0), *feed])
+    return [f for f in down if isinstance(f, AmdResult | MachineReady)]
+
+
+def test_short_hello_then_quiet_is_a_person() -> None:
+    out = verdicts([*talk(0.5, 0.7), *quiet(1.5, 1.0)])
+    # The hello ends at 1.2 s; the VAD closes it 0.3 s later; 0.8 s of quiet decides.
+    assert [f.kind for f in out] == ["human"] and out[0].at == pytest.approx(2.3, abs=0.11)
+
+
+def test_long_greeting_is_a_machine_and_it_records_after_the_beep() -> None:
+    beep = [InputAudio(f, 6.0 + i * 0.02) for i, f in
+            enumerate(frames(tone(1000, 500, CLOCK_RATE) + silence(200, CLOCK_RATE)))]
+    out = verdicts([*talk(0.5, 1.5), *quiet(2.3, 0.4), *talk(2.8, 2.5), *beep])
+    assert isinstance(out[0], AmdResult) and out[0].kind == "machine"
+    assert "longer than 2.0s" in out[0].reason and out[0].at == pytest.approx(3.3, abs=0.05)
+    assert isinstance(out[1], MachineReady) and out[1].beep
+    assert out[1].at == pytest.approx(6.5, abs=0.03)
+
+
+def test_machine_without_beep_records_after_its_greeting_goes_quiet() -> None:
+    out = verdicts([*talk(0.5, 3.0), *quiet(3.8, 2.0)])
+    assert [type(f).__name__ for f in out] == ["AmdResult", "MachineReady"]
+    # Greeting ends at 3.5 s, the VAD closes it at 3.8 s, then 1.5 s of quiet.
+    assert not out[1].beep and out[1].at == pytest.approx(3.8 + 1.5, abs=0.11)
+
+
+def test_nobody_speaking_is_unknown_and_treated_as_a_person() -> None:
+    out = verdicts(quiet(0.1, 3.0))
+    assert [f.kind for f in out] == ["unknown"] and out[0].at == pytest.approx(2.5, abs=0.11)
+
+
+@pytest.fixture()
+def amd_script(tmp_path: Path) -> Path:
+    text = (DEMO / "script.yml").read_text(encoding="utf-8") + (
+        "answering_machine:\n  on_machine: voicemail\n"
+        "  voicemail: '{name} 고객님, 행복통신입니다. 다시 연락드리겠습니다.'\n")
+    (tmp_path / "script.yml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_policy_waits_for_the_verdict_then_greets_or_leaves_a_message(
+        amd_script: Path) -> None:
+    script = load_script(amd_script)
+    assert script.fields_used()["name"] == ["node 'greeting'", "answering_machine.voicemail"]
+
+    def policy() -> PolicyProcessor:
+        return PolicyProcessor(DialoguePolicy(script, {"name": "김민수"}), lambda i: [], 6.0,
+                               detect_machines=True)
+
+    down, _ = run_test(policy(), [StartFrame(0.0), Tick(1.0)])
+    assert not [f for f in down if isinstance(f, Speak)], "no greeting before the verdict"
+    down, _ = run_test(policy(), [StartFrame(0.0), AmdResult("human", "short hello", 1.0)])
+    assert [f.node for f in down if isinstance(f, Speak)] == ["greeting"]
+    p = policy()
+    down, _ = run_test(p, [StartFrame(0.0), AmdResult("machine", "a beep", 3.0),
+                           MachineReady(6.5, beep=True)])
+    speak = [f for f in down if isinstance(f, Speak)]
+    assert len(speak) == 1 and speak[0].text.startswith("김민수 고객님, 행복통신입니다.")
+    down, _ = run_test(p, [(BotStoppedSpeaking(9.0), UP)])
+    assert [f for f in down if isinstance(f, Hangup)] == [
+        Hangup("machine", "answering machine; message left", "voicemail", False)]
+
+
+def test_hangup_on_machine_and_bad_settings(amd_script: Path) -> None:
+    path = amd_script / "script.yml"
+    text = path.read_text(encoding="utf-8").replace("on_machine: voicemail", "on_machine: hangup")
+    path.write_text(text, encoding="utf-8")
+    p = PolicyProcessor(DialoguePolicy(load_script(amd_script), {}), lambda i: [], 6.0,
+                        detect_machines=True)
+    down, _ = run_test(p, [StartFrame(0.0), AmdResult("machine", "a beep", 3.0)])
+    hangup = [f for f in down if isinstance(f, Hangup)]
+    assert hangup and hangup[0].disposition == "machine" and "hung up" in str(hangup[0].reason)
+    path.write_text(text.replace("on_machine: hangup", "on_machine: shout"), encoding="utf-8")
+    with pytest.raises(ScriptError, match="on_machine 'shout' must be hangup or voicemail"):
+        load_script(amd_script)
