@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.procs import DEMO, dialer_cmd, simulator
+from tests.support.procs import DEMO, call_json, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -34,14 +32,6 @@ personas:
 """
 
 
-def call(env: dict[str, str], script: Path, number: str) -> dict[str, Any]:
-    proc = subprocess.run(dialer_cmd("call", number, "--script", str(script), "--field",
-                                     "name=최지영", "--ring-timeout", "10", "--json"),
-                          env=env, capture_output=True, text=True, timeout=150, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
 def test_machine_gets_a_message_after_the_beep_and_a_person_the_conversation(
         tmp_path: Path) -> None:
     script = tmp_path / "campaign"
@@ -55,8 +45,8 @@ def test_machine_gets_a_message_after_the_beep_and_a_person_the_conversation(
                DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="49000")
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
-        machine = call(env, script, "+821077770001")
-        person = call(env, script, "+821077770002")
+        machine = call_json(env, "+821077770001", script)
+        person = call_json(env, "+821077770002", script)
         seen = [json.loads(ln) for ln in log.read_text(errors="replace").splitlines()
                 if '"event": "machine"' in ln]
 

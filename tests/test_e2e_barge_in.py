@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.procs import DEMO, dialer_cmd, simulator
+from tests.support.procs import call_json, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -40,14 +39,6 @@ personas:
 """
 
 
-def call(env: dict[str, str], number: str) -> dict[str, Any]:
-    proc = subprocess.run(dialer_cmd("call", number, "--script", str(DEMO), "--field",
-                                     "name=최지영", "--ring-timeout", "10", "--json"),
-                          env=env, capture_output=True, text=True, timeout=150, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
 def events(log: Path, kind: str) -> list[dict[str, Any]]:
     out = []
     for line in log.read_text(errors="replace").splitlines():
@@ -64,9 +55,9 @@ def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
                DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48600")
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
-        interrupted = call(env, "+821099990001")
-        backchannel = call(env, "+821099990002")
-        pressed = call(env, "+821099990003")
+        interrupted = call_json(env, "+821099990001")
+        backchannel = call_json(env, "+821099990002")
+        pressed = call_json(env, "+821099990003")
 
     # Interrupted: the greeting is marked so, the question asked over it was understood
     # whole and answered, and the call went on to its end.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "campaigns" / "examples" / "demo"
@@ -124,3 +126,13 @@ def celery_worker(workdir: Path, env: dict[str, str], processes: int = 2) -> Ite
         yield log
     finally:
         stop(proc, 40)
+
+
+def call_json(env: dict[str, str], number: str, script: Path = DEMO,
+              name: str = "최지영") -> dict[str, Any]:
+    """Place one call with `dialer call --json` and return its outcome."""
+    proc = subprocess.run(dialer_cmd("call", number, "--script", str(script), "--field",
+                                     f"name={name}", "--ring-timeout", "10", "--json"),
+                          env=env, capture_output=True, text=True, timeout=150, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
