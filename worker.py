@@ -155,7 +155,7 @@ def place_call(attempt_id: int) -> dict[str, Any]:
     service.finish_attempt(db, attempt_id, disposition=outcome.disposition,
                            sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
                            reason=outcome.reason, handoff=outcome.handoff,
-                           end_node=outcome.end_node, recording=rec)
+                           end_node=outcome.end_node, recording=rec, slots=outcome.slots)
     log.info("attempt %s: %s (%s) sip=%s turns=%d", attempt_id, outcome.disposition,
              outcome.reason, outcome.sip_status, len(outcome.turns))
     return {"attempt_id": attempt_id, "disposition": outcome.disposition}

@@ -177,6 +177,8 @@ class CallAttempt(Base):
     # Why this disposition: the customer's decline reason, why the robot escalated, ...
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     end_node: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Entities the script keeps from the replies, e.g. {"day": "내일", "time": "3시"}.
+    slots: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     recording_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -32,7 +32,7 @@ def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
             "attempt_id": a.id, "phone": a.contact.phone, "name": a.contact.fields.get("name"),
             "attempt_no": a.attempt_no, "status": a.status, "disposition": a.disposition,
             "reason": a.reason, "sip_status": a.sip_status, "sip_reason": a.sip_reason,
-            "duration_s": _duration_s(a), "handoff": a.handoff, "end_node": a.end_node,
+            "duration_s": _duration_s(a), "handoff": a.handoff, "end_node": a.end_node, "slots": a.slots,
             "recording": a.recording_path, "error": a.error,
             "dialed_at": a.dialed_at.isoformat() if a.dialed_at else None,
             "turns": [{"speaker": t.speaker, "node": t.node, "text": t.text, "intent": t.intent,

@@ -252,7 +252,7 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
 def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
                    sip_status: int | None, sip_reason: str | None, reason: str | None,
                    handoff: bool, end_node: str | None, recording: str | None,
-                   error: str | None = None) -> None:
+                   error: str | None = None, slots: dict[str, str] | None = None) -> None:
     """Store the outcome and decide the contact's future (done, or retry later)."""
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
@@ -260,6 +260,7 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         a.status = AttemptStatus.FAILED if error else AttemptStatus.COMPLETED
         a.disposition, a.sip_status, a.sip_reason = disposition, sip_status, sip_reason
         a.reason, a.handoff, a.end_node = reason, handoff, end_node
+        a.slots = slots or None
         a.recording_path, a.error, a.ended_at = recording, error, utcnow()
         contact, campaign = a.contact, s.get(Campaign, a.campaign_id)
         assert campaign is not None

@@ -76,6 +76,18 @@ class DialoguePolicy:
         self.fallbacks_in_row = 0
         self.no_inputs = 0
         self.last_intent: str | None = None
+        self.slots: dict[str, str] = {}
+
+    def fill_slots(self, entities: Sequence[dict[str, Any]]) -> None:
+        """Keep the entities the script declares as slots (the latest value wins)."""
+        for e in entities:
+            if e.get("entity") in self.script.slots and e.get("value") not in (None, ""):
+                self.slots[str(e["entity"])] = str(e["value"])
+
+    @property
+    def values(self) -> dict[str, object]:
+        """What prompts are rendered with: the contact's fields, then the slots."""
+        return {**self.fields, **self.slots}
 
     def start(self) -> Action:
         return self._goto(self.script.start)
@@ -83,7 +95,7 @@ class DialoguePolicy:
     def _goto(self, node_name: str, reason: str | None = None) -> Action:
         self.node = node_name
         node = self.script.nodes[node_name]
-        return Action(node=node_name, text=self.script.render(node_name, self.fields),
+        return Action(node=node_name, text=self.script.render(node_name, self.values),
                       end=node.end, handoff=node.handoff,
                       reason=reason or node.reason or self._default_reason(node.end))
 
@@ -127,7 +139,8 @@ class DialoguePolicy:
 
     def _reprompt(self, prefix: str, kind: str) -> Action:
         # Say the apology, then repeat the question so the customer knows what to answer.
-        text = f"{self.script.render_text(prefix, self.fields)} {self.script.render(self.node, self.fields)}"
+        text = (f"{self.script.render_text(prefix, self.values)} "
+                f"{self.script.render(self.node, self.values)}")
         return Action(node=self.node, text=text, kind=kind)
 
     def grammar_intents(self) -> list[str]:

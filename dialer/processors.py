@@ -256,6 +256,7 @@ class PolicyProcessor(FrameProcessor):
             self._key(frame)
         elif isinstance(frame, ParseResult) and not (self.ended or self.machine):
             self.listening_since = None
+            self.policy.fill_slots(frame.entities)
             self._act(self.policy.on_reply(Understanding(
                 frame.text, frame.intent, frame.confidence, frame.asr_confidence)),
                 frame.last_voiced_at)
@@ -284,7 +285,7 @@ class PolicyProcessor(FrameProcessor):
         assert am is not None
         self.started = True  # the robot speaks now; its last words end the call
         action = Action(node="voicemail", text=self.policy.script.render_text(
-            am.voicemail, self.policy.fields), end=Disposition.MACHINE,
+            am.voicemail, self.policy.values), end=Disposition.MACHINE,
             reason="answering machine; message left", kind="voicemail")
         self._act(action, None)
 

@@ -79,6 +79,9 @@ class Script:
     rasa_timeout_s: float = 2.0
     dtmf: dict[str, str] = field(default_factory=dict)  # key -> intent, at every node
     answering_machine: AnsweringMachine | None = None  # None: no detection
+    # Entities kept from the customer's replies (latest value wins), usable in prompts
+    # like contact fields and stored with the outcome (e.g. when to call back).
+    slots: tuple[str, ...] = ()
     nlu_config: dict[str, Any] = field(default_factory=dict)  # pipeline overrides
     nlu_model: Path | None = None  # a model saved by `python -m nlu train`
 
@@ -114,7 +117,8 @@ class Script:
     def check_fields(self, columns: list[str] | set[str], source: str) -> None:
         """Refuse a call list that lacks a field the prompts use: every callee would
         hear a blank where their name should be."""
-        missing = {f: w for f, w in self.fields_used().items() if f not in set(columns)}
+        missing = {f: w for f, w in self.fields_used().items()
+                   if f not in set(columns) and f not in self.slots}
         if missing:
             name, where = next(iter(sorted(missing.items())))
             raise ScriptError(
@@ -193,9 +197,18 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
                     settings=settings, language=str(data.get("language", "ko")),
                     dtmf=_dtmf(str(path), data.get("dtmf")),
                     answering_machine=_answering_machine(path, data.get("answering_machine")),
+                    slots=_slots(path, data.get("slots")),
                     **nlu)
     _check_references(script, known_intents)
     return script
+
+
+def _slots(path: Path, raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise ScriptError(f"{path}: 'slots:' must list entity names, e.g. slots: [day, time]")
+    return tuple(raw)
 
 
 def _answering_machine(path: Path, raw: object) -> AnsweringMachine | None:

@@ -87,6 +87,7 @@ class CallOutcome:
     turns: list[TurnRecord] = field(default_factory=list)
     recording: str | None = None
     underruns: int = 0  # robot speech frames the media clock took late
+    slots: dict[str, str] = field(default_factory=dict)  # entities the script keeps
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,7 @@ class CallSession:
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
         outcome.underruns = call.audio.underruns
+        outcome.slots = dict(policy.slots)
         return outcome
 
 

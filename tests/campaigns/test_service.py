@@ -76,10 +76,13 @@ def test_claim_respects_running_state_and_concurrency(tmp_path: Path) -> None:
     assert service.claim_due(db) == []  # both slots busy
     assert service.begin_attempt(db, first[0]) is True
     assert service.begin_attempt(db, first[0]) is False  # a second delivery is refused
-    service.finish_attempt(db, first[0], disposition="interested", sip_status=200,
+    service.finish_attempt(db, first[0], disposition="callback", sip_status=200,
                            sip_reason="OK", reason=None, handoff=False, end_node="x",
-                           recording=None)
+                           recording=None, slots={"day": "내일", "time": "세 시"})
     assert len(service.claim_due(db)) == 1
+    with db.session() as s:
+        attempt = s.get(CallAttempt, first[0])
+        assert attempt is not None and attempt.slots == {"day": "내일", "time": "세 시"}
 
 
 def _claim_loop(url: str, rounds: int, out: mp.Queue) -> None:  # type: ignore[type-arg]

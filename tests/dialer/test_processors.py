@@ -360,3 +360,23 @@ def test_key_press_stops_the_robot_and_acts_at_once(policy: PolicyProcessor) -> 
     assert [s.node for s in of(down, Speak)] == ["greeting", "opt_out_close"]
     # "5" means nothing at that node: ignored, as a phone menu would.
     assert len(of(down, Speak)) == 2
+
+
+def test_slots_are_kept_from_entities_and_fill_prompts(tmp_path: Any) -> None:
+    from dialer.script import load_script
+
+    (tmp_path / "script.yml").write_text(
+        "slots: [day, time]\nglobal_intents: {call_later: later}\nnodes:\n"
+        "  a:\n    say: '{name}님 안녕하세요'\n    expect: {affirm: later}\n"
+        "  later:\n    say: '네 {day} {time}에 다시 전화드리겠습니다'\n    end: callback\n"
+        "  handoff:\n    say: wait\n    end: handoff\n", encoding="utf-8")
+    script = load_script(tmp_path)
+    script.check_fields(["phone", "name"], "list.csv")  # slots need no CSV column
+    p = PolicyProcessor(DialoguePolicy(script, {"name": "김민수"}), lambda i: [], 6.0)
+    entities = ({"entity": "day", "value": "내일"}, {"entity": "time", "value": "세 시"},
+                {"entity": "phone", "value": "010-1234-5678"})
+    down, _ = run_test(p, [StartFrame(0.0), (BotStoppedSpeaking(2.0), UP),
+                           ParseResult("내일 세 시에 전화 주세요", "call_later", 0.9, 0.9,
+                                       entities, last_voiced_at=3.0)])
+    assert p.policy.slots == {"day": "내일", "time": "세 시"}, "only declared slots"
+    assert [s.text for s in of(down, Speak)][-1] == "네 내일 세 시에 다시 전화드리겠습니다"

@@ -1,4 +1,4 @@
-"""turn: processing time after the endpoint, TTS time and barge-in flag
+"""turn: processing time after the endpoint, TTS time and barge-in flag; attempt: slots
 
 Revision ID: 0002
 Revises: 0001
@@ -14,6 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('call_attempt') as batch:
+        batch.add_column(sa.Column('slots', sa.JSON(), nullable=True))
     with op.batch_alter_table('turn') as batch:
         batch.add_column(sa.Column('processing_ms', sa.Float(), nullable=True))
         batch.add_column(sa.Column('tts_ms', sa.Float(), nullable=True))
@@ -26,3 +28,5 @@ def downgrade() -> None:
         batch.drop_column('interrupted')
         batch.drop_column('tts_ms')
         batch.drop_column('processing_ms')
+    with op.batch_alter_table('call_attempt') as batch:
+        batch.drop_column('slots')
