@@ -5,13 +5,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
+import subprocess
 import tempfile
 import threading
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from voices.audio import read_wav, resample, write_wav
+
+log = logging.getLogger(__name__)
 
 
 class TtsError(RuntimeError):
@@ -64,6 +69,7 @@ class Pyttsx3Tts(TtsEngine):
         # its own thread, so a loaded machine would read a file not yet written.
         self._finished = threading.Event()
         self._completed = False
+        self._driver_stuck = False
 
     @property
     def voice_key(self) -> str:
@@ -97,19 +103,72 @@ class Pyttsx3Tts(TtsEngine):
         self._completed = bool(completed)
         self._finished.set()
 
+    def _wait_written(self, out: Path, timeout_s: float) -> bool:
+        """Until the driver says the utterance is done; or, as a fallback, until the WAV
+        is complete on disk: its header's length matches the file and the file has
+        stopped growing. (Seen once in a few hundred renders, with three simulators
+        starting at once: the notification never came although the file was written.)"""
+        deadline = time.monotonic() + timeout_s
+        sizes: list[int] = []
+        while time.monotonic() < deadline:
+            if self._finished.wait(0.1):
+                return True
+            size = out.stat().st_size if out.exists() else 0
+            sizes = (sizes + [size])[-3:]
+            if len(sizes) == 3 and len(set(sizes)) == 1 and _complete_wav(out, size):
+                self._completed = True
+                return True
+        return False
+
+    # How long a render may take through the pyttsx3 driver before the espeak-ng
+    # command line renders it instead (a normal render takes well under a second).
+    driver_timeout_s = 8.0
+
     def _render(self, text: str) -> tuple[bytes, int]:
         with self._lock, tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "tts.wav"
-            engine = self._get_engine()
-            # The espeak driver prints a line per saved file; keep worker logs clean.
-            self._finished.clear()
-            with contextlib.redirect_stdout(io.StringIO()):
-                engine.save_to_file(text, str(out))
-                engine.runAndWait()
-                done = self._finished.wait(self.render_timeout_s)
-            if not done or not self._completed:
-                raise TtsError(f"espeak-ng did not finish speaking {text!r} within "
-                               f"{self.render_timeout_s:.0f}s")
-            if not out.exists() or out.stat().st_size <= 44:
-                raise TtsError(f"espeak-ng produced no audio for {text!r}")
-            return read_wav(out)
+            if not self._driver_stuck:
+                engine = self._get_engine()
+                # The espeak driver prints a line per saved file; keep worker logs clean.
+                self._finished.clear()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    engine.save_to_file(text, str(out))
+                    engine.runAndWait()
+                    done = self._wait_written(out, self.driver_timeout_s)
+                if done and self._completed and out.exists() and out.stat().st_size > 44:
+                    return read_wav(out)
+                # Seen a few times in hundreds of process starts on a loaded machine: the
+                # driver queues the utterance and never synthesises it. The same
+                # libespeak-ng through its command line gives the same voice.
+                log.warning("pyttsx3 did not render %r within %.0fs; using the espeak-ng "
+                            "command line from now on in this process", text,
+                            self.driver_timeout_s)
+                self._driver_stuck = True
+            return self._render_cli(text, out)
+
+    def _render_cli(self, text: str, out: Path) -> tuple[bytes, int]:
+        cmd = ["espeak-ng", "-v", self.voice, "-w", str(out)]
+        if self.rate:
+            cmd += ["-s", str(self.rate)]
+        try:
+            subprocess.run([*cmd, text], capture_output=True, timeout=self.render_timeout_s,
+                           check=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise TtsError(f"espeak-ng did not speak {text!r} ({exc}); check that espeak-ng "
+                           "is installed (apt-get install espeak-ng)") from None
+        if not out.exists() or out.stat().st_size <= 44:
+            raise TtsError(f"espeak-ng produced no audio for {text!r}")
+        return read_wav(out)
+
+
+def _complete_wav(path: Path, size: int) -> bool:
+    """A RIFF/WAVE file whose header declares exactly the bytes on disk."""
+    if size <= 44:
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return (head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+            and int.from_bytes(head[4:8], "little") + 8 == size)
