@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dialer.policy import DialoguePolicy, Understanding, understand
+from dialer.policy import DialoguePolicy, Understanding, scoped_parser, understand
 from dialer.runtime import load_kit
 from dialer.simulator import load_personas
 from voices.asr import AsrResult, VoskAsr, load_model, resolve_model_path
@@ -87,7 +87,7 @@ def main() -> int:
                     old = by_asr_confidence(result)
                     old_intent = kit.nlu.parse(old.text)["intent"]["name"] if old.text \
                         else "nlu_fallback"
-                    new, new_intent, _ = understand(result.hypotheses(), kit.nlu.parse)
+                    new, new_intent, _ = understand(result.hypotheses(), scoped_parser(kit.nlu))
                     for rule, intent, text in (("before", old_intent, old.text),
                                                ("now", new_intent, new.text)):
                         counts[rule][0] += intent == expected

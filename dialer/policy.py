@@ -32,21 +32,36 @@ class Reading(Protocol):
     def confidence(self) -> float: ...
 
 
+def scoped_parser(nlu: Any) -> Callable[[str], dict[str, Any]]:
+    """The NLU's parse, with our own NLU's in-scope score added as "in_scope" (what
+    `understand` ranks readings by); an external Rasa server's answer as it comes."""
+    if not hasattr(nlu, "parse_with_scope"):
+        return nlu.parse  # type: ignore[no-any-return]
+
+    def parse(text: str) -> dict[str, Any]:
+        parsed, in_scope = nlu.parse_with_scope(text)
+        return {**parsed, "in_scope": in_scope}
+
+    return parse
+
+
 def understand(readings: Sequence[Reading],
                parse: Callable[[str], dict[str, Any]]) -> tuple[Reading, str, float]:
     """Pick the reading the robot both heard and understood best: ASR confidence times
-    NLU confidence, a fallback counting as 0. The two passes' ASR confidences alone are
+    NLU confidence (its in-scope score when the parse has one), a fallback counting as 0. The two passes' ASR confidences alone are
     not comparable: an espeak "아니요 됐어요" scored 0.73 in the grammar pass and its
     open-vocabulary reading "아기 옷 과 했어요" 0.9, which the NLU cannot place.
     Ties go to the earlier reading (the grammar one). Returns (reading, intent, conf)."""
     best: tuple[float, Reading, str, float] | None = None
     for r in readings:
         if r.text:
-            result = parse(r.text)["intent"]
-            intent, conf = str(result["name"]), float(result["confidence"])
+            parsed = parse(r.text)
+            intent, conf = str(parsed["intent"]["name"]), float(parsed["intent"]["confidence"])
+            # Our own NLU adds how in-scope the text is; an external Rasa server does not.
+            rank = float(parsed.get("in_scope", conf))
         else:
-            intent, conf = FALLBACK, 0.0
-        score = r.confidence * (0.0 if intent == FALLBACK else conf)
+            intent, conf, rank = FALLBACK, 0.0, 0.0
+        score = r.confidence * (0.0 if intent == FALLBACK else rank)
         if best is None or score > best[0]:
             best = (score, r, intent, conf)
     if best is None:

@@ -28,7 +28,7 @@ from dialer.frames import (
     Tick,
 )
 from dialer.pipeline import Pipeline
-from dialer.policy import DialoguePolicy
+from dialer.policy import DialoguePolicy, scoped_parser
 from dialer.processors import (
     AsrProcessor,
     AudioOutput,
@@ -203,7 +203,7 @@ class CallSession:
         if time.monotonic() < self._nlu_down_until:
             return not_understood
         try:
-            return self.nlu.parse(text)
+            return scoped_parser(self.nlu)(text)
         except Exception as exc:  # noqa: BLE001  (an NLU server down mid-call)
             self._nlu_down_until = time.monotonic() + self.NLU_RETRY_AFTER_S
             log.error("NLU failed on %r: %s", text, exc)

@@ -74,6 +74,13 @@ class NluModel:
 
     def parse(self, text: str) -> dict[str, Any]:
         """Classify one utterance; the result has the keys of Rasa's /model/parse answer."""
+        return self.parse_with_scope(text)[0]
+
+    def parse_with_scope(self, text: str) -> tuple[dict[str, Any], float]:
+        """`parse`, plus how much the text looks like anything trained (the uncalibrated
+        top probability): the call picks between recogniser readings with it, because
+        calibrated confidence is honest only for text that is in scope, and a nonsense
+        reading ("과 했어요") can be sharpened to 0.93 (its in-scope score: 0.52)."""
         message = Message(text=text)
         for component in self.components:
             component.process(message)
@@ -83,7 +90,7 @@ class NluModel:
             "intent": {"name": name, "confidence": confidence},
             "intent_ranking": [{"name": n, "confidence": c} for n, c in message.intent_ranking],
             "entities": message.entities,
-        }
+        }, message.in_scope_score
 
     def save(self, directory: Path | str) -> None:
         """Write the model to `directory` (created if needed); metadata.json goes last, so

@@ -63,3 +63,23 @@ def test_ties_go_to_the_grammar_reading() -> None:
 def test_no_reading_is_an_error() -> None:
     with pytest.raises(ValueError):
         understand([], parse)
+
+
+def test_calibrated_nonsense_is_ranked_by_how_in_scope_it_is() -> None:
+    """Calibration sharpens a nonsense reading's confidence (0.47 -> 0.93 on the demo
+    data); the in-scope score our NLU adds keeps it ranked as the nonsense it is."""
+    from dialer.policy import scoped_parser
+    from dialer.runtime import load_kit
+    from tests.support.procs import DEMO
+
+    nlu = load_kit(DEMO).nlu
+    nonsense = nlu.parse("과 했어요")["intent"]
+    assert nonsense["name"] == "ask_identity" and nonsense["confidence"] > 0.9
+    readings = [R("아니요 됐어요", 0.73), R("과 했어요", 0.9, False)]
+    reading, intent, conf = understand(readings, scoped_parser(nlu))
+    assert (reading.text, intent) == ("아니요 됐어요", "deny") and conf > 0.99
+    # Without the in-scope score (what calibrated confidence alone gives) it would lose.
+    assert understand(readings, nlu.parse)[1] == "ask_identity"
+    # An external Rasa server's answer passes unchanged.
+    rasa = type("Rasa", (), {"parse": staticmethod(parse)})()
+    assert "in_scope" not in scoped_parser(rasa)("네")
