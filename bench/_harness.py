@@ -29,6 +29,7 @@ def free_port() -> int:
 class Simulator:
     proc: subprocess.Popen[bytes]
     log: Path
+    port: int
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -38,56 +39,64 @@ class Simulator:
             time.sleep(0.2)
 
 
-@contextmanager
-def simulator(work: Path, personas: Path, rtp_port: int) -> Iterator[Simulator]:
-    """Start `dialer simulate` in the background and point this process's settings (and
-    those of the children it forks) at it and at `work`; stop it at the end. Call
-    `wait_ready()` once the bench has done its own start-up work."""
+def _start(personas: Path, rtp_port: int, log: Path) -> Simulator:
     port = free_port()
-    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_SIP_TRUNK=f"127.0.0.1:{port}",
-                      DIALER_PROMPT_CACHE_DIR=str(work / "cache"), DIALER_RTP_PORT_BASE="44000")
-    log = work / "simulator.log"
     proc = subprocess.Popen([sys.executable, "-m", "dialer.cli", "simulate", "--personas",
                              str(personas), "--port", str(port), "--rtp-port", str(rtp_port)],
                             cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
-    try:
-        yield Simulator(proc, log)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+    return Simulator(proc, log, port)
 
 
-@dataclass
-class RunningSimulator(Simulator):
-    port: int
+def _stop(sims: list[Simulator]) -> None:
+    for sim in sims:
+        with suppress(ProcessLookupError):  # one that died is reported by its log
+            os.killpg(sim.proc.pid, signal.SIGTERM)
+    for sim in sims:
+        sim.proc.wait(20)
+
+
+def _use(work: Path) -> None:
+    """Point this process's settings (and its forked children's) at `work`."""
+    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_PROMPT_CACHE_DIR=str(work / "cache"),
+                      DIALER_RTP_PORT_BASE="44000")
 
 
 @contextmanager
-def simulators(work: Path, personas: Path, count: int) -> Iterator[list[RunningSimulator]]:
+def simulator(work: Path, personas: Path, rtp_port: int) -> Iterator[Simulator]:
+    """Start `dialer simulate` in the background and point this process's settings (and
+    those of the children it forks, DIALER_SIP_TRUNK included) at it and at `work`; stop
+    it at the end. Call `wait_ready()` once the bench has done its own start-up work."""
+    _use(work)
+    sim = _start(personas, rtp_port, work / "simulator.log")
+    os.environ["DIALER_SIP_TRUNK"] = f"127.0.0.1:{sim.port}"
+    try:
+        yield sim
+    finally:
+        _stop([sim])
+
+
+@contextmanager
+def simulators(work: Path, personas: Path, count: int) -> Iterator[list[Simulator]]:
     """`count` simulators, each on its own SIP port and RTP range (a pjsua2 process holds
-    at most 4 calls, so N concurrent calls need N/4 of them). Points this process's data
-    and cache directories at `work`; calls dial the simulators' URIs directly."""
-    os.environ.update(DIALER_DATA_DIR=str(work), DIALER_PROMPT_CACHE_DIR=str(work / "cache"),
-                      DIALER_RTP_PORT_BASE="44000")
-    sims: list[RunningSimulator] = []
+    at most 4 calls, so N concurrent calls need N/4 of them); calls dial their URIs."""
+    _use(work)
+    sims: list[Simulator] = []
     try:
         for i in range(count):
-            port = free_port()
-            log = work / f"simulator-{i}.log"
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dialer.cli", "simulate", "--personas", str(personas),
-                 "--port", str(port), "--rtp-port", str(30000 + i * 100)],
-                cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                start_new_session=True)
-            sims.append(RunningSimulator(proc, log, port))
+            sims.append(_start(personas, 30000 + i * 100, work / f"simulator-{i}.log"))
         yield sims
     finally:
-        for sim in sims:
-            with suppress(ProcessLookupError):  # one that died is reported by its log
-                os.killpg(sim.proc.pid, signal.SIGTERM)
-        for sim in sims:
-            sim.proc.wait(20)
+        _stop(sims)
+
+
+def smaps(pid: int | str = "self") -> dict[str, float]:
+    """A process's memory figures in MB from /proc/<pid>/smaps_rollup (Rss, Pss, ...)."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        out[name] = int(value.split()[0]) / 1024
+    return out
 
 
 def fork_each(count: int, work: Callable[[int], Any]) -> list[Any]:

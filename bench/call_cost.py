@@ -22,17 +22,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import fork_each, simulator
+from bench._harness import fork_each, simulator, smaps
 
 DEMO = ROOT / "campaigns" / "examples" / "demo"
 
 
 def memory() -> dict[str, float]:
-    """This process's memory in MB from /proc/self/smaps_rollup."""
-    fields: dict[str, float] = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0]) / 1024
+    """This process's memory in MB."""
+    fields = smaps()
     return {"rss_mb": round(fields["Rss"], 1), "pss_mb": round(fields["Pss"], 1),
             "private_mb": round(fields["Private_Clean"] + fields["Private_Dirty"], 1),
             "shared_mb": round(fields["Shared_Clean"] + fields["Shared_Dirty"], 1)}

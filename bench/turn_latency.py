@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import fork_each, simulators
+from bench._harness import fork_each, simulators, smaps
 
 DEMO = ROOT / "campaigns" / "examples" / "demo"
 CALLS_PER_SIMULATOR = 4
@@ -75,10 +75,7 @@ def cpu_s() -> float:
 def pss_mb(pid: int | str = "self") -> float:
     """Proportional set size: shared pages divided among the processes sharing them, so
     the sum over processes counts the shared model once."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return smaps(pid).get("Pss", 0.0)
 
 
 def run(calls: int, persona: str) -> tuple[list[dict[str, Any]], list[float], float]:
