@@ -64,7 +64,11 @@ def child(index: int, port: int, persona: str, model: Any, start_at: float) -> d
             "processing_ms": [t.processing_ms for t in customer
                               if t.processing_ms is not None],
             "asr_ms": [t.asr_ms for t in customer if t.asr_ms is not None],
-            "nlu_ms": [t.nlu_ms for t in customer if t.nlu_ms is not None]}
+            "nlu_ms": [t.nlu_ms for t in customer if t.nlu_ms is not None],
+            "turns": [{"text": t.text, "asr_conf": round(t.asr_confidence or 0, 2),
+                       "asr_ms": round(t.asr_ms or 0, 1),
+                       "processing_ms": round(t.processing_ms or 0, 1)}
+                      for t in customer if t.processing_ms is not None]}
 
 
 def cpu_s() -> float:
@@ -158,6 +162,8 @@ def main() -> int:
         "asr_p95_ms": pct(asr, 0.95), "nlu_p95_ms": pct(nlu, 0.95),
         "mean_caller_ms": round(statistics.mean(caller), 1) if caller else None,
         "dispositions": {d: dispositions.count(d) for d in sorted(set(dispositions))},
+        "slowest_turns": sorted((t for r in results for t in r.get("turns", [])),
+                                key=lambda t: -t["processing_ms"])[:5],
         "errors": [r["traceback"] for r in results if "traceback" in r][:2],
     }, ensure_ascii=False, indent=1))
     return 0 if caller else 1

@@ -38,6 +38,9 @@ class AmdConfig:
     human_silence_s: float = 0.8
     initial_silence_s: float = 2.5
     greeting_end_silence_s: float = 1.5
+    # A breath after the beep before the message starts: the machine's recorder is
+    # surely running, and a message that starts on the beep's tail sounds clipped.
+    after_beep_s: float = 0.3
     give_up_s: float = 25.0  # a machine that never goes quiet: leave the message anyway
 
 
@@ -94,6 +97,7 @@ class AmdProcessor(FrameProcessor):
         self._speaking = False
         self._quiet_since: float | None = None  # end of the last utterance
         self._heard_any = False
+        self._beep_end: float | None = None
 
     def process(self, frame: Frame, direction: Direction) -> None:
         self.push(frame, direction)
@@ -115,8 +119,11 @@ class AmdProcessor(FrameProcessor):
         if beep == "start" and self.result is None:
             self._decide("machine", "a beep", frame.at)
         elif beep == "end" and self.result == "machine" and not self.ready:
-            self.ready = True
-            self.push(MachineReady(frame.at, beep=True))
+            self._beep_end = frame.at
+        if self._beep_end is not None and not self.ready:
+            if frame.at - self._beep_end >= self.config.after_beep_s - 1e-6:
+                self.ready = True
+                self.push(MachineReady(frame.at, beep=True))
             return
         if self._speaking and frame.voiced and not self.beeps.in_beep:
             self._speech_s += self.frame_ms / 1000

@@ -100,6 +100,16 @@ class InterimTranscript(Frame):
 
 
 @dataclass(frozen=True)
+class TentativeTranscript(Frame):
+    """The recogniser's final readings taken early, in the customer's trailing silence,
+    so that understanding them is done by the time the endpoint comes. The same
+    `readings` object follows in the FinalTranscript unless the customer spoke on."""
+
+    readings: tuple[Any, ...]
+    at: float
+
+
+@dataclass(frozen=True)
 class FinalTranscript(Frame):
     readings: tuple[Any, ...]  # voices.asr.AsrResult: the best first, then alternatives
     started_at: float

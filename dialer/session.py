@@ -101,6 +101,9 @@ class SessionConfig:
     # Speech over the robot shorter than this is a backchannel ("네", "음") and is ignored;
     # longer stops the robot.
     barge_in_min_ms: float = 400.0
+    # Trailing silence after which the recogniser's final pass and the NLU run ahead of
+    # the endpoint (None: only at the endpoint).
+    asr_early_final_ms: float | None = 150.0
     # An answered call from which no RTP arrives for this long is dead air (one-way audio,
     # a line that went dead): it ends with its own disposition instead of being talked at.
     no_rtp_s: float = 8.0
@@ -271,7 +274,7 @@ class CallSession:
             VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
             *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
-            AsrProcessor(self.asr),
+            AsrProcessor(self.asr, early_final_ms=self.cfg.asr_early_final_ms),
             NluProcessor(self._parse),
             PolicyProcessor(policy, self.grammar_phrases,
                             self.script.settings.no_input_timeout_s,

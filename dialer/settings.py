@@ -38,6 +38,10 @@ class DialerSettings(BaseSettings):
     # Trailing silence that ends the customer's turn: the floor under the robot's reply
     # latency. Shorter answers sooner but may cut a reply at a pause.
     vad_end_silence_ms: int = 300
+    # Frames quieter than this are silence to the endpointer (raise it on noisy lines).
+    vad_floor_dbfs: float = -50.0
+    # Trailing silence after which the reply is understood ahead of the endpoint (0: off).
+    asr_early_final_ms: float = 150.0
     # Speech over the robot longer than this interrupts it; shorter is a backchannel.
     barge_in_min_ms: float = 400.0
 

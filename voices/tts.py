@@ -147,18 +147,23 @@ class Pyttsx3Tts(TtsEngine):
             return self._render_cli(text, out)
 
     def _render_cli(self, text: str, out: Path) -> tuple[bytes, int]:
-        cmd = ["espeak-ng", "-v", self.voice, "-w", str(out)]
-        if self.rate:
-            cmd += ["-s", str(self.rate)]
-        try:
-            subprocess.run([*cmd, text], capture_output=True, timeout=self.render_timeout_s,
-                           check=True)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise TtsError(f"espeak-ng did not speak {text!r} ({exc}); check that espeak-ng "
-                           "is installed (apt-get install espeak-ng)") from None
-        if not out.exists() or out.stat().st_size <= 44:
-            raise TtsError(f"espeak-ng produced no audio for {text!r}")
-        return read_wav(out)
+        return render_espeak_cli(text, self.voice, self.rate, out, self.render_timeout_s)
+
+
+def render_espeak_cli(text: str, voice: str, rate: int | None, out: Path,
+                      timeout_s: float = 30.0) -> tuple[bytes, int]:
+    """Render through the espeak-ng command line (no state in this process): (pcm, rate)."""
+    cmd = ["espeak-ng", "-v", voice, "-w", str(out)]
+    if rate:
+        cmd += ["-s", str(rate)]
+    try:
+        subprocess.run([*cmd, text], capture_output=True, timeout=timeout_s, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TtsError(f"espeak-ng did not speak {text!r} ({exc}); check that espeak-ng "
+                       "is installed (apt-get install espeak-ng)") from None
+    if not out.exists() or out.stat().st_size <= 44:
+        raise TtsError(f"espeak-ng produced no audio for {text!r}")
+    return read_wav(out)
 
 
 def _complete_wav(path: Path, size: int) -> bool:

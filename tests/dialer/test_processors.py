@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dialer.frames import (
@@ -26,6 +27,7 @@ from dialer.frames import (
     Speak,
     SpeechAudio,
     StartFrame,
+    TentativeTranscript,
     Tick,
     UserStartedSpeaking,
     UserStoppedSpeaking,
@@ -47,7 +49,7 @@ from dialer.session import TurnRecord
 from dialer.sip import CLOCK_RATE, FRAME_BYTES, FRAME_MS
 from tests.support.procs import DEMO
 from voices.asr import VoskAsr, load_model, resolve_model_path
-from voices.audio import silence
+from voices.audio import rms, silence
 from voices.tts import Pyttsx3Tts
 from voices.vad import VadConfig
 
@@ -121,6 +123,30 @@ def test_endpoint_after_the_configured_trailing_silence(engines: dict[str, Any])
         assert stop.at - stop.last_voiced_at == pytest.approx(end_ms / 1000, abs=0.03)
         assert not stop.truncated
         assert len(of(down, InputAudio)) == len(frames), "audio passes on"
+
+
+def test_the_endpoint_counts_from_the_last_audible_frame_not_the_vad_hangover(
+        engines: dict[str, Any]) -> None:
+    # WebRTC VAD alone calls ~100 ms of digital silence after a word speech; that would
+    # be added to every turn's latency.
+    frames = spoken(engines, "아니요 됐어요")
+    last_audible = max(f.at for f in frames if rms(f.pcm) > 30)
+    down, _ = run_test(VadProcessor(CLOCK_RATE, FRAME_MS, VadConfig(end_silence_ms=300)), frames)
+    stop = of(down, UserStoppedSpeaking)[0]
+    assert stop.at - last_audible == pytest.approx(0.3, abs=0.021)
+    assert stop.last_voiced_at == pytest.approx(last_audible, abs=0.021)
+
+
+def test_quiet_speech_still_counts_and_line_hiss_does_not(engines: dict[str, Any]) -> None:
+    pcm = engines["tts"].synthesize("네 관심 있어요", CLOCK_RATE)
+    loud = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    peak_dbfs = 20 * np.log10(float(np.sqrt(np.mean(loud * loud))) / 32768)
+    quiet = (loud * 10 ** ((-38 - peak_dbfs) / 20)).astype("<i2").tobytes()  # -38 dBFS
+    hiss = (np.random.default_rng(7).normal(0, 20, 16000 * 2)).astype("<i2").tobytes()
+    for pcm_in, expect in ((quiet, 1), (hiss, 0)):
+        frames = audio_frames(silence(300, CLOCK_RATE) + pcm_in + silence(800, CLOCK_RATE))
+        down, _ = run_test(VadProcessor(CLOCK_RATE, FRAME_MS, VadConfig()), frames)
+        assert len(of(down, UserStartedSpeaking)) == expect
 
 
 def test_maximum_utterance_length_closes_endless_speech(engines: dict[str, Any]) -> None:
@@ -206,6 +232,62 @@ def test_asr_runs_only_on_speech_with_the_grammar_asked_for(engines: dict[str, A
     assert [(p.text, p.intent) for p in parse] == [("가격이 얼마에요", "ask_price")]
     assert parse[0].asr_confidence > 0.5 and parse[0].nlu_ms > 0
     assert down.index(of(down, UserStoppedSpeaking)[0]) < down.index(final[0])
+
+
+def test_readings_are_understood_in_the_trailing_silence_before_the_endpoint(
+        engines: dict[str, Any]) -> None:
+    kit = engines["kit"]
+    phrases = tuple(p for i in ("affirm", "deny", "ask_price") for p in kit.phrases(i))
+    calls: list[str] = []
+
+    def parse(text: str) -> dict[str, Any]:
+        calls.append(text)
+        return kit.nlu.parse(text)
+
+    frames = spoken(engines, "가격이 얼마에요")
+    down, _ = run_test([VadProcessor(CLOCK_RATE, FRAME_MS, VadConfig(end_silence_ms=300)),
+                        AsrProcessor(engines["asr"], early_final_ms=150), NluProcessor(parse)],
+                       [(Listen(phrases), UP), *frames])
+    assert not of(down, TentativeTranscript), "the NLU keeps it; nothing acts on it"
+    final, stop = of(down, FinalTranscript)[0], of(down, UserStoppedSpeaking)[0]
+    parse_result = of(down, ParseResult)[0]
+    assert (parse_result.text, parse_result.intent) == ("가격이 얼마에요", "ask_price")
+    assert calls == ["가격이 얼마에요"], "parsed once, before the endpoint"
+    assert stop.at - stop.last_voiced_at == pytest.approx(0.3, abs=0.021)
+    # The tentative readings went down 150 ms into the silence, ahead of the endpoint.
+    asr = AsrProcessor(engines["asr"], early_final_ms=150)
+    down, _ = run_test([VadProcessor(CLOCK_RATE, FRAME_MS, VadConfig(end_silence_ms=300)),
+                        asr], [(Listen(phrases), UP), *frames])
+    tentative = of(down, TentativeTranscript)[0]
+    assert tentative.at - stop.last_voiced_at == pytest.approx(0.15, abs=0.021)
+    assert of(down, FinalTranscript)[0].readings is tentative.readings
+    assert final.readings[0].text == tentative.readings[0].text
+
+
+def test_speaking_on_after_an_early_reading_is_heard_whole(engines: dict[str, Any]) -> None:
+    kit = engines["kit"]
+    phrases = tuple(p for i in ("affirm", "deny", "ask_price") for p in kit.phrases(i))
+    first = np.frombuffer(engines["tts"].synthesize("가격이", CLOCK_RATE), dtype="<i2")
+    first = first[:int(np.nonzero(np.abs(first) > 300)[0][-1]) + 1]  # no trailing silence
+    pcm = (silence(300, CLOCK_RATE) + first.tobytes()
+           + silence(220, CLOCK_RATE) + engines["tts"].synthesize("얼마에요", CLOCK_RATE)
+           + silence(800, CLOCK_RATE))
+    results = {}
+    for early in (None, 150.0):
+        down, _ = run_test([VadProcessor(CLOCK_RATE, FRAME_MS, VadConfig(end_silence_ms=300)),
+                            AsrProcessor(engines["asr"], early_final_ms=early)],
+                           [(Listen(phrases), UP), *audio_frames(pcm)])
+        assert len(of(down, UserStoppedSpeaking)) == 1, "a 220 ms pause is not an endpoint"
+        final = of(down, FinalTranscript)[0]
+        tentative = of(down, TentativeTranscript)
+        if early is None:
+            assert not tentative
+        else:  # one in the pause, voided when they spoke on; one before the endpoint
+            assert len(tentative) == 2 and "얼마에요" not in tentative[0].readings[0].text
+            assert final.readings is tentative[1].readings
+        results[early] = [r.text for r in final.readings]
+    assert "얼마에요" in results[150.0][0]
+    assert results[150.0] == results[None], "the same readings as decoding it in one go"
 
 
 # -- the policy ----------------------------------------------------------------------------

@@ -62,3 +62,22 @@ def test_forced_grammar_reading_can_look_confident(asr: VoskAsr, tts: Pyttsx3Tts
     pcm = silence(200, RATE) + tts.synthesize("내일 다시 전화 주세요", RATE) + silence(700, RATE)
     result = stream_decode(asr, pcm, ["네 좋아요", "아니요"])
     assert result.text and result.text != "내일 다시 전화 주세요"
+
+
+def test_open_vocabulary_recognisers_are_reused_warm_and_reset(asr: VoskAsr,
+                                                                tts: Pyttsx3Tts) -> None:
+    from voices.asr import _open_pools, warm_up
+
+    speech = tts.synthesize("여보세요 지금은 바빠요", RATE)
+    warm_up(asr.model, speech)
+    pool = _open_pools[id(asr.model)]
+    warmed = pool[-1]
+    stream = asr.stream(None)
+    assert stream._rec is warmed and warmed not in pool, "taken from the pool, not shared"
+    stream.feed(speech[:len(speech) // 2])
+    stream.close()  # abandoned half way (the customer hung up)
+    assert pool[-1] is warmed
+    # What was half heard does not leak into the next utterance.
+    assert asr.decode(silence(1000, RATE), None).text == ""
+    assert asr.decode(speech, None).text, "still decodes speech"
+    assert pool[-1] is warmed and pool.count(warmed) == 1
