@@ -4,6 +4,13 @@ the calls are placed and timed). Prints one JSON document:
 
     {"calls", "cores", "p95_ms", "underruns", "mem_mb", "cpu_per_call_s_per_s"}
 
+`underruns` counts holes inside the robot's replies: a sentence whose audio was not
+ready when the one before it had played out. `late_frames` counts the robot's speech
+frames its media clock sent more than 40 ms after the previous one (scheduling jitter on
+a busy machine), and `caller_jitter_buffer` what the simulated callers' jitter buffers
+made of the robot's audio: `empty` is how often one had no frame when its clock asked
+(a gap or concealment the caller could hear), `discard` frames dropped to cut delay.
+
 `mem_mb` is the total PSS of the worker's processes (the parent holding the model and
 every call process), so the shared model pages count once. The simulated customers run
 on the same cores and are not counted in mem_mb or cpu.
@@ -29,13 +36,15 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=8, help="simultaneous calls")
     p.add_argument("--persona", default="+821011110001", help="number the robot dials")
     args = p.parse_args()
-    results, caller, mem_mb = run(args.calls, args.persona)
+    results, caller, mem_mb, jitter = run(args.calls, args.persona)
     done = [r for r in results if "cpu_s" in r]
     talk = sum(r["talk_s"] for r in done)
     print(json.dumps({
         "bench": "concurrency", "calls": args.calls, "cores": os.cpu_count(),
         "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
         "underruns": sum(r["underruns"] for r in done),
+        "late_frames": sum(r["late_frames"] for r in done),
+        "caller_jitter_buffer": jitter,
         "mem_mb": round(mem_mb, 1),
         "cpu_per_call_s_per_s": round(sum(r["cpu_s"] for r in done) / talk, 4) if talk
         else None,

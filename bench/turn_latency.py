@@ -59,7 +59,7 @@ def child(index: int, port: int, persona: str, model: Any, start_at: float) -> d
     rt.shutdown()
     customer = [t for t in outcome.turns if t.speaker == "customer"]
     return {"disposition": outcome.disposition, "cpu_s": cpu, "talk_s": outcome.duration_s,
-            "pss_mb": pss, "underruns": outcome.underruns,
+            "pss_mb": pss, "underruns": outcome.underruns, "late_frames": outcome.late_frames,
             "latency_ms": [t.latency_ms for t in customer if t.latency_ms is not None],
             "processing_ms": [t.processing_ms for t in customer
                               if t.processing_ms is not None],
@@ -82,9 +82,11 @@ def pss_mb(pid: int | str = "self") -> float:
     return smaps(pid).get("Pss", 0.0)
 
 
-def run(calls: int, persona: str) -> tuple[list[dict[str, Any]], list[float], float]:
+def run(calls: int, persona: str
+        ) -> tuple[list[dict[str, Any]], list[float], float, dict[str, Any]]:
     """Place `calls` calls at once; (per-call results, caller-side latencies, the peak
-    PSS in MB of this process and its call processes together)."""
+    PSS in MB of this process and its call processes together, the callers' jitter
+    buffer figures)."""
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     count = -(-calls // CALLS_PER_SIMULATOR)
     with simulators(work, DEMO / "personas.yml", count) as sims:
@@ -101,7 +103,7 @@ def run(calls: int, persona: str) -> tuple[list[dict[str, Any]], list[float], fl
             i, sims[i // CALLS_PER_SIMULATOR].port, persona, model, start_at))
         sampler.stop()
         caller = [x for sim in sims for x in caller_latencies(sim.log)]
-        return results, caller, sampler.peak_mb
+        return results, caller, sampler.peak_mb, caller_jitter([sim.log for sim in sims])
 
 
 class PssSampler(threading.Thread):
@@ -141,13 +143,32 @@ def caller_latencies(log: Path) -> list[float]:
     return out
 
 
+def caller_jitter(logs: list[Path]) -> dict[str, Any]:
+    """Summed over every call: how the robot's audio reached the simulated callers
+    (their jitter buffers' `empty` events are gaps a caller could hear)."""
+    stats = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{") and '"event": "ended"' in line:
+                jitter = json.loads(line).get("jitter") or {}
+                if jitter:
+                    stats.append(jitter)
+    return {"calls": len(stats),
+            "empty": sum(int(j["empty"]) for j in stats),
+            "discard": sum(int(j["discard"]) for j in stats),
+            "lost": sum(int(j["lost"]) for j in stats),
+            "avg_delay_ms": round(statistics.mean(j["avg_delay_ms"] for j in stats), 1)
+            if stats else None,
+            "max_delay_ms": max((j["max_delay_ms"] for j in stats), default=None)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=20, help="concurrent calls")
     p.add_argument("--persona", default="+821011110001", help="number the robot dials")
     args = p.parse_args()
 
-    results, caller, _ = run(args.calls, args.persona)
+    results, caller, _, _ = run(args.calls, args.persona)
     robot = [x for r in results for x in r.get("latency_ms", [])]
     processing = [x for r in results for x in r.get("processing_ms", [])]
     asr = [x for r in results for x in r.get("asr_ms", [])]

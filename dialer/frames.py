@@ -161,6 +161,7 @@ class SpeechAudio(Frame):
     node: str | None = None
     tts_ms: float = 0.0
     reply_to_voiced_at: float | None = None
+    continues: bool = False  # a later sentence of the same reply: must follow without a gap
 
 
 @dataclass(frozen=True)

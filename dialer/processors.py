@@ -399,7 +399,8 @@ class TtsProcessor(FrameProcessor):
             t = time.perf_counter()
             pcm = self.render(sentence)
             self.push(SpeechAudio(pcm, sentence, frame.node, (time.perf_counter() - t) * 1000,
-                                  frame.reply_to_voiced_at if i == 0 else None))
+                                  frame.reply_to_voiced_at if i == 0 else None,
+                                  continues=i > 0))
 
 
 class TurnRecorder(FrameProcessor):
@@ -485,9 +486,15 @@ class AudioOutput(FrameProcessor):
         self.speaking = False
         self._announced = False
         self._text = ""
+        # Sentences of a reply that came after the one before had played out: the caller
+        # heard a hole in the middle of the robot's reply.
+        self.underruns = 0
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, SpeechAudio):
+            if frame.continues and self.sink.first_tx_at is not None \
+                    and not self.sink.playing:
+                self.underruns += 1
             if not self.speaking:
                 self.sink.reset_tx_marks()
                 self.speaking, self._announced, self._text = True, False, frame.text

@@ -86,7 +86,10 @@ class CallOutcome:
     duration_s: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
     recording: str | None = None
-    underruns: int = 0  # robot speech frames the media clock took late
+    # Gaps inside a reply: a sentence's audio was not ready when the one before it had
+    # played out (the robot's own playback buffer ran dry).
+    underruns: int = 0
+    late_frames: int = 0  # robot speech frames the media clock took late (jitter)
     slots: dict[str, str] = field(default_factory=dict)  # entities the script keeps
 
 
@@ -281,7 +284,7 @@ class CallSession:
                             detect_machines=am is not None),
             TtsProcessor(self._speech),
             TurnRecorder(self._add_turn, self._update_turn, CLOCK_RATE * 2 / 1000),
-            AudioOutput(call.audio),
+            audio_out := AudioOutput(call.audio),
         ], on_down=lambda f: ended.append(f) if isinstance(f, Hangup | ErrorFrame) else None)
         outcome: CallOutcome | None = None
         pipeline.push(StartFrame(answered_at))
@@ -333,7 +336,8 @@ class CallSession:
         outcome.duration_s = round(time.monotonic() - answered_at, 2)
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
-        outcome.underruns = call.audio.underruns
+        outcome.underruns = audio_out.underruns
+        outcome.late_frames = call.audio.late_frames
         outcome.slots = dict(policy.slots)
         return outcome
 

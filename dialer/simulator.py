@@ -216,11 +216,15 @@ class CustomerSimulator:
             else:
                 self._converse(call, persona, no)
         finally:
+            if not call.disconnected.is_set():
+                call.jitter = call.jitter_stats()
             call.hangup_quietly()
             call.disconnected.wait(5)
             call.release()
             self.handled += 1
-            self._event(persona, "ended", call=no, status=call.status)
+            # How the robot's audio reached this caller: `empty` counts the frames its
+            # jitter buffer had nothing for (a gap the caller hears, or concealment).
+            self._event(persona, "ended", call=no, status=call.status, jitter=call.jitter)
 
     def _converse(self, call: SipCall, persona: Persona, no: int) -> None:
         replies = list(persona.replies)
@@ -316,7 +320,11 @@ class CustomerSimulator:
         """Received frames that arrived after `since` (older ones are dropped); None every
         0.2 s of nothing, so callers can check the call; ends at the deadline."""
         rx = call.audio.rx
+        stats_at = 0.0
         while time.monotonic() < deadline and not call.disconnected.is_set():
+            if time.monotonic() - stats_at >= 0.5:  # gone with the stream once it ends
+                stats_at = time.monotonic()
+                call.jitter = call.jitter_stats() or call.jitter
             try:
                 at, frame = rx.get(timeout=0.2)
             except queue.Empty:

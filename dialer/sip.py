@@ -154,8 +154,9 @@ class AudioPipe(pj.AudioMediaPort):
         self.first_tx_at: float | None = None  # when the first queued frame left
         self.last_tx_at: float | None = None
         # Speech frames the media clock asked for late (more than two frame times after
-        # the one before): the caller hears a gap. Counted for the concurrency benchmark.
-        self.underruns = 0
+        # the one before): jitter the far end's buffer has to absorb. Counted for the
+        # concurrency benchmark.
+        self.late_frames = 0
         self._last_request = 0.0
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
@@ -181,7 +182,7 @@ class AudioPipe(pj.AudioMediaPort):
             if self.first_tx_at is None:
                 self.first_tx_at = now
             elif now - previous > 2 * FRAME_MS / 1000:
-                self.underruns += 1
+                self.late_frames += 1
             self.last_tx_at = now
             frame.buf = pj.ByteVector(data)
         frame.size = FRAME_BYTES
@@ -218,7 +219,7 @@ class AudioPipe(pj.AudioMediaPort):
             except queue.Empty:
                 break
         self.reset_tx_marks()
-        self.underruns = 0
+        self.late_frames = 0
 
 
 class SipCall(pj.Call):
@@ -252,6 +253,7 @@ class SipCall(pj.Call):
         self.connected_at: float | None = None
         self.disconnected = threading.Event()
         self.peer_responded = threading.Event()  # any SIP response (100 Trying on) came back
+        self.jitter: dict[str, float] = {}  # the receive jitter buffer's, when the call ended
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -260,6 +262,7 @@ class SipCall(pj.Call):
         if self.state == "CONFIRMED" and self.connected_at is None:
             self.connected_at = time.monotonic()
         if self.state == "DISCONNECTED":
+            self.jitter = self.jitter_stats() or self.jitter
             self._detach_media()
             self.disconnected.set()
         self.events.put(CallEvent("state", self.state, self.status, self.reason))
@@ -313,6 +316,21 @@ class SipCall(pj.Call):
             return int(self.getStreamStat(index).rtcp.rxStat.pkt)
         except pj.Error:
             return None
+
+    def jitter_stats(self) -> dict[str, float]:
+        """What the receive jitter buffer did so far: `empty` is how often the media clock
+        asked for a frame and none had arrived in time (the listener hears a gap, or
+        packet-loss concealment), `discard` frames thrown away to shrink the delay."""
+        index = getattr(self, "_media_index", None)
+        if index is None:
+            return {}
+        try:
+            jb = self.getStreamStat(index).jbuf
+        except pj.Error:
+            return {}
+        return {"empty": jb.empty, "discard": jb.discard, "lost": jb.lost,
+                "avg_delay_ms": jb.avgDelayMsec, "max_delay_ms": jb.maxDelayMsec,
+                "prefetch": jb.prefetch}
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.events.put(CallEvent("dtmf", digit=prm.digit))

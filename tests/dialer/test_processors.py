@@ -462,3 +462,24 @@ def test_slots_are_kept_from_entities_and_fill_prompts(tmp_path: Any) -> None:
                                        entities, last_voiced_at=3.0)])
     assert p.policy.slots == {"day": "내일", "time": "세 시"}, "only declared slots"
     assert [s.text for s in of(down, Speak)][-1] == "네 내일 세 시에 다시 전화드리겠습니다"
+
+
+def test_a_sentence_that_comes_after_the_one_before_played_out_is_an_underrun() -> None:
+    sink = FakeSink()
+    out = AudioOutput(sink)
+    run_test(out, [SpeechAudio(b"x", "첫 문장"), SpeechAudio(b"y", "둘째", continues=True)])
+    sink.send(1.0)
+    assert out.underruns == 0, "the second was queued in time"
+    sink.send(1.02)
+    run_test(out, [SpeechAudio(b"z", "셋째", continues=True)])  # rendered too slowly
+    assert out.underruns == 1
+    sink.send(1.2)
+    run_test(out, [Tick(1.5), SpeechAudio(b"n", "새 답변")])  # a new reply: no gap to hear
+    assert out.underruns == 1
+
+
+def test_tts_marks_the_later_sentences_of_a_reply() -> None:
+    down, _ = run_test(TtsProcessor(lambda text: text.encode()),
+                       [Speak("죄송합니다. 다시 말씀해 주세요.", "greeting")])
+    audio = of(down, SpeechAudio)
+    assert [a.continues for a in audio] == [False, True]
