@@ -177,7 +177,8 @@ class CallRuntime:
                             vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms,
                                           floor_dbfs=self.settings.vad_floor_dbfs),
                             barge_in_min_ms=self.settings.barge_in_min_ms,
-                            asr_early_final_ms=self.settings.asr_early_final_ms or None)
+                            asr_early_final_ms=self.settings.asr_early_final_ms or None,
+                            echo_guard=self.settings.echo_guard)
         session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts, kit.script,
                               kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
         return place(self.ua, account, trunk.dial_uri(number_or_uri), session, fields,

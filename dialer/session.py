@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from campaigns.models import Disposition
 from dialer.amd import AmdConfig, AmdProcessor
+from dialer.echo import EchoGuard
 from dialer.frames import (
     Dtmf,
     EndFrame,
@@ -107,6 +108,9 @@ class SessionConfig:
     # Trailing silence after which the recogniser's final pass and the NLU run ahead of
     # the endpoint (None: only at the endpoint).
     asr_early_final_ms: float | None = 150.0
+    # Take the robot's own voice out of what it hears (dialer.echo), so that a line
+    # that echoes never makes it interrupt itself or answer itself.
+    echo_guard: bool = True
     # An answered call from which no RTP arrives for this long is dead air (one-way audio,
     # a line that went dead): it ends with its own disposition instead of being talked at.
     no_rtp_s: float = 8.0
@@ -273,7 +277,10 @@ class CallSession:
         amd = [AmdProcessor(AmdConfig(max_human_speech_s=am.max_human_speech_s,
                                       initial_silence_s=am.initial_silence_s),
                             CLOCK_RATE, FRAME_MS)] if am is not None else []
+        echo = [EchoGuard(call.audio.sent_before, CLOCK_RATE, FRAME_MS)] \
+            if self.cfg.echo_guard else []
         pipeline = Pipeline([
+            *echo,
             VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
             *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
@@ -336,6 +343,12 @@ class CallSession:
         outcome.duration_s = round(time.monotonic() - answered_at, 2)
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
+        if echo and echo[0].canceller.delay is not None:
+            ec = echo[0].canceller
+            log.info("echo guard: echo path %.0f ms (gain %.2f); %d frames cancelled, "
+                     "%d muted; paths taken (frame, delay ms): %s", ec.last_delay_ms, ec.gain,
+                     ec.frames_cancelled, ec.frames_muted,
+                     [(n, round(d * 1000 / CLOCK_RATE)) for n, d in ec.paths])
         outcome.underruns = audio_out.underruns
         outcome.late_frames = call.audio.late_frames
         outcome.slots = dict(policy.slots)

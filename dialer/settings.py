@@ -42,6 +42,8 @@ class DialerSettings(BaseSettings):
     vad_floor_dbfs: float = -50.0
     # Trailing silence after which the reply is understood ahead of the endpoint (0: off).
     asr_early_final_ms: float = 150.0
+    # Remove the robot's own voice coming back on the line before anything listens.
+    echo_guard: bool = True
     # Speech over the robot longer than this interrupts it; shorter is a backchannel.
     barge_in_min_ms: float = 400.0
 

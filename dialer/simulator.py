@@ -9,6 +9,7 @@ number dialed (the user part of the request URI):
         answer: answer          # answer | busy | no_answer | decline | machine
         hello: "여보세요"        # optional: said as soon as it answers
         greeting: "..."         # answer: machine -- played before its beep
+        echo: {ms: 120, gain: 0.5}  # the line sends the robot's voice back to it
         ring_s: 1.0
         replies:                # one entry per robot prompt, in order
           - say: "네 관심 있어요"
@@ -76,6 +77,9 @@ class Persona:
     replies: tuple[Reply, ...] = field(default_factory=tuple)
     hello: str = ""  # said as soon as the call is answered ("여보세요?")
     greeting: str = ""  # answer: machine -- the recorded greeting, then a beep
+    # A line that echoes: what the robot says comes back this much later, this loud.
+    echo_ms: int | None = None
+    echo_gain: float = 0.5
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -118,10 +122,17 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
         if mode == "machine" and not str(raw.get("greeting", "")).strip():
             raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
                                "before the beep)")
+        echo = raw.get("echo")
+        if echo is not None and not (isinstance(echo, dict) and set(echo) <= {"ms", "gain"}
+                                     and isinstance(echo.get("ms"), int) and echo["ms"] >= 0
+                                     and isinstance(echo.get("gain", 0.5), int | float)):
+            raise PersonaError(f"{where}: echo {echo!r} must be {{ms: delay, gain: 0..1}}")
         out[number] = Persona(name=name, number=number, answer=mode,
                               ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies),
                               hello=str(raw.get("hello", "")),
-                              greeting=str(raw.get("greeting", "")))
+                              greeting=str(raw.get("greeting", "")),
+                              echo_ms=echo["ms"] if echo else None,
+                              echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5)
     return out
 
 
@@ -208,6 +219,8 @@ class CustomerSimulator:
                 call.disconnected.wait(self.give_up_s)  # ring until the robot cancels
                 return
             time.sleep(persona.ring_s)
+            if persona.echo_ms is not None:
+                call.audio.echo(persona.echo_ms, persona.echo_gain)
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)

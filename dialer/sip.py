@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pjsua2 as pj
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,15 @@ class AudioPipe(pj.AudioMediaPort):
         # concurrency benchmark.
         self.late_frames = 0
         self._last_request = 0.0
+        # What was sent, for the echo guard: (time, frame) of the last second, and
+        # when speech last left (the guard does nothing once that is long past).
+        self._sent: deque[tuple[float, bytes]] = deque(maxlen=1000 // FRAME_MS)
+        self.last_speech_at = 0.0
+        # A far end that echoes (the simulator's `echo:` persona): what it heard goes
+        # back, `delay` frames later, scaled by `gain`, mixed into what it sends.
+        self._echo: deque[np.ndarray] | None = None
+        self._echo_gain = 0.0
+        self._echo_delay = 0
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
         self.createPort("robot", fmt)
@@ -165,29 +175,61 @@ class AudioPipe(pj.AudioMediaPort):
     # -- pjsua2 media thread --------------------------------------------------------
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            pcm = vector_bytes(frame.buf)
+            if self._echo is not None:
+                self._echo.append(np.frombuffer(pcm, dtype="<i2") * self._echo_gain)
             try:
-                self.rx.put_nowait((time.monotonic(), vector_bytes(frame.buf)))
+                self.rx.put_nowait((time.monotonic(), pcm))
             except queue.Full:  # a stalled consumer must not stall the media clock
                 pass
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        now = time.monotonic()
         with self._tx_lock:
             data = self._tx.popleft() if self._tx else None
-        previous, self._last_request = self._last_request, time.monotonic()
-        if data is None:
-            frame.buf = self._silence
-        else:
-            now = time.monotonic()
+            self._sent.append((now, data or b""))
+        previous, self._last_request = self._last_request, now
+        if data is not None:
+            self.last_speech_at = now
             if self.first_tx_at is None:
                 self.first_tx_at = now
             elif now - previous > 2 * FRAME_MS / 1000:
                 self.late_frames += 1
             self.last_tx_at = now
-            frame.buf = pj.ByteVector(data)
+        if self._echo is not None and len(self._echo) > self._echo_delay:
+            echo = self._echo.popleft()
+            mixed = echo if data is None else np.frombuffer(data, dtype="<i2") + echo
+            data = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+        frame.buf = self._silence if data is None else pj.ByteVector(data)
         frame.size = FRAME_BYTES
 
     # -- call thread ----------------------------------------------------------------
+    def sent_before(self, at: float, nbytes: int) -> bytes:
+        """The last `nbytes` of audio sent up to time `at` (silence as zeros); empty
+        when no speech has left for a second, so the echo guard can rest."""
+        if at - self.last_speech_at > 1.0:
+            return b""
+        with self._tx_lock:
+            sent = list(self._sent)
+        out: list[bytes] = []
+        size = 0
+        for when, pcm in reversed(sent):
+            if when > at:
+                continue
+            out.append(pcm or bytes(FRAME_BYTES))
+            size += FRAME_BYTES
+            if size >= nbytes:
+                break
+        return b"".join(reversed(out))[-nbytes:]
+
+    def echo(self, delay_ms: int, gain: float) -> None:
+        """Send back what is received, `delay_ms` later (a multiple of the frame), scaled
+        by `gain`: a far end with an echo (tests of the robot's echo guard)."""
+        self._echo_delay = max(0, delay_ms // FRAME_MS)
+        self._echo_gain = gain
+        self._echo = deque()
+
     def play(self, pcm: bytes) -> None:
         """Queue PCM (16 kHz, 16-bit mono) for sending."""
         frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
@@ -213,6 +255,10 @@ class AudioPipe(pj.AudioMediaPort):
     def reset(self) -> None:
         """Forget everything of the previous call (the port is reused, never destroyed)."""
         self.clear()
+        self._echo = None
+        with self._tx_lock:
+            self._sent.clear()
+        self.last_speech_at = 0.0
         while True:
             try:
                 self.rx.get_nowait()

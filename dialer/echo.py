@@ -1,0 +1,163 @@
+"""The robot must never hear itself: its own speech coming back on the line (a handset
+on speaker, a hybrid's line echo) would otherwise open utterances and interrupt it.
+
+`EchoCanceller` is a line echo canceller for one echo path. The last 100 ms of what is
+received is compared with the robot's own audio of the last `max_delay_ms` (normalised
+cross-correlation through the FFT, at every lag); when one lag explains it, that is the
+echo path (delay and gain), kept for the call. Along it, the robot's audio is subtracted
+from every frame (the linear part), and a frame the echo explains almost wholly is
+muted (the non-linear part: codec noise is left over from the subtraction). A customer
+who talks over the echo leaves far more than that, so their voice passes: barge-in
+still works.
+
+`EchoGuard` is the processor: it sits first in the pipeline and replaces the audio of
+each received frame with what is left after cancellation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from dialer.frames import Frame, InputAudio
+from dialer.pipeline import Direction, FrameProcessor
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    max_delay_ms: int = 400  # round trip of the far end's echo we look for
+    block_ms: int = 100  # received audio compared at once (one 20 ms frame is too short:
+    #                      chance likeness with some lag of our speech is too high)
+    lock_corr: float = 0.8  # a block this like our own speech at one lag: echo path found
+    # A frame whose leftover after subtraction is this small next to the echo estimate
+    # held only our voice: it is muted (codec noise is what is left). A customer talking
+    # over the echo leaves far more: their voice passes.
+    mute_ratio: float = 0.15
+    min_ref_dbfs: float = -45.0  # the robot said something in the window worth looking for
+    search_every: int = 5  # once locked, the path is searched again every this many frames
+    search_every_unlocked: int = 2  # before: blocks overlap, every other one is enough
+    # A path is taken only when blocks this far apart (and one between) agree on it: one
+    # block can be like our speech by chance (same synthetic voice on both sides: seen
+    # at 0.84), a real echo path repeats through everything the robot says.
+    confirm_ms: int = 200
+
+
+class EchoCanceller:
+    """Finds the echo path (delay and gain) on blocks where our voice comes back alone,
+    keeps it, and removes our voice along it from every frame, also while the customer
+    talks (double talk: the path is not re-learnt then, their voice stays)."""
+
+    def __init__(self, sample_rate: int, frame_ms: int = 20,
+                 config: EchoConfig | None = None) -> None:
+        self.cfg = config or EchoConfig()
+        self.sample_rate = sample_rate
+        self.n = sample_rate * frame_ms // 1000
+        self.block = max(self.n, sample_rate * self.cfg.block_ms // 1000)
+        self.window = sample_rate * self.cfg.max_delay_ms // 1000 + self.block
+        size = 1
+        while size < self.window + self.block:
+            size *= 2
+        self.fft_size = size
+        self._min_ref_energy = self.n * (32768.0 * 10 ** (self.cfg.min_ref_dbfs / 20)) ** 2
+        self._rx = np.zeros(self.block)
+        self._since_search = 0
+        self._suspect = False
+        self._frame_no = 0
+        self._seen: list[tuple[int, int, float]] = []  # (frame no, delay, gain) candidates
+        self.delay: int | None = None  # samples, once locked
+        self.gain = 0.0
+        self.frames_cancelled = 0
+        self.frames_muted = 0
+        self.paths: list[tuple[int, int]] = []  # (frame no, delay) each time a path was taken
+
+    @property
+    def last_delay_ms(self) -> float | None:
+        return None if self.delay is None else self.delay * 1000 / self.sample_rate
+
+    def _search(self, ref: np.ndarray) -> None:
+        """Lock the echo path if the last block of received audio is our own voice."""
+        b = self.block
+        rx_energy = float(self._rx @ self._rx)
+        if rx_energy <= 0.0:
+            return
+        ref_sq = np.concatenate(([0.0], np.cumsum(ref * ref)))
+        seg_energy = ref_sq[b:] - ref_sq[:-b]
+        spec = np.fft.rfft(ref, self.fft_size) * np.conj(np.fft.rfft(self._rx, self.fft_size))
+        dots = np.fft.irfft(spec, self.fft_size)[:len(seg_energy)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = np.where(seg_energy > self._min_ref_energy,
+                            np.abs(dots) / np.sqrt(seg_energy * rx_energy), 0.0)
+        lag = int(np.argmax(corr))  # a hybrid may invert the echo: the gain's sign follows
+        if corr[lag] < self.cfg.lock_corr:
+            return
+        delay, gain = len(ref) - lag - b, float(dots[lag] / seg_energy[lag])
+        span = self.cfg.confirm_ms * self.sample_rate // 1000 // self.n  # in frames
+        now = self._frame_no
+        self._seen = [c for c in self._seen if now - c[0] <= 4 * span]
+        self._seen.append((now, delay, gain))
+        agree = [c for c in self._seen if abs(c[1] - delay) <= 2]
+        # A jitter buffer that grows or shrinks moves a known path by a frame or two: a
+        # move that small is followed at once (two blocks in a row agree), a new path
+        # far from it must be confirmed over `confirm_ms`.
+        near = self.delay is not None and abs(delay - self.delay) <= 2 * self.n
+        if (near and len(agree) >= 2) or (len(agree) >= 3 and now - agree[0][0] >= span):
+            if self.delay is None or abs(self.delay - delay) > 2:
+                self.paths.append((now, delay))
+            self.delay, self.gain = delay, gain
+
+    def process(self, rx_pcm: bytes, ref_pcm: bytes) -> bytes:
+        """`ref_pcm`: the robot's audio that ends when `rx_pcm` arrived (the last
+        `window` samples of it); returns the frame with the echo removed."""
+        rx = np.frombuffer(rx_pcm, dtype="<i2").astype(np.float64)
+        if len(rx) != self.n:
+            return rx_pcm
+        self._rx = np.concatenate((self._rx[self.n:], rx))
+        self._frame_no += 1
+        ref = np.frombuffer(ref_pcm, dtype="<i2").astype(np.float64)[-self.window:]
+        if len(ref) < self.window:
+            ref = np.concatenate((np.zeros(self.window - len(ref)), ref))
+        self._since_search += 1
+        every = self.cfg.search_every if self.delay is not None \
+            else self.cfg.search_every_unlocked
+        if self._since_search >= every or self._suspect:
+            self._since_search = 0
+            self._search(ref)
+        if self.delay is None:
+            return rx_pcm
+        end = len(ref) - self.delay
+        segment = ref[end - self.n:end]
+        seg_energy = float(segment @ segment)
+        if seg_energy < self._min_ref_energy:
+            return rx_pcm  # what comes back now is from a moment the robot was quiet
+        echo = self.gain * segment
+        left = rx - echo
+        self.frames_cancelled += 1
+        # Much left over: the customer talks, or the path moved; search on every frame.
+        self._suspect = float(left @ left) > self.cfg.mute_ratio * float(echo @ echo)
+        if not self._suspect:
+            self.frames_muted += 1
+            return b"\x00" * len(rx_pcm)
+        return np.clip(np.rint(left), -32768, 32767).astype("<i2").tobytes()
+
+
+class EchoGuard(FrameProcessor):
+    """Takes the robot's own voice out of what it hears (see the module's doc)."""
+
+    def __init__(self, reference: Callable[[float, int], bytes], sample_rate: int,
+                 frame_ms: int = 20, config: EchoConfig | None = None) -> None:
+        super().__init__()
+        self.canceller = EchoCanceller(sample_rate, frame_ms, config)
+        # reference(at, nbytes): the robot's sent audio up to time `at`, its last nbytes
+        self.reference = reference
+        self._ref_bytes = self.canceller.window * 2
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, InputAudio):
+            ref = self.reference(frame.at, self._ref_bytes)
+            if ref:
+                pcm = self.canceller.process(frame.pcm, ref)
+                if pcm is not frame.pcm:
+                    frame = replace(frame, pcm=pcm)
+        self.push(frame, direction)

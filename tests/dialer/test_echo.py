@@ -1,0 +1,116 @@
+"""The echo guard frame by frame: the robot's own voice coming back is removed, the
+customer's voice is not, also when both arrive at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dialer.echo import EchoCanceller, EchoGuard
+from dialer.frames import InputAudio
+from dialer.pipeline import run_test
+from dialer.sip import CLOCK_RATE, FRAME_BYTES
+from voices.tts import Pyttsx3Tts
+
+N = FRAME_BYTES // 2
+
+
+@pytest.fixture(scope="module")
+def voices() -> dict[str, np.ndarray]:
+    tts = Pyttsx3Tts("ko", rate=175)
+    robot = np.frombuffer(tts.synthesize("안녕하세요 행복통신 김지수입니다 새 요금제를 "
+                                         "안내해 드리려고 연락드렸습니다", CLOCK_RATE),
+                          dtype="<i2").astype(np.float64)
+    customer = np.frombuffer(tts.synthesize("가격이 얼마에요 네 관심 있어요", CLOCK_RATE),
+                             dtype="<i2").astype(np.float64)
+    # Whole frames only, so that what goes in and what comes out line up.
+    return {"robot": robot[:len(robot) // N * N], "customer": customer[:len(customer) // N * N]}
+
+
+def pcm(x: np.ndarray) -> bytes:
+    return np.clip(np.rint(x), -32768, 32767).astype("<i2").tobytes()
+
+
+def run(rx: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, EchoCanceller]:
+    """Feed rx frame by frame, each with the robot audio sent up to its end."""
+    ec = EchoCanceller(CLOCK_RATE)
+    out = []
+    for i in range(0, len(rx) - N + 1, N):
+        ref = sent[max(0, i + N - ec.window):i + N]
+        out.append(np.frombuffer(ec.process(pcm(rx[i:i + N]), pcm(ref)), dtype="<i2"))
+    return np.concatenate(out).astype(np.float64), ec
+
+
+def energy(x: np.ndarray) -> float:
+    return float(np.sum(x * x))
+
+
+def first_voice_ms(x: np.ndarray) -> int:
+    return int(np.nonzero(np.abs(x) > 300)[0][0]) * 1000 // CLOCK_RATE
+
+
+def line_echo(robot: np.ndarray, delay_ms: int, gain: float, seed: int = 1) -> np.ndarray:
+    d = CLOCK_RATE * delay_ms // 1000
+    echo = np.concatenate((np.zeros(d), robot))[:len(robot)] * gain
+    return echo + np.random.default_rng(seed).normal(0, 30, len(robot))  # line noise
+
+
+@pytest.mark.parametrize(("delay_ms", "gain"), [(60, 0.5), (137, 0.8), (300, -0.3)])
+def test_the_robots_own_voice_coming_back_is_removed(voices: dict[str, np.ndarray],
+                                                     delay_ms: int, gain: float) -> None:
+    robot = voices["robot"]
+    rx = line_echo(robot, delay_ms, gain)
+    out, ec = run(rx, robot)
+    assert ec.last_delay_ms == pytest.approx(delay_ms, abs=1)
+    # The path is confirmed over blocks 200 ms apart; from then on the echo is gone.
+    locked = CLOCK_RATE * (delay_ms + first_voice_ms(robot) + 300) // 1000
+    assert energy(out[locked:]) < energy(rx[locked:]) / 100, "at least 20 dB less echo"
+    assert energy(out) < energy(rx) / 5
+
+
+def test_the_customer_alone_passes_untouched(voices: dict[str, np.ndarray]) -> None:
+    customer = voices["customer"]
+    out, ec = run(customer, voices["robot"][:len(customer)] * 0.0)
+    assert np.array_equal(out, np.rint(customer)) and ec.frames_cancelled == 0
+    # ... and so does a customer heard while the robot spoke, with no echo on the line.
+    robot = voices["robot"][:len(customer)]
+    out, _ = run(customer, robot)
+    assert energy(out - customer) < energy(customer) / 100
+
+
+def test_double_talk_keeps_the_customers_voice(voices: dict[str, np.ndarray]) -> None:
+    # The robot talks alone for 1.5 s (the path is learnt), then the customer talks over it.
+    robot, customer = voices["robot"], voices["customer"]
+    start = CLOCK_RATE * 3 // 2
+    assert len(robot) >= start + len(customer)
+    echo = line_echo(robot, 120, 0.5)[:start + len(customer)]
+    talk = np.concatenate((np.zeros(start), customer))
+    out, ec = run(echo + talk, robot[:len(echo)])
+    assert ec.delay is not None, "learnt while the robot talked alone"
+    left, theirs, echoed = out[start:], talk[start:], echo[start:]
+    # What is left over their speech is mostly them: the echo is down by 10 dB or more,
+    # and their voice is not muted with it.
+    assert energy(left - theirs) < energy(echoed) / 10
+    assert energy(left) > energy(theirs) * 0.7
+
+
+def test_guard_processor_uses_what_the_call_sent(voices: dict[str, np.ndarray]) -> None:
+    robot = voices["robot"]
+    rx = line_echo(robot, 100, 0.5)
+    asked: list[Any] = []
+
+    def sent_before(at: float, nbytes: int) -> bytes:
+        asked.append((at, nbytes))
+        end = round(at * CLOCK_RATE)
+        return pcm(robot[max(0, end - nbytes // 2):end])
+
+    frames = [InputAudio(pcm(rx[i:i + N]), (i + N) / CLOCK_RATE)
+              for i in range(0, len(rx) - N + 1, N)]
+    down, _ = run_test(EchoGuard(sent_before, CLOCK_RATE), frames)
+    out = np.concatenate([np.frombuffer(f.pcm, dtype="<i2") for f in down
+                          if isinstance(f, InputAudio)]).astype(float)
+    locked = CLOCK_RATE * (100 + first_voice_ms(robot) + 300) // 1000
+    assert len(down) == len(frames) and energy(out[locked:]) < energy(rx[locked:]) / 100
+    assert asked[0][1] == EchoCanceller(CLOCK_RATE).window * 2
