@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dialer.frames import (
+    AmdHint,
     AmdResult,
+    FinalTranscript,
     Frame,
     InputAudio,
     MachineReady,
@@ -29,7 +31,7 @@ from dialer.frames import (
     UserStartedSpeaking,
     UserStoppedSpeaking,
 )
-from dialer.pipeline import Direction, FrameProcessor
+from dialer.pipeline import UP, Direction, FrameProcessor
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class AmdProcessor(FrameProcessor):
             self._audio(frame)
         elif isinstance(frame, Tick):
             self._clock(frame.at)
+        elif isinstance(frame, AmdHint) and self.result is None:
+            self._decide(frame.kind, frame.reason, frame.at)
 
     def _audio(self, frame: InputAudio) -> None:
         beep = self.beeps.push(frame.pcm) if not self.ready else None
@@ -148,3 +152,35 @@ class AmdProcessor(FrameProcessor):
     def _decide(self, kind: str, reason: str, at: float) -> None:
         self.result = kind
         self.push(AmdResult(kind, reason, at))
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+class AmdKeywords(FrameProcessor):
+    """Sits after the recogniser: while the verdict is pending, a reading that holds
+    words only a machine says ("메시지를 남겨", "after the tone") sends an AmdHint up to
+    the AmdProcessor, which decides "machine" at once: a short recorded greeting is
+    caught too, not only one longer than `max_human_speech_s`."""
+
+    def __init__(self, words: tuple[str, ...], min_confidence: float = 0.6) -> None:
+        super().__init__()
+        self.words = [(w, _squash(w)) for w in words if _squash(w)]
+        self.min_confidence = min_confidence
+        self.pending = True
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        self.push(frame, direction)
+        if isinstance(frame, AmdResult):
+            self.pending = False
+        elif self.pending and isinstance(frame, FinalTranscript) and frame.readings:
+            best = frame.readings[0]  # the grammar's reading; spacing varies, so squashed
+            if best.confidence < self.min_confidence:
+                return
+            heard = _squash(best.text)
+            for word, squashed in self.words:
+                if squashed in heard:
+                    self.pending = False
+                    self.push(AmdHint("machine", f"it said '{word}'", frame.at), UP)
+                    return

@@ -38,10 +38,10 @@ class EchoConfig:
     min_ref_dbfs: float = -45.0  # the robot said something in the window worth looking for
     search_every: int = 5  # once locked, the path is searched again every this many frames
     search_every_unlocked: int = 2  # before: blocks overlap, every other one is enough
-    # A path is taken only when blocks this far apart (and one between) agree on it: one
+    # A path is taken only when two blocks this far apart (no overlap) agree on it: one
     # block can be like our speech by chance (same synthetic voice on both sides: seen
     # at 0.84), a real echo path repeats through everything the robot says.
-    confirm_ms: int = 200
+    confirm_ms: int = 100
 
 
 class EchoCanceller:
@@ -98,11 +98,11 @@ class EchoCanceller:
         self._seen = [c for c in self._seen if now - c[0] <= 4 * span]
         self._seen.append((now, delay, gain))
         agree = [c for c in self._seen if abs(c[1] - delay) <= 2]
-        # A jitter buffer that grows or shrinks moves a known path by a frame or two: a
+        # A jitter buffer that grows or shrinks moves a known path by a few frames: a
         # move that small is followed at once (two blocks in a row agree), a new path
-        # far from it must be confirmed over `confirm_ms`.
-        near = self.delay is not None and abs(delay - self.delay) <= 2 * self.n
-        if (near and len(agree) >= 2) or (len(agree) >= 3 and now - agree[0][0] >= span):
+        # far from it must be confirmed by blocks `confirm_ms` apart.
+        near = self.delay is not None and abs(delay - self.delay) <= 4 * self.n
+        if (near and len(agree) >= 2) or (len(agree) >= 2 and now - agree[0][0] >= span):
             if self.delay is None or abs(self.delay - delay) > 2:
                 self.paths.append((now, delay))
             self.delay, self.gain = delay, gain

@@ -198,6 +198,16 @@ class AmdResult(Frame):
 
 
 @dataclass(frozen=True)
+class AmdHint(Frame):
+    """Sent up by the recogniser's side: what was said before the verdict sounds like a
+    machine ("메시지를 남겨 주세요")."""
+
+    kind: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
 class MachineReady(Frame):
     """The answering machine is recording now: its beep ended (or its greeting did)."""
 

@@ -40,6 +40,7 @@ from dialer.frames import (
 )
 from dialer.pipeline import UP, Direction, FrameProcessor
 from dialer.policy import Action, DialoguePolicy, Understanding, understand
+from dialer.script import ANSWER_PHRASES
 from voices.asr import AsrStream, VoskAsr
 from voices.vad import Endpointer, VadConfig
 
@@ -273,6 +274,9 @@ class PolicyProcessor(FrameProcessor):
         self.policy = policy
         # With answering-machine detection the greeting waits for the verdict.
         self.detect_machines = detect_machines
+        am, lang = policy.script.answering_machine, policy.script.language.split("-")[0]
+        self.amd_phrases: tuple[str, ...] = () if am is None else (
+            *am.machine_words(policy.script.language), *ANSWER_PHRASES.get(lang, ()))
         self.started = False
         self.machine = False
         self.phrases = phrases
@@ -282,6 +286,7 @@ class PolicyProcessor(FrameProcessor):
         self.listening_since: float | None = None
         self.ending: Action | None = None
         self.ended = False
+        self.machine_reason = ""
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, ParseResult):
@@ -290,6 +295,8 @@ class PolicyProcessor(FrameProcessor):
         if isinstance(frame, StartFrame):
             if not self.detect_machines:
                 self._start()
+            elif self.amd_phrases:  # what a machine or a person says on answering
+                self.push(Listen(self.amd_phrases), UP)
         elif isinstance(frame, AmdResult) and not self.started and not self.machine:
             self._amd(frame)
         elif isinstance(frame, MachineReady) and self.machine and not self.ended:
@@ -329,6 +336,7 @@ class PolicyProcessor(FrameProcessor):
             self._start()
             return
         self.machine = True
+        self.machine_reason = frame.reason
         am = self.policy.script.answering_machine
         if am is None or am.on_machine == "hangup":
             self._hang_up(Action(node="", text="", end=Disposition.MACHINE,
@@ -340,7 +348,8 @@ class PolicyProcessor(FrameProcessor):
         self.started = True  # the robot speaks now; its last words end the call
         action = Action(node="voicemail", text=self.policy.script.render_text(
             am.voicemail, self.policy.values), end=Disposition.MACHINE,
-            reason="answering machine; message left", kind="voicemail")
+            reason=f"answering machine ({self.machine_reason}); message left",
+            kind="voicemail")
         self._act(action, None)
 
     def _key(self, frame: Dtmf) -> None:

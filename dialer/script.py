@@ -65,6 +65,27 @@ class AnsweringMachine:
     voicemail: str = ""
     max_human_speech_s: float = 2.0  # longer opening speech is a machine's greeting
     initial_silence_s: float = 2.5  # nobody speaks: treat as a person and start
+    # Words only a machine says in its greeting; empty: the script language's defaults.
+    keywords: tuple[str, ...] = ()
+
+    def machine_words(self, language: str) -> tuple[str, ...]:
+        return tuple(self.keywords) or MACHINE_KEYWORDS.get(language.split("-")[0], ())
+
+
+# What answering machines say and people answering a call do not.
+MACHINE_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "ko": ("메시지를 남겨", "삐 소리", "음성 사서함", "전화를 받을 수 없습니다", "부재중"),
+    "en": ("leave a message", "after the tone", "after the beep", "voicemail",
+           "not available"),
+    "zh": ("留言", "语音信箱", "无法接听"),
+}
+# What a person says on answering: in the recogniser's grammar beside the machine words
+# while the verdict is pending, so that a "여보세요" is not forced into a machine phrase.
+ANSWER_PHRASES: dict[str, tuple[str, ...]] = {
+    "ko": ("여보세요", "네 여보세요", "네", "누구세요", "네 말씀하세요"),
+    "en": ("hello", "yes hello", "who is this", "speaking"),
+    "zh": ("喂", "你好", "哪位"),
+}
 
 
 @dataclass(frozen=True)
@@ -218,7 +239,12 @@ def _answering_machine(path: Path, raw: object) -> AnsweringMachine | None:
     if not isinstance(raw, dict) or set(raw) - allowed:
         raise ScriptError(f"{path}: 'answering_machine:' must be a mapping with keys "
                           f"{sorted(allowed)}, e.g. {{on_machine: voicemail, voicemail: '...'}}")
-    am = AnsweringMachine(**raw)
+    keywords = raw.get("keywords", ())
+    if isinstance(keywords, str) or not isinstance(keywords, list | tuple) \
+            or not all(isinstance(k, str) and k.strip() for k in keywords):
+        raise ScriptError(f"{path}: answering_machine.keywords must be a list of phrases "
+                          "a machine says, e.g. keywords: [메시지를 남겨, 삐 소리]")
+    am = AnsweringMachine(**{**raw, "keywords": tuple(k.strip() for k in keywords)})
     if am.on_machine not in ("hangup", "voicemail"):
         raise ScriptError(f"{path}: answering_machine.on_machine {am.on_machine!r} must be "
                           "hangup or voicemail")

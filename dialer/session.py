@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
-from dialer.amd import AmdConfig, AmdProcessor
+from dialer.amd import AmdConfig, AmdKeywords, AmdProcessor
 from dialer.echo import EchoGuard
 from dialer.frames import (
     Dtmf,
@@ -285,6 +285,7 @@ class CallSession:
             *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
             AsrProcessor(self.asr, early_final_ms=self.cfg.asr_early_final_ms),
+            *([AmdKeywords(am.machine_words(self.script.language))] if am else []),
             NluProcessor(self._parse),
             PolicyProcessor(policy, self.grammar_phrases,
                             self.script.settings.no_input_timeout_s,

@@ -9,6 +9,7 @@ number dialed (the user part of the request URI):
         answer: answer          # answer | busy | no_answer | decline | machine
         hello: "여보세요"        # optional: said as soon as it answers
         greeting: "..."         # answer: machine -- played before its beep
+        beep: false             # answer: machine -- one that records without a beep
         echo: {ms: 120, gain: 0.5}  # the line sends the robot's voice back to it
         ring_s: 1.0
         replies:                # one entry per robot prompt, in order
@@ -77,6 +78,7 @@ class Persona:
     replies: tuple[Reply, ...] = field(default_factory=tuple)
     hello: str = ""  # said as soon as the call is answered ("여보세요?")
     greeting: str = ""  # answer: machine -- the recorded greeting, then a beep
+    beep: bool = True  # answer: machine -- false: a machine that records without one
     # A line that echoes: what the robot says comes back this much later, this loud.
     echo_ms: int | None = None
     echo_gain: float = 0.5
@@ -131,6 +133,7 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
                               ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies),
                               hello=str(raw.get("hello", "")),
                               greeting=str(raw.get("greeting", "")),
+                              beep=bool(raw.get("beep", True)),
                               echo_ms=echo["ms"] if echo else None,
                               echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5)
     return out
@@ -290,7 +293,7 @@ class CustomerSimulator:
         """An answering machine: greeting, beep, then it records whatever comes. Logs how
         much the robot said over the greeting and how much it left after the beep."""
         answered = time.monotonic()
-        beep = tone(1000, 500, CLOCK_RATE)
+        beep = tone(1000, 500, CLOCK_RATE) if persona.beep else b""
         greeting = self.tts.synthesize(persona.greeting, CLOCK_RATE) + silence(300, CLOCK_RATE)
         call.audio.reset_tx_marks()
         call.audio.play(greeting + beep)

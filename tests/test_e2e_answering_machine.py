@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,12 @@ personas:
     ring_s: 0.5
     answer: machine
     greeting: 안녕하세요. 지금은 전화를 받을 수 없습니다. 삐 소리가 나면 메시지를 남겨 주세요.
+  - name: short greeting, no beep
+    number: "+821077770003"
+    ring_s: 0.5
+    answer: machine
+    beep: false
+    greeting: 메시지를 남겨 주세요.
   - name: says hello first
     number: "+821077770002"
     ring_s: 0.5
@@ -47,11 +54,14 @@ def test_machine_gets_a_message_after_the_beep_and_a_person_the_conversation(
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         machine = call_json(env, "+821077770001", script)
         person = call_json(env, "+821077770002", script)
+        short = call_json(env, "+821077770003", script)
         seen = [json.loads(ln) for ln in log.read_text(errors="replace").splitlines()
                 if '"event": "machine"' in ln]
 
     assert machine["disposition"] == "machine", machine
-    assert machine["reason"] == "answering machine; message left"
+    # Its greeting gives it away by its length or its words, whichever comes first.
+    assert re.fullmatch(r"answering machine \((a greeting longer than 2\.0s|it said '.+')\); "
+                        r"message left", machine["reason"]), machine
     robot = [t for t in machine["turns"] if t["speaker"] == "bot"]
     assert [t["node"] for t in robot] == ["voicemail"], machine["turns"]
     assert robot[0]["text"].startswith("최지영 고객님, 행복통신입니다.")
@@ -62,6 +72,12 @@ def test_machine_gets_a_message_after_the_beep_and_a_person_the_conversation(
     assert seen and seen[0]["robot_over_greeting_ms"] == 0, seen
     assert seen[0]["message_ms"] >= 2000
     assert 300 <= seen[0]["message_after_beep_ms"] <= 1500, seen
+
+    # A greeting too short to give the machine away by its length, without a beep: its
+    # words do, and the message is left once it has gone quiet.
+    assert short["disposition"] == "machine", short
+    assert short["reason"] == "answering machine (it said '메시지를 남겨'); message left"
+    assert seen[1]["robot_over_greeting_ms"] == 0 and seen[1]["message_ms"] >= 2000, seen
 
     turns = person["turns"]
     assert person["disposition"] == "not_interested", person

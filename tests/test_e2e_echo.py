@@ -54,7 +54,9 @@ def test_an_echoing_line_does_not_make_the_robot_hear_itself(tmp_path: Path) -> 
 
     bots = [t for t in echoed["turns"] if t["speaker"] == "bot"]
     customer = [t for t in echoed["turns"] if t["speaker"] == "customer"]
-    assert not any(t["interrupted"] for t in bots), echoed["turns"]
+    assert not any(t["interrupted"] for t in bots), [
+        (t["speaker"], t["node"], t["text"][:10], t.get("interrupted"), t["offset_ms"])
+        for t in echoed["turns"]]
     assert [(t["node"], t["intent"]) for t in customer] == [
         ("greeting", "deny"), ("objection", "too_expensive")], echoed["turns"]
     assert echoed["disposition"] == "not_interested"

@@ -126,7 +126,7 @@ def test_policy_waits_for_the_verdict_then_greets_or_leaves_a_message(
     assert len(speak) == 1 and speak[0].text.startswith("김민수 고객님, 행복통신입니다.")
     down, _ = run_test(p, [(BotStoppedSpeaking(9.0), UP)])
     assert [f for f in down if isinstance(f, Hangup)] == [
-        Hangup("machine", "answering machine; message left", "voicemail", False)]
+        Hangup("machine", "answering machine (a beep); message left", "voicemail", False)]
 
 
 def test_hangup_on_machine_and_bad_settings(amd_script: Path) -> None:
@@ -141,3 +141,49 @@ def test_hangup_on_machine_and_bad_settings(amd_script: Path) -> None:
     path.write_text(text.replace("on_machine: hangup", "on_machine: shout"), encoding="utf-8")
     with pytest.raises(ScriptError, match="on_machine 'shout' must be hangup or voicemail"):
         load_script(amd_script)
+    path.write_text(text.replace("on_machine: hangup", "on_machine: hangup\n  keywords: 메시지"),
+                    encoding="utf-8")
+    with pytest.raises(ScriptError, match="keywords must be a list of phrases"):
+        load_script(amd_script)
+    path.write_text(text.replace("on_machine: hangup",
+                                 "on_machine: hangup\n  keywords: [부재중입니다]"),
+                    encoding="utf-8")
+    am = load_script(amd_script).answering_machine
+    assert am is not None and am.machine_words("ko") == ("부재중입니다",)
+
+
+def test_a_machines_words_decide_before_its_greeting_is_long(amd_script: Path) -> None:
+    from dialer.amd import AmdKeywords
+    from dialer.frames import AmdHint, FinalTranscript, Listen
+    from voices.asr import AsrResult
+
+    script = load_script(amd_script)
+    words = script.answering_machine.machine_words("ko")  # type: ignore[union-attr]
+    assert "메시지를 남겨" in words
+
+    def said(text: str, conf: float = 0.95) -> FinalTranscript:
+        return FinalTranscript((AsrResult(text, conf),), 0.5, 1.7, 10.0, 2.0)
+
+    # A person's hello passes; a machine's words go up as a hint, once.
+    kw = AmdKeywords(words)
+    down, up = run_test(kw, [said("여보세요"), said("메시지를 남겨 주세요"), said("삐 소리가 나면")])
+    assert up == [AmdHint("machine", "it said '메시지를 남겨'", 2.0)] and len(down) == 3
+    # Spacing is the recogniser's: "메시지를남겨" counts; a weak reading does not.
+    assert run_test(AmdKeywords(words), [said("메시지를남겨 주세요")])[1]
+    assert not run_test(AmdKeywords(words), [said("메시지를 남겨 주세요", conf=0.3)])[1]
+    # After the verdict nothing more is looked for.
+    assert not run_test(AmdKeywords(words), [AmdResult("human", "hello", 1.0),
+                                             said("메시지를 남겨 주세요")])[1]
+
+    # The detector takes the hint: machine at once, though the greeting was short.
+    amd = AmdProcessor(AmdConfig(), CLOCK_RATE)
+    down, up = run_test(amd, [StartFrame(0.0), *talk(0.3, 1.2),
+                              (AmdHint("machine", "it said '메시지를 남겨'", 1.8), UP)])
+    verdicts = [f for f in down if isinstance(f, AmdResult)]
+    assert verdicts == [AmdResult("machine", "it said '메시지를 남겨'", 1.8)]
+
+    # While the verdict is pending the recogniser listens for these words and a hello.
+    p = PolicyProcessor(DialoguePolicy(script, {}), lambda i: [], 6.0, detect_machines=True)
+    _, up = run_test(p, [StartFrame(0.0)])
+    assert isinstance(up[0], Listen) and "메시지를 남겨" in up[0].phrases
+    assert "여보세요" in up[0].phrases

@@ -1,0 +1,67 @@
+"""Reprompt limits and a spoken opt-out over real SIP: a customer who never says a word
+is asked twice more and the call ends as no_input; one who is not understood twice in
+a row is handed to a person; "수신 거부" closes the call as an opt-out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import call_json, simulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+PERSONAS = """\
+personas:
+  - name: never speaks
+    number: "+821066660001"
+    ring_s: 0.5
+    replies: [silent, silent, silent, silent]
+  - name: not understood
+    number: "+821066660002"
+    ring_s: 0.5
+    replies:
+      - say: 오늘 날씨가 좋네요               # greeting -> fallback: sorry + again
+      - say: 오늘 날씨가 좋네요               # second in a row -> handoff
+  - name: opts out
+    number: "+821066660003"
+    ring_s: 0.5
+    replies:
+      - say: 수신 거부                        # global opt_out -> opt_out_close
+"""
+
+
+def test_reprompt_limits_and_a_spoken_opt_out(tmp_path: Path) -> None:
+    personas = tmp_path / "personas.yml"
+    personas.write_text(PERSONAS, encoding="utf-8")
+    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
+               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48400")
+    with simulator(tmp_path, env, personas) as (port, _log):
+        env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
+        silent = call_json(env, "+821066660001")
+        unclear = call_json(env, "+821066660002")
+        opted = call_json(env, "+821066660003")
+
+    # No input: the greeting, then the no-input prompt twice (max_no_input: 2), then the
+    # call ends with its own disposition; nothing was heard from the customer.
+    assert silent["disposition"] == "no_input", silent
+    bots = [t for t in silent["turns"] if t["speaker"] == "bot"]
+    assert [t["node"] for t in bots] == ["greeting"] * 3, silent["turns"]
+    assert all("들리세요" in t["text"] for t in bots[1:])
+    assert not [t for t in silent["turns"] if t["speaker"] == "customer"]
+    assert "no reply after 2 reprompts" in silent["reason"]
+
+    # No match twice in a row (max_fallbacks_in_row: 2): an apology and the question
+    # again, then a person.
+    customer = [t for t in unclear["turns"] if t["speaker"] == "customer"]
+    assert [t["intent"] for t in customer] == ["nlu_fallback", "nlu_fallback"], customer
+    assert unclear["disposition"] == "handoff" and unclear["handoff"] is True, unclear
+    assert "2 misunderstood replies" in unclear["reason"]
+    bots = [t["node"] for t in unclear["turns"] if t["speaker"] == "bot"]
+    assert bots == ["greeting", "greeting", "handoff"], unclear["turns"]
+
+    # A spoken opt-out is acted on at once, whatever node the call is at.
+    assert opted["disposition"] == "opt_out", opted
+    assert [t["node"] for t in opted["turns"] if t["speaker"] == "bot"][-1] == "opt_out_close"
