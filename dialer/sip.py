@@ -308,7 +308,6 @@ class SipCall(pj.Call):
         if self.state == "CONFIRMED" and self.connected_at is None:
             self.connected_at = time.monotonic()
         if self.state == "DISCONNECTED":
-            self.jitter = self.jitter_stats() or self.jitter
             self._detach_media()
             self.disconnected.set()
         self.events.put(CallEvent("state", self.state, self.status, self.reason))

@@ -1,6 +1,6 @@
 """Reprompt limits and a spoken opt-out over real SIP: a customer who never says a word
 is asked twice more and the call ends as no_input; one who is not understood twice in
-a row is handed to a person; "수신 거부" closes the call as an opt-out."""
+a row is handed to a person; "전화 하지 마세요" closes the call as an opt-out."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ personas:
     number: "+821066660003"
     ring_s: 0.5
     replies:
-      - say: 수신 거부                        # global opt_out -> opt_out_close
+      - say: 전화 하지 마세요                 # global opt_out -> opt_out_close
 """
 
 
