@@ -85,7 +85,9 @@ def _child_exit(**_: Any) -> None:
 def database() -> Database:
     global _db
     if _db is None:
-        _db = Database(campaign_settings.resolved_database_url())
+        db = Database(campaign_settings.resolved_database_url())
+        db.require_schema()
+        _db = db
     return _db
 
 

@@ -49,6 +49,10 @@ def upgrade(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
+class SchemaError(RuntimeError):
+    retryable = False
+
+
 class Database:
     """One engine and session factory, made by a composition root and passed down."""
 
@@ -59,6 +63,36 @@ class Database:
 
     def migrate(self) -> None:
         upgrade(self.url)
+        self.require_schema()
+
+    def schema_problems(self) -> list[str]:
+        """Tables and columns the models need that the database lacks."""
+        from sqlalchemy import inspect
+
+        from campaigns.models import Base
+
+        have = inspect(self.engine)
+        tables = set(have.get_table_names())
+        problems = []
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                problems.append(f"table {table.name}")
+                continue
+            columns = {c["name"] for c in have.get_columns(table.name)}
+            problems += [f"{table.name}.{c.name}" for c in table.columns if c.name not in columns]
+        return problems
+
+    def require_schema(self) -> None:
+        """Refuse to run on a database whose schema is not what the code expects (e.g.
+        stamped with a revision whose migration was changed after it ran), with the fix,
+        instead of failing every call on a missing column."""
+        problems = self.schema_problems()
+        if problems:
+            raise SchemaError(
+                f"database {self.engine.url.render_as_string(hide_password=True)} lacks "
+                f"{', '.join(problems)} although Alembic says it is up to date; back it up, "
+                "then recreate it (dialer db upgrade on an empty database) or add the "
+                "columns by hand")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

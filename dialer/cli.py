@@ -25,6 +25,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from campaigns.db import SchemaError
     from campaigns.importer import CsvImportError
     from campaigns.service import CampaignError
     from dialer.script import ScriptError
@@ -37,7 +38,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from voices.tts import TtsError
 
     return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
-            ModelNotFoundError, TtsError, NluModelError, NluServerError, FileNotFoundError)
+            ModelNotFoundError, TtsError, NluModelError, NluServerError, SchemaError,
+            FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -64,7 +66,7 @@ def _guard(fn: Any, *args: Any, **kw: Any) -> Any:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema (DIALER_DATABASE_URL)."""
-    _database()
+    _guard(_database)
     console.print("schema is up to date")
 
 

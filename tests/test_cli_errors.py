@@ -108,3 +108,17 @@ def test_worker_without_a_broker_says_so(env: dict[str, str]) -> None:
     assert proc.returncode == 2
     line = error_line(proc)
     assert f"redis://127.0.0.1:{port}/0" in line and "DIALER_BROKER_URL" in line
+
+
+def test_a_database_missing_a_column_is_refused_in_one_line(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    env = dict(env, DIALER_DATABASE_URL=f"sqlite:///{db}")
+    assert dialer(env, "db", "upgrade").returncode == 0
+    with sqlite3.connect(db) as con:
+        con.execute("ALTER TABLE turn DROP COLUMN tts_ms")
+    proc = dialer(env, "db", "upgrade")
+    assert proc.returncode == 2
+    assert "lacks turn.tts_ms although Alembic says it is up to date" in error_line(proc)
