@@ -4,15 +4,13 @@ answers "여보세요" gets the normal conversation."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support.procs import DEMO, call_json, simulator
+from tests.support.procs import DEMO, call_env, call_json, sim_events, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -48,15 +46,13 @@ def test_machine_gets_a_message_after_the_beep_and_a_person_the_conversation(
                 "  voicemail: '{name} 고객님, 행복통신입니다. 새 요금제 안내로 다시 연락드리겠습니다.'\n")
     personas = tmp_path / "personas.yml"
     personas.write_text(PERSONAS, encoding="utf-8")
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="49000")
+    env = call_env(tmp_path, 49000)
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         machine = call_json(env, "+821077770001", script)
         person = call_json(env, "+821077770002", script)
         short = call_json(env, "+821077770003", script)
-        seen = [json.loads(ln) for ln in log.read_text(errors="replace").splitlines()
-                if '"event": "machine"' in ln]
+        seen = sim_events(log, "machine")
 
     assert machine["disposition"] == "machine", machine
     # Its greeting gives it away by its length or its words, whichever comes first.

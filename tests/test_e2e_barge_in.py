@@ -4,14 +4,11 @@ customer who presses 9 (RFC 4733) during the greeting is opted out at once."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.procs import call_json, simulator
+from tests.support.procs import call_env, call_json, sim_events, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -39,20 +36,11 @@ personas:
 """
 
 
-def events(log: Path, kind: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{") and f'"event": "{kind}"' in line:
-            out.append(json.loads(line))
-    return out
-
-
 def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
         tmp_path: Path) -> None:
     personas = tmp_path / "personas.yml"
     personas.write_text(PERSONAS, encoding="utf-8")
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48600")
+    env = call_env(tmp_path, 48600)
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         interrupted = call_json(env, "+821099990001")
@@ -70,7 +58,7 @@ def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
     assert interrupted["disposition"] == "not_interested"
     # As the caller heard it: the robot fell silent soon after they started talking
     # (barge-in threshold 400 ms + the 60 ms the VAD needs to see speech + <= 200 ms).
-    quiet = events(log, "robot quiet")
+    quiet = sim_events(log, "robot quiet")
     assert quiet[0]["ms"] is not None and quiet[0]["ms"] <= 400 + 60 + 200, quiet
 
     # Backchannel: the greeting played to the end and "네" was not taken as an answer.
@@ -79,7 +67,7 @@ def test_talking_over_the_robot_interrupts_it_but_a_backchannel_does_not(
     assert turns[1]["intent"] == "deny" and turns[1]["node"] == "greeting", turns
     assert backchannel["disposition"] == "not_interested"
     # Every answer was timed from the caller's side.
-    assert len(events(log, "latency")) >= 4
+    assert len(sim_events(log, "latency")) >= 4
 
     # DTMF: the key stopped the greeting and was taken as the opt-out it means there.
     turns = pressed["turns"]

@@ -5,7 +5,6 @@ being reprompted until the no-input limit or hanging the worker."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import DEMO, dialer_cmd
+from tests.support.procs import DEMO, call_env, dialer_cmd
 from tests.support.sipp import sipp_uas
 
 pytestmark = [
@@ -24,8 +23,7 @@ pytestmark = [
 
 
 def test_answered_call_without_rtp_is_dead_air(tmp_path: Path) -> None:
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48800")
+    env = call_env(tmp_path, 48800)
     with sipp_uas(tmp_path / "sipp", calls=1, timeout_s=60) as uas:
         started = time.monotonic()
         proc = subprocess.run(dialer_cmd("call", f"sip:+821055550000@{uas.target}", "--script",

@@ -5,14 +5,11 @@ echo guard off, the same line makes the robot interrupt itself (the control)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.procs import call_json, simulator
+from tests.support.procs import call_env, call_json, sim_events, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -36,16 +33,10 @@ personas:
 """
 
 
-def events(log: Path, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(ln) for ln in log.read_text(errors="replace").splitlines()
-            if ln.startswith("{") and f'"event": "{kind}"' in ln]
-
-
 def test_an_echoing_line_does_not_make_the_robot_hear_itself(tmp_path: Path) -> None:
     personas = tmp_path / "personas.yml"
     personas.write_text(PERSONAS, encoding="utf-8")
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48800")
+    env = call_env(tmp_path, 48800)
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         echoed = call_json(env, "+821055550001")
@@ -67,7 +58,7 @@ def test_an_echoing_line_does_not_make_the_robot_hear_itself(tmp_path: Path) -> 
     assert next((t["node"], t["intent"]) for t in turns if t["speaker"] == "customer") == (
         "greeting", "ask_price"), turns
     assert over["disposition"] == "not_interested"
-    quiet = events(log, "robot quiet")
+    quiet = sim_events(log, "robot quiet")
     assert quiet and quiet[0]["ms"] is not None and quiet[0]["ms"] <= 400 + 60 + 200, quiet
 
     # The control: without the guard the same line makes the robot interrupt itself.

@@ -6,7 +6,6 @@ recognised by vosk from the RTP audio that crossed the proxy's dialog."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kamailio import kamailio_trunk
-from tests.support.procs import DEMO, dialer_cmd, simulator
+from tests.support.procs import DEMO, call_env, dialer_cmd, simulator
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,8 +31,7 @@ def _call(env: dict[str, str], number: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_robot_registers_and_calls_through_kamailio_trunk(tmp_path: Path) -> None:
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48200")
+    env = call_env(tmp_path, 48200)
     with simulator(tmp_path, env) as (sim_port, sim_log), \
             kamailio_trunk(tmp_path / "kamailio", target=f"127.0.0.1:{sim_port}") as trunk:
         env.update(DIALER_SIP_TRUNK=f"{trunk.host}:{trunk.port}",

@@ -4,12 +4,11 @@ a row is handed to a person; "전화 하지 마세요" closes the call as an opt
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.support.procs import call_json, simulator
+from tests.support.procs import call_env, call_json, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -36,8 +35,7 @@ personas:
 def test_reprompt_limits_and_a_spoken_opt_out(tmp_path: Path) -> None:
     personas = tmp_path / "personas.yml"
     personas.write_text(PERSONAS, encoding="utf-8")
-    env = dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
-               DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"), DIALER_RTP_PORT_BASE="48400")
+    env = call_env(tmp_path, 48400)
     with simulator(tmp_path, env, personas) as (port, _log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
         silent = call_json(env, "+821066660001")

@@ -136,3 +136,17 @@ def call_json(env: dict[str, str], number: str, script: Path = DEMO,
                           env=env, capture_output=True, text=True, timeout=150, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def call_env(tmp_path: Path, rtp_port_base: int) -> dict[str, str]:
+    """Environment for `dialer` commands in a test: its own data, prompt cache and RTP
+    ports (tests that run at the same time must not share a range)."""
+    return dict(os.environ, DIALER_DATA_DIR=str(tmp_path / "data"),
+                DIALER_PROMPT_CACHE_DIR=str(tmp_path / "cache"),
+                DIALER_RTP_PORT_BASE=str(rtp_port_base))
+
+
+def sim_events(log: Path, kind: str) -> list[dict[str, Any]]:
+    """The simulator's JSON events of one kind ("latency", "robot quiet", "machine"...)."""
+    return [json.loads(ln) for ln in log.read_text(errors="replace").splitlines()
+            if ln.startswith("{") and f'"event": "{kind}"' in ln]
