@@ -35,12 +35,17 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=8, help="simultaneous calls")
     p.add_argument("--persona", default="+821011110001", help="number the robot dials")
+    p.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                   help="spread the call starts evenly over S seconds (default 0: all at "
+                        "once, every turn of every call on the same moment)")
     args = p.parse_args()
-    results, caller, mem_mb, jitter = run(args.calls, args.persona)
+    results, caller, mem_mb, jitter = run(args.calls, args.persona, args.stagger)
+    sim_cpu = jitter.pop("simulators_cpu_per_s")
     done = [r for r in results if "cpu_s" in r]
     talk = sum(r["talk_s"] for r in done)
     print(json.dumps({
         "bench": "concurrency", "calls": args.calls, "cores": os.cpu_count(),
+        "stagger_s": args.stagger,
         "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
         "underruns": sum(r["underruns"] for r in done),
         "late_frames": sum(r["late_frames"] for r in done),
@@ -48,6 +53,8 @@ def main() -> int:
         "mem_mb": round(mem_mb, 1),
         "cpu_per_call_s_per_s": round(sum(r["cpu_s"] for r in done) / talk, 4) if talk
         else None,
+        # The simulated customers' share of the same cores, in CPU seconds a second.
+        "simulators_cpu_per_s": sim_cpu,
         "completed": sum(r.get("disposition") == "interested" for r in results),
         "errors": [r["error"] for r in results if "error" in r][:3],
     }, indent=1))

@@ -44,7 +44,8 @@ def pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-def child(index: int, port: int, persona: str, model: Any, start_at: float) -> dict[str, Any]:
+def child(index: int, port: int, persona: str, model: Any, start_at: float
+          ) -> dict[str, Any]:
     from dialer.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
@@ -82,11 +83,14 @@ def pss_mb(pid: int | str = "self") -> float:
     return smaps(pid).get("Pss", 0.0)
 
 
-def run(calls: int, persona: str
+def run(calls: int, persona: str, stagger_s: float = 0.0
         ) -> tuple[list[dict[str, Any]], list[float], float, dict[str, Any]]:
-    """Place `calls` calls at once; (per-call results, caller-side latencies, the peak
-    PSS in MB of this process and its call processes together, the callers' jitter
-    buffer figures)."""
+    """Place `calls` calls at once, or the k-th `k * stagger_s / calls` seconds after
+    the first (a dialer's pacing: calls start spread out, so their turns do not all fall
+    on the same moment); (per-call results, caller-side latencies, the peak PSS in MB of
+    this process and its call processes together, the callers' jitter buffer figures
+    plus `simulators_cpu_per_s`: CPU seconds a second the simulated customers used on the
+    same cores)."""
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     count = -(-calls // CALLS_PER_SIMULATOR)
     with simulators(work, DEMO / "personas.yml", count) as sims:
@@ -99,11 +103,23 @@ def run(calls: int, persona: str
         start_at = time.time() + 2.0
         sampler = PssSampler(exclude={sim.proc.pid for sim in sims})
         sampler.start()
+        sim_cpu0, wall0 = sum(process_cpu_s(sim.proc.pid) for sim in sims), time.time()
         results = fork_each(calls, lambda i: child(
-            i, sims[i // CALLS_PER_SIMULATOR].port, persona, model, start_at))
+            i, sims[i // CALLS_PER_SIMULATOR].port, persona, model,
+            start_at + i * stagger_s / calls))
         sampler.stop()
+        sim_cpu = sum(process_cpu_s(sim.proc.pid) for sim in sims) - sim_cpu0
         caller = [x for sim in sims for x in caller_latencies(sim.log)]
-        return results, caller, sampler.peak_mb, caller_jitter([sim.log for sim in sims])
+        jitter = caller_jitter([sim.log for sim in sims])
+        # From the first call's start to the last one's end: the cores they took from us.
+        jitter["simulators_cpu_per_s"] = round(sim_cpu / (time.time() - max(wall0, start_at)), 3)
+        return results, caller, sampler.peak_mb, jitter
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PssSampler(threading.Thread):
@@ -166,9 +182,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=20, help="concurrent calls")
     p.add_argument("--persona", default="+821011110001", help="number the robot dials")
+    p.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                   help="spread the call starts evenly over S seconds (default 0: all at "
+                        "once, every turn of every call on the same moment)")
     args = p.parse_args()
 
-    results, caller, _, _ = run(args.calls, args.persona)
+    results, caller, _, extra = run(args.calls, args.persona, args.stagger)
     robot = [x for r in results for x in r.get("latency_ms", [])]
     processing = [x for r in results for x in r.get("processing_ms", [])]
     asr = [x for r in results for x in r.get("asr_ms", [])]
@@ -176,6 +195,7 @@ def main() -> int:
     dispositions = sorted(str(r.get("disposition", r.get("error"))) for r in results)
     print(json.dumps({
         "bench": "turn_latency", "calls": args.calls, "cores": os.cpu_count(),
+        "stagger_s": args.stagger, "simulators_cpu_per_s": extra["simulators_cpu_per_s"],
         "turns": len(caller), "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
         "max_ms": max(caller, default=None),
         "processing_p50_ms": pct(processing, 0.5), "processing_p95_ms": pct(processing, 0.95),

@@ -16,6 +16,7 @@ each received frame with what is left after cancellation.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -36,6 +37,10 @@ class EchoConfig:
     # over the echo leaves far more: their voice passes.
     mute_ratio: float = 0.15
     min_ref_dbfs: float = -45.0  # the robot said something in the window worth looking for
+    # A received block quieter than this is left alone: the VAD hears it as silence
+    # anyway, so there is no echo in it worth a search (most of a call: the customer is
+    # quiet while the robot talks, the robot is quiet while they talk).
+    min_rx_dbfs: float = -50.0
     search_every: int = 5  # once locked, the path is searched again every this many frames
     search_every_unlocked: int = 2  # before: blocks overlap, every other one is enough
     # A path is taken only when two blocks this far apart (no overlap) agree on it: one
@@ -61,7 +66,11 @@ class EchoCanceller:
             size *= 2
         self.fft_size = size
         self._min_ref_energy = self.n * (32768.0 * 10 ** (self.cfg.min_ref_dbfs / 20)) ** 2
+        self._min_rx_energy = self.block * (32768.0 * 10 ** (self.cfg.min_rx_dbfs / 20)) ** 2
         self._rx = np.zeros(self.block)
+        self._rx_energy: deque[float] = deque([0.0] * (self.block // self.n),
+                                              maxlen=self.block // self.n)
+        self.searches = 0
         self._since_search = 0
         self._suspect = False
         self._frame_no = 0
@@ -79,11 +88,14 @@ class EchoCanceller:
     def _search(self, ref: np.ndarray) -> None:
         """Lock the echo path if the last block of received audio is our own voice."""
         b = self.block
-        rx_energy = float(self._rx @ self._rx)
-        if rx_energy <= 0.0:
+        rx_energy = sum(self._rx_energy)
+        if rx_energy < self._min_rx_energy:
             return
         ref_sq = np.concatenate(([0.0], np.cumsum(ref * ref)))
         seg_energy = ref_sq[b:] - ref_sq[:-b]
+        if float(seg_energy.max()) <= self._min_ref_energy:
+            return  # no lag would qualify: we were quiet, nothing of ours can come back
+        self.searches += 1
         spec = np.fft.rfft(ref, self.fft_size) * np.conj(np.fft.rfft(self._rx, self.fft_size))
         dots = np.fft.irfft(spec, self.fft_size)[:len(seg_energy)]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -114,6 +126,7 @@ class EchoCanceller:
         if len(rx) != self.n:
             return rx_pcm
         self._rx = np.concatenate((self._rx[self.n:], rx))
+        self._rx_energy.append(float(rx @ rx))
         self._frame_no += 1
         ref = np.frombuffer(ref_pcm, dtype="<i2").astype(np.float64)[-self.window:]
         if len(ref) < self.window:

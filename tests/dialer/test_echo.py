@@ -114,3 +114,15 @@ def test_guard_processor_uses_what_the_call_sent(voices: dict[str, np.ndarray]) 
     locked = CLOCK_RATE * (100 + first_voice_ms(robot) + 300) // 1000
     assert len(down) == len(frames) and energy(out[locked:]) < energy(rx[locked:]) / 100
     assert asked[0][1] == EchoCanceller(CLOCK_RATE).window * 2
+
+
+def test_no_search_when_nothing_could_be_echo(voices: dict[str, np.ndarray]) -> None:
+    """The cross-correlation runs only when both sides had sound: the usual call, where
+    the customer is quiet while the robot talks and the other way round, costs no FFT."""
+    robot, customer = voices["robot"], voices["customer"]
+    hiss = np.random.default_rng(2).normal(0, 3, len(robot))  # line noise, about -80 dBFS
+    _, quiet_line = run(hiss, robot)
+    _, robot_quiet = run(customer, customer * 0.0)
+    assert quiet_line.searches == 0 and robot_quiet.searches == 0
+    _, echoing = run(line_echo(robot, 100, 0.5), robot)
+    assert echoing.searches > 10 and echoing.last_delay_ms == pytest.approx(100, abs=1)
