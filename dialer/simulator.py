@@ -11,11 +11,14 @@ number dialed (the user part of the request URI):
         greeting: "..."         # answer: machine -- played before its beep
         beep: false             # answer: machine -- one that records without a beep
         echo: {ms: 120, gain: 0.5}  # the line sends the robot's voice back to it
+        hears: false            # one-way audio: the robot's voice never reaches it
         ring_s: 1.0
         replies:                # one entry per robot prompt, in order
           - say: "네 관심 있어요"
           - {say: "네", over: 0.8}  # said over the robot, 0.8 s into its prompt
           - {dtmf: "9"}         # key presses (RFC 4733), also with over:
+          - {say: "여보세요", after: 2}  # 2 s after its last words (or the answer),
+          #                       whatever the robot does (all a deaf persona can do)
           - silent              # let this prompt pass without a word
           - hangup
 
@@ -67,6 +70,7 @@ class Reply:
     kind: str  # say | silent | hangup
     text: str = ""
     over_s: float | None = None  # say it over the robot, this long into its prompt
+    after_s: float | None = None  # say it this long after our last words, not listening
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class Persona:
     # A line that echoes: what the robot says comes back this much later, this loud.
     echo_ms: int | None = None
     echo_gain: float = 0.5
+    # One-way audio: the robot's voice never reaches this caller, who says its replies
+    # on a timer (`after:`) the way a person does who hears nothing ("여보세요?").
+    hears: bool = True
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -107,20 +114,36 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
         replies = []
         for r in raw.get("replies") or []:
             kind = next((k for k in ("say", "dtmf") if isinstance(r, dict) and k in r), None)
-            if kind is not None and isinstance(r, dict) and set(r) <= {kind, "over"}:
-                over = r.get("over")
-                if over is not None and not (isinstance(over, int | float) and over >= 0):
-                    raise PersonaError(f"{where}: reply {r!r}: over must be seconds >= 0")
+            if kind is not None and isinstance(r, dict) and set(r) <= {kind, "over", "after"}:
+                over, after = r.get("over"), r.get("after")
+                for name, value in (("over", over), ("after", after)):
+                    if value is not None and not (isinstance(value, int | float)
+                                                  and not isinstance(value, bool)
+                                                  and value >= 0):
+                        raise PersonaError(f"{where}: reply {r!r}: {name} must be seconds "
+                                           ">= 0")
+                if over is not None and after is not None:
+                    raise PersonaError(f"{where}: reply {r!r}: over (timed by the robot's "
+                                       "prompt) and after (by our last words) exclude "
+                                       "each other")
                 text = str(r[kind])
                 if kind == "dtmf" and not (text and set(text) <= set("0123456789*#")):
                     raise PersonaError(f"{where}: reply {r!r}: dtmf must be phone keys")
-                replies.append(Reply(kind, text, float(over) if over is not None else None))
+                replies.append(Reply(kind, text, float(over) if over is not None else None,
+                                     float(after) if after is not None else None))
             elif r in ("silent", "hangup"):
                 replies.append(Reply(str(r)))
             else:
                 raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} or "
-                                   "{dtmf: keys} (with an optional over: seconds), silent "
-                                   "or hangup")
+                                   "{dtmf: keys} (with an optional over: or after: "
+                                   "seconds), silent or hangup")
+        hears = raw.get("hears", True)
+        if not isinstance(hears, bool):
+            raise PersonaError(f"{where}: hears {hears!r} must be true or false")
+        if not hears and any(r.after_s is None for r in replies):
+            raise PersonaError(f"{where}: a persona with hears: false cannot wait for the "
+                               "robot's prompts; every reply must be {say: ..., after: "
+                               "seconds} or {dtmf: ..., after: seconds}")
         if mode == "machine" and not str(raw.get("greeting", "")).strip():
             raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
                                "before the beep)")
@@ -135,7 +158,8 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
                               greeting=str(raw.get("greeting", "")),
                               beep=bool(raw.get("beep", True)),
                               echo_ms=echo["ms"] if echo else None,
-                              echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5)
+                              echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
+                              hears=hears)
     return out
 
 
@@ -224,6 +248,7 @@ class CustomerSimulator:
             time.sleep(persona.ring_s)
             if persona.echo_ms is not None:
                 call.audio.echo(persona.echo_ms, persona.echo_gain)
+            call.audio.deaf = not persona.hears
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
@@ -249,7 +274,24 @@ class CustomerSimulator:
             time.sleep(0.3)
             self._event(persona, "hello", call=no, text=persona.hello)
             spoke_until = self._say(call, persona.hello)
+        answered = time.monotonic()
         while not call.disconnected.is_set():
+            after = replies[0].after_s if replies else None
+            if after is not None:  # on a timer: nothing the robot does is waited for
+                reply = replies.pop(0)
+                due = (spoke_until or answered) + after
+                if call.disconnected.wait(max(0.0, due - time.monotonic())):
+                    return
+                self._event(persona, reply.kind, call=no, text=reply.text, after=after)
+                if reply.kind == "dtmf":
+                    call.dialDtmf(reply.text)
+                    spoke_until = time.monotonic()
+                else:
+                    spoke_until = self._say(call, reply.text)
+                continue
+            if not persona.hears:  # said everything: stay until the robot hangs up
+                call.disconnected.wait(self.give_up_s)
+                return
             over = replies[0].over_s if replies else None
             if over is not None:
                 reply = replies.pop(0)

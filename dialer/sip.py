@@ -171,13 +171,15 @@ class AudioPipe(pj.AudioMediaPort):
         self._echo: deque[np.ndarray] | None = None
         self._echo_gain = 0.0
         self._echo_delay = 0
+        # A simulated caller who cannot hear (one-way audio): received frames are dropped.
+        self.deaf = False
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, CLOCK_RATE, 1, FRAME_MS * 1000, 16)
         self.createPort("robot", fmt)
 
     # -- pjsua2 media thread --------------------------------------------------------
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size and not self.deaf:
             pcm = vector_bytes(frame.buf)
             if self._echo is not None:
                 self._echo.append(np.frombuffer(pcm, dtype="<i2") * self._echo_gain)
@@ -257,6 +259,7 @@ class AudioPipe(pj.AudioMediaPort):
         """Forget everything of the previous call (the port is reused, never destroyed)."""
         self.clear()
         self._echo = None
+        self.deaf = False
         with self._tx_lock:
             self._sent.clear()
         self.last_speech_at = 0.0

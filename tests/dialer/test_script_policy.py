@@ -11,7 +11,7 @@ from dialer.script import ScriptError, load_script
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
 DEMO_INTENTS = {"affirm", "deny", "ask_price", "too_expensive", "already_have", "call_later",
-                "request_human", "ask_identity", "opt_out"}
+                "request_human", "ask_identity", "opt_out", "cant_hear"}
 
 
 def said(intent: str, text: str = "x", conf: float = 0.9, asr: float = 0.95) -> Understanding:
@@ -179,7 +179,7 @@ def test_script_check_command(tmp_path: Path) -> None:
     ok = subprocess.run(dialer_cmd("script", "check", str(DEMO), "--csv",
                                    str(DEMO / "contacts.csv")),
                         capture_output=True, text=True, timeout=60, check=False)
-    assert ok.returncode == 0 and "12 nodes from 'greeting'" in ok.stdout, ok.stderr
+    assert ok.returncode == 0 and "14 nodes from 'greeting'" in ok.stdout, ok.stderr
     csv = tmp_path / "list.csv"
     csv.write_text("phone,city\n010-1111-0001,서울\n", encoding="utf-8")
     bad = subprocess.run(dialer_cmd("script", "check", str(DEMO), "--csv", str(csv)),
@@ -199,3 +199,17 @@ def test_dtmf_keys_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ScriptError, match="dtmf key '2' means intent 'deny', which leads "
                                           "nowhere there"):
         load_script(_write(tmp_path, base.replace("{dtmf}", "    dtmf: {'2': deny}\n")))
+
+
+def test_a_callee_who_cannot_hear_us_is_asked_once_then_the_line_is_dead_air(
+        demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    check = demo_policy.on_reply(said("cant_hear", "여보세요 여보세요"))
+    assert check.node == "line_check" and check.end is None and "들리세요" in check.text
+    dead = demo_policy.on_reply(said("cant_hear", "안 들려"))
+    assert dead.node == "line_dead" and dead.end == "dead_air"
+    assert "could not hear us" in (dead.reason or "")
+    # ... and one who hears us after all goes on with the offer.
+    demo_policy.start()
+    demo_policy.on_reply(said("cant_hear"))
+    assert demo_policy.on_reply(said("affirm", "네")).node == "pitch"

@@ -25,7 +25,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = nlu("train", "--data", str(DEMO_NLU), "--out", str(out))
     assert proc.returncode == 0, proc.stderr.decode()
     summary = json.loads(proc.stdout)
-    assert summary["intents"] == 9 and summary["fallback_threshold"] == 0.5
+    assert summary["intents"] == 10 and summary["fallback_threshold"] == 0.5
     return out
 
 
