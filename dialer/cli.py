@@ -19,6 +19,9 @@ campaign_app = typer.Typer(help="Create, start and inspect campaigns.", no_args_
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="Users of the web app (the first admin is made here).",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
 # Piped output (make demo | tee, CI logs) would otherwise be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
@@ -28,6 +31,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from campaigns.db import SchemaError
     from campaigns.importer import CsvImportError
     from campaigns.service import CampaignError
+    from campaigns.users import UserError
     from dialer.script import ScriptError
     from dialer.simulator import PersonaError
     from dialer.sip import SipError
@@ -39,7 +43,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
             ModelNotFoundError, TtsError, NluModelError, NluServerError, SchemaError,
-            FileNotFoundError)
+            UserError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -291,14 +295,52 @@ def worker(
     celery_app.worker_main(argv)
 
 
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | marketing | agent | analyst")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (scripts).")] = False,
+) -> None:
+    """Create a user; asks for the password twice unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    from campaigns.users import create_user
+
+    db = _guard(_database)
+    user_id = _guard(create_user, db, username, password, role)
+    console.print(f"user {username} ({role.strip().lower()}) created, id {user_id}")
+
+
+@user_app.command("list")
+def user_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The users, their roles and whether they can log in."""
+    from campaigns.users import list_users
+
+    users = list_users(_guard(_database))
+    if as_json:
+        print(json.dumps(users))
+        return
+    table = Table("id", "user", "role", "active", "last login")
+    for u in users:
+        table.add_row(str(u["id"]), str(u["username"]), str(u["role"]),
+                      "yes" if u["active"] else "no", str(u["last_login_at"] or "never"))
+    console.print(table)
+
+
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Start the web app (placeholder pages until the web issues land)."""
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          secure_cookies: Annotated[bool, typer.Option(
+              help="Mark cookies Secure (behind an HTTPS proxy).")] = False) -> None:
+    """Start the web app. Create the first admin with `dialer user create NAME --role
+    admin`."""
     import uvicorn
 
     from dialer.web import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(_guard(create_app, secure_cookies=secure_cookies), host=host, port=port)
 
 
 @app.command("demo")

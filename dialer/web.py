@@ -1,49 +1,290 @@
-"""The web app factory. Until the web issues land it shows campaigns and reports only."""
+"""The web app: login, roles, the admin's user page, campaigns, and the JSON API.
+
+Pages are rendered on the server (Jinja2) with one vendored style sheet; nothing is
+loaded from another site. Every route names the roles it allows (`allow`, see
+dialer/auth.py). The API is described by /api/openapi.json and, for people, /api/docs.
+"""
 
 from __future__ import annotations
 
-import html
-from typing import Any
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import HTMLResponse
+from fastapi import Body, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
 from campaigns.db import Database
+from campaigns.models import Role
 from campaigns.report import campaign_report
 from campaigns.service import CampaignError, list_campaigns
 from campaigns.settings import CampaignSettings
+from campaigns.users import (
+    CurrentUser,
+    UserError,
+    create_user,
+    list_users,
+    login,
+    logout,
+    update_user,
+)
+from dialer.auth import (
+    ANY_ROLE,
+    LOGIN_CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    LoginRequired,
+    allow_factory,
+    check_routes,
+    route_guard,
+)
+
+HERE = Path(__file__).parent
+CAMPAIGN_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
+# What each role finds on its home page (the pages of later issues join this list).
+NAV: list[tuple[str, str, frozenset[Role]]] = [
+    ("/campaigns", "Campaigns", frozenset(CAMPAIGN_ROLES)),
+    ("/admin/users", "Users", frozenset({Role.ADMIN})),
+    ("/api/docs", "API", frozenset(ANY_ROLE)),
+]
 
 
-def create_app(settings: CampaignSettings | None = None) -> FastAPI:
+class UserIn(BaseModel):
+    username: str = Field(examples=["mina"])
+    password: str = Field(min_length=1)
+    role: Role
+
+
+class UserPatch(BaseModel):
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+class LoginIn(BaseModel):
+    username: str
+    password: str
+
+
+def create_app(settings: CampaignSettings | None = None, *,
+               secure_cookies: bool = False) -> FastAPI:
     settings = settings or CampaignSettings()
     db = Database(settings.resolved_database_url())
     db.migrate()
-    app = FastAPI(title="dialer", version="0.1.0")
+    allow = allow_factory(db)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app = FastAPI(title="dialer", version="0.1.0", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.get("/healthz")
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        user: CurrentUser | None = getattr(request.state, "user", None)
+        nav = [(href, label) for href, label, roles in NAV if user and user.role in roles]
+        return templates.TemplateResponse(request, name, {"user": user, "nav": nav,
+                                                          **context}, status_code=status)
+
+    def set_session(response: Response, token: str) -> None:
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                            secure=secure_cookies, path="/")
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _errors(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or exc.status_code < 400:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        return page(request, "error.html", status=exc.status_code, status_code=exc.status_code,
+                    detail=exc.detail)
+
+    # -- public ---------------------------------------------------------------------
+    @app.get("/healthz", dependencies=[allow(PUBLIC)])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/campaigns")
+    @app.get("/login", response_class=HTMLResponse, dependencies=[allow(PUBLIC)])
+    def login_page(request: Request, next: str = "/") -> Response:
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", next=_safe_next(next), login_csrf=token)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=secure_cookies, path="/login")
+        return response
+
+    @app.post("/login", response_class=HTMLResponse, dependencies=[allow(PUBLIC)])
+    def login_submit(request: Request, username: Annotated[str, Form()],
+                     password: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
+                     next: Annotated[str, Form()] = "/") -> Response:
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not cookie or not secrets.compare_digest(cookie, csrf_token):
+            raise HTTPException(403, "the login form expired: reload the page and try again")
+        try:
+            token, _user = login(db, username, password)
+        except UserError as exc:
+            fresh = secrets.token_urlsafe(24)
+            response = page(request, "login.html", status=401, next=_safe_next(next),
+                            login_csrf=fresh, error=str(exc), username=username)
+            response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict",
+                                secure=secure_cookies, path="/login")
+            return response
+        done = RedirectResponse(_safe_next(next), status_code=303)
+        set_session(done, token)
+        done.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return done
+
+    @app.post("/api/login", dependencies=[allow(PUBLIC)])
+    def api_login(body: LoginIn) -> JSONResponse:
+        """Log in for the API: the session cookie is set, and the CSRF token to send as
+        `X-CSRF-Token` with every POST, PATCH or DELETE is returned."""
+        try:
+            token, user = login(db, body.username, body.password)
+        except UserError as exc:
+            raise HTTPException(401, str(exc)) from None
+        response = JSONResponse({"username": user.username, "role": user.role,
+                                 "csrf_token": user.csrf_token})
+        set_session(response, token)
+        return response
+
+    # -- any logged-in user -----------------------------------------------------------
+    @app.post("/logout", dependencies=[allow(*ANY_ROLE)])
+    def logout_submit(request: Request) -> RedirectResponse:
+        logout(db, request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.post("/api/logout", dependencies=[allow(*ANY_ROLE)])
+    def api_logout(request: Request) -> dict[str, bool]:
+        logout(db, request.cookies.get(SESSION_COOKIE))
+        return {"logged_out": True}
+
+    @app.get("/", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
+    def home(request: Request) -> HTMLResponse:
+        return page(request, "home.html")
+
+    @app.get("/api/me", dependencies=[allow(*ANY_ROLE)])
+    def api_me(request: Request) -> dict[str, Any]:
+        user: CurrentUser = request.state.user
+        return {"id": user.id, "username": user.username, "role": user.role,
+                "csrf_token": user.csrf_token}
+
+    @app.get("/api/openapi.json", dependencies=[allow(*ANY_ROLE)])
+    def api_schema() -> dict[str, Any]:
+        return openapi()
+
+    @app.get("/api/docs", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
+    def api_docs(request: Request) -> HTMLResponse:
+        return page(request, "api_docs.html", endpoints=endpoint_list())
+
+    # -- campaigns --------------------------------------------------------------------
+    @app.get("/campaigns", response_class=HTMLResponse, dependencies=[allow(*CAMPAIGN_ROLES)])
+    def campaigns_page(request: Request) -> HTMLResponse:
+        return page(request, "campaigns.html", campaigns=list_campaigns(db))
+
+    @app.get("/api/campaigns", dependencies=[allow(*CAMPAIGN_ROLES)])
     def api_campaigns() -> list[dict[str, Any]]:
         return list_campaigns(db)
 
-    @app.get("/api/campaigns/{campaign_id}/report")
+    @app.get("/api/campaigns/{campaign_id}/report", dependencies=[allow(*CAMPAIGN_ROLES)])
     def api_report(campaign_id: int) -> dict[str, Any]:
         try:
             return campaign_report(db, campaign_id)
         except CampaignError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        rows = "".join(
-            f"<tr><td>{c['id']}</td><td>{html.escape(c['name'])}</td><td>{c['status']}</td>"
-            f"<td>{c['contacts']}</td><td><a href='/api/campaigns/{c['id']}/report'>report</a>"
-            "</td></tr>" for c in list_campaigns(db))
-        return ("<!doctype html><meta charset=utf-8><title>dialer</title>"
-                "<h1>Campaigns</h1><table border=1 cellpadding=4><tr><th>id</th><th>name</th>"
-                f"<th>status</th><th>contacts</th><th></th></tr>{rows}</table>"
-                "<p>The marketing, agent and analyst pages arrive with the next issues.</p>")
+    # -- users (admin) ----------------------------------------------------------------
+    @app.get("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
+    def users_page(request: Request, error: str = "", done: str = "") -> HTMLResponse:
+        return page(request, "users.html", users=list_users(db), roles=list(Role),
+                    error=error, done=done)
 
+    @app.post("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
+    def users_create(request: Request, username: Annotated[str, Form()],
+                     password: Annotated[str, Form()], role: Annotated[str, Form()]
+                     ) -> Response:
+        try:
+            create_user(db, username, password, role)
+        except UserError as exc:
+            return page(request, "users.html", status=400, users=list_users(db),
+                        roles=list(Role), error=str(exc), form={"username": username,
+                                                                "role": role})
+        return RedirectResponse(f"/admin/users?done=created+{username}", status_code=303)
+
+    @app.post("/admin/users/{user_id}", response_class=HTMLResponse,
+              dependencies=[allow(Role.ADMIN)])
+    def users_update(request: Request, user_id: int, role: Annotated[str, Form()] = "",
+                     active: Annotated[str, Form()] = "", password: Annotated[str, Form()] = ""
+                     ) -> Response:
+        acting: CurrentUser = request.state.user
+        try:
+            update_user(db, user_id, role=role or None,
+                        active={"1": True, "0": False}.get(active),
+                        password=password or None, acting_user_id=acting.id)
+        except UserError as exc:
+            return page(request, "users.html", status=400, users=list_users(db),
+                        roles=list(Role), error=str(exc))
+        return RedirectResponse("/admin/users?done=saved", status_code=303)
+
+    @app.get("/api/users", dependencies=[allow(Role.ADMIN)])
+    def api_users() -> list[dict[str, Any]]:
+        return list_users(db)
+
+    @app.post("/api/users", status_code=201, dependencies=[allow(Role.ADMIN)])
+    def api_users_create(body: UserIn) -> dict[str, Any]:
+        try:
+            user_id = create_user(db, body.username, body.password, body.role)
+        except UserError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"id": user_id, "username": body.username, "role": body.role}
+
+    @app.patch("/api/users/{user_id}", dependencies=[allow(Role.ADMIN)])
+    def api_users_update(request: Request, user_id: int,
+                         body: Annotated[UserPatch, Body()]) -> dict[str, Any]:
+        acting: CurrentUser = request.state.user
+        try:
+            update_user(db, user_id, role=body.role, active=body.active,
+                        password=body.password, acting_user_id=acting.id)
+        except UserError as exc:
+            status = 404 if str(exc).startswith("no user") else 400
+            raise HTTPException(status, str(exc)) from None
+        return {"id": user_id, "saved": True}
+
+    def openapi() -> dict[str, Any]:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                             description="Log in with POST /api/login; send the returned "
+                                         "csrf_token as X-CSRF-Token on changes.")
+        for route in app.routes:  # the roles of each operation, for readers and tools
+            if isinstance(route, APIRoute) and (g := route_guard(route)) is not None:
+                for method in route.methods or ():
+                    op = schema.get("paths", {}).get(route.path, {}).get(method.lower())
+                    if op is not None:
+                        op["x-roles"] = ["public"] if g.public else sorted(g.roles)
+        return schema
+
+    def endpoint_list() -> list[dict[str, Any]]:
+        out = []
+        for path, ops in openapi().get("paths", {}).items():
+            for method, op in ops.items():
+                out.append({"method": method.upper(), "path": path,
+                            "summary": op.get("description") or op.get("summary", ""),
+                            "roles": ", ".join(op.get("x-roles", []))})
+        return out
+
+    check_routes(app.routes)
+    app.state.db = db
     return app
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: an open redirect would make our login page a phisher's
+    tool."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"

@@ -1,0 +1,94 @@
+"""Who may call a route: every route of the web app declares the roles it allows with
+`allow(...)`, and the app refuses to start if one does not (see `check_routes`).
+
+A browser logs in with a form and gets a session cookie (HttpOnly, SameSite=Lax); a
+request that changes something must also carry the session's CSRF token, as the form
+field `csrf_token` or the header `X-CSRF-Token`, so another site cannot make a logged-in
+browser post for it. Pages answer a missing login with a redirect to /login, the API
+with 401; a role that is not allowed gets 403 either way.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+
+from campaigns.db import Database
+from campaigns.models import Role
+from campaigns.users import CurrentUser, session_user
+
+SESSION_COOKIE = "dialer_session"
+LOGIN_CSRF_COOKIE = "dialer_login_csrf"  # double-submit token of the login form
+PUBLIC = "public"  # no login needed
+ANY_ROLE = frozenset(Role)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class LoginRequired(Exception):
+    """Raised for a page that needs a login; the app turns it into a redirect."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class Guard:
+    """The dependency `allow()` makes; it also records the roles for checks and docs."""
+
+    def __init__(self, db: Database, roles: Iterable[Role | str]) -> None:
+        self.db = db
+        self.public = PUBLIC in roles
+        self.roles = frozenset(Role(r) for r in roles if r != PUBLIC)
+
+    async def __call__(self, request: Request) -> CurrentUser | None:
+        user = session_user(self.db, request.cookies.get(SESSION_COOKIE))
+        request.state.user = user
+        if self.public:
+            return user
+        api = request.url.path.startswith("/api/")
+        if user is None:
+            if api:
+                raise HTTPException(401, "log in first (POST /api/login)")
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if user.role not in self.roles:
+            raise HTTPException(403, f"{user.role} may not use this; it is for "
+                                     f"{', '.join(sorted(self.roles))}")
+        if request.method in UNSAFE_METHODS:
+            sent = request.headers.get("x-csrf-token")
+            if sent is None and request.headers.get("content-type", "").startswith(
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                sent = str((await request.form()).get("csrf_token", ""))
+            if not sent or not hmac.compare_digest(sent, user.csrf_token):
+                raise HTTPException(403, "missing or wrong CSRF token: reload the page "
+                                         "and try again")
+        return user
+
+
+def allow_factory(db: Database) -> Any:
+    """`allow(*roles)` for one app: `dependencies=[allow(Role.ADMIN)]`, or
+    `allow(PUBLIC)` for the few routes that need no login."""
+
+    def allow(*roles: Role | str) -> Any:
+        if not roles:
+            raise ValueError("allow() needs at least one role (or PUBLIC)")
+        return Depends(Guard(db, roles))
+
+    return allow
+
+
+def route_guard(route: APIRoute) -> Guard | None:
+    guards = [d.dependency for d in route.dependencies if isinstance(d.dependency, Guard)]
+    return guards[0] if len(guards) == 1 else None
+
+
+def check_routes(routes: Iterable[Any]) -> None:
+    """Every API route must declare its roles exactly once."""
+    missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes
+               if isinstance(r, APIRoute) and route_guard(r) is None]
+    if missing:
+        raise RuntimeError(f"routes without allow(...): {', '.join(missing)}")
