@@ -21,6 +21,7 @@ from dialer.settings import DialerSettings
 from voices.settings import VoiceSettings
 
 log = logging.getLogger("dialer.worker")
+DISPATCH_PERIOD_S = 2.0  # how often beat runs the dispatcher; pacing spreads calls over it
 
 campaign_settings = CampaignSettings()
 dialer_settings = DialerSettings()
@@ -41,7 +42,7 @@ app.conf.update(
     task_routes={"dialer.place_call": {"queue": "calls"},
                  "dialer.dispatch": {"queue": "dispatch"}},
     task_default_queue="dispatch",
-    beat_schedule={"dispatch": {"task": "dialer.dispatch", "schedule": 2.0,
+    beat_schedule={"dispatch": {"task": "dialer.dispatch", "schedule": DISPATCH_PERIOD_S,
                                 "options": {"expires": 10}}},
     beat_schedule_filename=str(campaign_settings.data_dir / "celerybeat-schedule"),
     worker_redirect_stdouts=False,
@@ -110,8 +111,12 @@ def dispatch() -> dict[str, Any]:
     from campaigns.service import claim_due, finish_campaigns, stale_queued
 
     db = database()
-    sent = claim_due(db)
-    for attempt_id in sent + stale_queued(db):
+    sent = claim_due(db, period_s=DISPATCH_PERIOD_S)
+    # Spread over the period rather than all at once: the campaign's calls a second.
+    step = DISPATCH_PERIOD_S / max(1, len(sent))
+    for i, attempt_id in enumerate(sent):
+        place_call.apply_async((attempt_id,), countdown=i * step)
+    for attempt_id in stale_queued(db):
         place_call.delay(attempt_id)
     finished = finish_campaigns(db)
     if sent or finished:
@@ -131,6 +136,10 @@ def place_call(attempt_id: int) -> dict[str, Any]:
     if ctx["campaign_status"] != CampaignStatus.RUNNING:
         service.release_attempt(db, attempt_id)
         return {"attempt_id": attempt_id, "skipped": f"campaign {ctx['campaign_status']}"}
+    why_not = service.dial_check(db, attempt_id)  # DNC and window, again, at dial time
+    if why_not is not None:
+        log.info("attempt %s not dialed: %s", attempt_id, why_not)
+        return {"attempt_id": attempt_id, "skipped": why_not}
     rt = runtime()
     uri = rt.settings.trunk(ctx["caller_id"]).dial_uri(ctx["phone"])
     if not service.begin_attempt(db, attempt_id, uri):

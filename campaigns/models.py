@@ -7,12 +7,13 @@ revisions; nothing here is meant to be redone.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -72,6 +73,7 @@ class Disposition(enum.StrEnum):
     BUSY = "busy"
     DECLINED = "declined"
     FAILED = "failed"
+    BLOCKED = "blocked"  # never dialed: on a do-not-call list when its turn came
 
 
 # Dispositions after which a contact may be tried again (when attempts remain).
@@ -99,6 +101,21 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Calls only in this window of the callee's local day (campaigns.windows: never
+    # outside 08:00-21:00), and only between these days.
+    window_start: Mapped[str] = mapped_column(String(5), default="09:00",
+                                              server_default="09:00")
+    window_end: Mapped[str] = mapped_column(String(5), default="20:00", server_default="20:00")
+    first_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Pacing: new calls a second, over all workers.
+    max_cps: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    # Seconds before a retry, per disposition (busy, no_answer, failed, machine,
+    # dead_air); retry_delay_s for the others.
+    retry_delays: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    # A dry-run dials simulated customers only (the demo, rehearsals before going live):
+    # call windows protect people and do not apply to it; DNC lists still do.
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="campaign")
 
@@ -152,6 +169,8 @@ class Contact(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # IANA zones the callee may be in, comma-separated (from the number, or a column).
+    timezones: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="contacts")
     call_attempts: Mapped[list[CallAttempt]] = relationship(back_populates="contact")
@@ -265,3 +284,21 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DncEntry(Base):
+    """A number nobody may call: on the global list (campaign_id None) or one campaign's.
+    Entries are never edited, only added and removed; `source` says how it came."""
+
+    __tablename__ = "dnc_entry"
+    __table_args__ = (UniqueConstraint("scope", "phone", name="uq_dnc_scope_phone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), index=True)  # E.164
+    scope: Mapped[str] = mapped_column(String(32))  # "global" | "campaign:<id>"
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # manual | upload | opt_out | dtmf | api
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    added_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

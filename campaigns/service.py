@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaigns import dnc
 from campaigns.db import Database
 from campaigns.importer import ParsedList, read_call_list
 from campaigns.models import (
@@ -28,13 +29,16 @@ from campaigns.models import (
     CampaignStatus,
     Contact,
     ContactStatus,
+    Disposition,
     ImportBatch,
     ImportRejection,
     Turn,
     utcnow,
 )
+from campaigns.windows import CallWindow, next_call_time, zones_for_number
 
 ACTIVE_ATTEMPTS = (AttemptStatus.QUEUED, AttemptStatus.DIALING, AttemptStatus.ANSWERED)
+OPT_OUT_INTENT = "opt_out"  # the intent name scripts use for "remove me" (and its key)
 
 
 class CampaignError(ValueError):
@@ -96,14 +100,19 @@ def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path) -> I
         {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
         for e in parsed.errors]
     accepted = 0
+    on_dnc = dnc.blocked_among(s, [c.phone for c in parsed.contacts], campaign_id)
     for c in parsed.contacts:
         if c.phone in existing:
             errors.append({"row": c.row, "value": c.phone, "reason":
                            f"{c.phone} is already in this campaign", "raw": c.fields})
             continue
+        if c.phone in on_dnc:
+            errors.append({"row": c.row, "value": c.phone, "reason":
+                           f"{c.phone} is on a do-not-call list", "raw": c.fields})
+            continue
         existing.add(c.phone)
         s.add(Contact(campaign_id=campaign_id, phone=c.phone, fields=c.fields,
-                      source_row=c.row))
+                      source_row=c.row, timezones=",".join(zones_for_number(c.phone)) or None))
         accepted += 1
     errors.sort(key=lambda e: e["row"])
     for e in errors:
@@ -122,13 +131,50 @@ def get_campaign(s: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def start_campaign(db: Database, campaign_id: int) -> None:
+# What each state may become. Paused keeps the queue (claims stop, calls in progress end
+# normally); stopped is final: what was not dialed is never dialed.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    CampaignStatus.DRAFT: {"start": CampaignStatus.RUNNING, "stop": CampaignStatus.STOPPED},
+    CampaignStatus.RUNNING: {"pause": CampaignStatus.PAUSED, "stop": CampaignStatus.STOPPED,
+                             "finish": CampaignStatus.FINISHED},
+    CampaignStatus.PAUSED: {"resume": CampaignStatus.RUNNING, "stop": CampaignStatus.STOPPED},
+    CampaignStatus.STOPPED: {},
+    CampaignStatus.FINISHED: {},
+}
+
+
+def next_status(current: str, action: str) -> str:
+    """The state `action` leads to from `current`, or a CampaignError naming what is
+    possible."""
+    allowed = TRANSITIONS.get(current, {})
+    if action not in allowed:
+        can = ", ".join(sorted(allowed)) or "nothing (it is final)"
+        raise CampaignError(f"a {current} campaign cannot {action}; it can: {can}")
+    return allowed[action]
+
+
+def change_status(db: Database, campaign_id: int, action: str) -> str:
+    """Apply start/pause/resume/stop (checked, atomic: a concurrent change loses)."""
     with db.session() as s:
         c = get_campaign(s, campaign_id)
-        if c.status in (CampaignStatus.STOPPED, CampaignStatus.FINISHED):
-            raise CampaignError(f"campaign {campaign_id} is {c.status} and cannot start again")
-        c.status = CampaignStatus.RUNNING
-        c.started_at = c.started_at or utcnow()
+        current = c.status
+        target = next_status(current, action)
+        values: dict[str, Any] = {"status": target}
+        if target == CampaignStatus.RUNNING and c.started_at is None:
+            values["started_at"] = utcnow()
+        if target in (CampaignStatus.STOPPED, CampaignStatus.FINISHED):
+            values["finished_at"] = utcnow()
+        won = s.execute(update(Campaign).where(Campaign.id == campaign_id,
+                                               Campaign.status == current).values(**values))
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            raise CampaignError(f"campaign {campaign_id} changed meanwhile; look again")
+        return target
+
+
+def start_campaign(db: Database, campaign_id: int) -> None:
+    with db.session() as s:
+        status = get_campaign(s, campaign_id).status
+    change_status(db, campaign_id, "resume" if status == CampaignStatus.PAUSED else "start")
 
 
 def list_campaigns(db: Database) -> list[dict[str, Any]]:
@@ -142,14 +188,19 @@ def list_campaigns(db: Database) -> list[dict[str, Any]]:
 
 # -- dispatching ---------------------------------------------------------------------
 
-def claim_due(db: Database, now: datetime | None = None, limit: int = 50) -> list[int]:
+def claim_due(db: Database, now: datetime | None = None, limit: int = 50,
+              period_s: float = 2.0, fallback_zone: str = "Asia/Seoul") -> list[int]:
     """Turn due contacts of running campaigns into queued attempts; return attempt ids.
 
     The claim is a compare-and-set (`UPDATE ... WHERE status='pending'`), so two
     dispatchers on two hosts can never both take one contact; the unique
-    (contact_id, attempt_no) key is a second lock on the same door.
+    (contact_id, attempt_no) key is a second lock on the same door. Numbers on a DNC
+    list are closed as `blocked` without a call; contacts outside their call window
+    (in their own time zone; `fallback_zone` when the number tells none) wait for it;
+    at most `max_cps * period_s` calls are claimed per campaign and call.
     """
     now = now or utcnow()
+    fallback = fallback_zone
     claimed: list[int] = []
     with db.session() as s:
         campaigns = s.scalars(select(Campaign).where(Campaign.status == CampaignStatus.RUNNING))
@@ -157,19 +208,42 @@ def claim_due(db: Database, now: datetime | None = None, limit: int = 50) -> lis
             active = s.scalar(select(func.count(CallAttempt.id)).where(
                 CallAttempt.campaign_id == campaign.id,
                 CallAttempt.status.in_(ACTIVE_ATTEMPTS))) or 0
-            free = min(campaign.max_concurrent - active, limit - len(claimed))
+            # Pacing: at most max_cps new calls a second of the dispatch period.
+            paced = max(1, int(campaign.max_cps * period_s))
+            free = min(campaign.max_concurrent - active, limit - len(claimed), paced)
             if free <= 0:
                 continue
-            due = s.scalars(select(Contact.id).where(
+            window = campaign_window(campaign)
+            due = s.execute(select(Contact.id, Contact.phone, Contact.timezones).where(
                 Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING,
                 Contact.next_attempt_at <= now).order_by(Contact.next_attempt_at, Contact.id)
-                .limit(free)).all()
-            for contact_id in due:
+                .limit(free * 4)).all()
+            on_dnc = dnc.blocked_among(s, [d.phone for d in due], campaign.id)
+            taken = 0
+            for contact_id, phone, zones in due:
+                if taken >= free:
+                    break
+                if phone in on_dnc:  # never dialed; the contact is done
+                    s.execute(update(Contact).where(
+                        Contact.id == contact_id, Contact.status == ContactStatus.PENDING)
+                        .values(status=ContactStatus.DONE,
+                                last_disposition=Disposition.BLOCKED))
+                    continue
+                when = now if campaign.dry_run else \
+                    next_call_time(now, _zones(zones), window, fallback)
+                if when != now:  # outside their window: due again when it opens
+                    s.execute(update(Contact).where(
+                        Contact.id == contact_id, Contact.status == ContactStatus.PENDING)
+                        .values(**({"next_attempt_at": when} if when else
+                                   {"status": ContactStatus.DONE,
+                                    "last_disposition": "schedule_ended"})))
+                    continue
                 won = s.execute(update(Contact).where(
                     Contact.id == contact_id, Contact.status == ContactStatus.PENDING)
                     .values(status=ContactStatus.CLAIMED, attempts=Contact.attempts + 1))
                 if won.rowcount != 1:  # type: ignore[attr-defined]
                     continue
+                taken += 1
                 attempt_no = s.scalar(select(Contact.attempts).where(Contact.id == contact_id))
                 attempt = CallAttempt(campaign_id=campaign.id, contact_id=contact_id,
                                       attempt_no=attempt_no)
@@ -180,6 +254,47 @@ def claim_due(db: Database, now: datetime | None = None, limit: int = 50) -> lis
                     continue
                 claimed.append(attempt.id)
     return claimed
+
+
+def campaign_window(c: Campaign) -> CallWindow:
+    return CallWindow.parse(c.window_start or "09:00", c.window_end or "20:00",
+                            c.first_day, c.last_day)
+
+
+def _zones(text: str | None) -> tuple[str, ...]:
+    return tuple(z for z in (text or "").split(",") if z)
+
+
+def dial_check(db: Database, attempt_id: int, now: datetime | None = None,
+               fallback_zone: str = "Asia/Seoul") -> str | None:
+    """Just before dialing: None if the call may go, else why not. A number put on a DNC
+    list while its call waited is closed as `blocked`; one whose window shut meanwhile is
+    given back, due when it opens."""
+    now = now or utcnow()
+    with db.session() as s:
+        a = s.get(CallAttempt, attempt_id)
+        if a is None or a.status != AttemptStatus.QUEUED:
+            return None
+        campaign, contact = s.get(Campaign, a.campaign_id), a.contact
+        assert campaign is not None
+        entry = dnc.blocked(s, contact.phone, campaign.id)
+        if entry is not None:
+            a.status, a.disposition, a.ended_at = (AttemptStatus.COMPLETED,
+                                                   Disposition.BLOCKED, now)
+            a.reason = f"on the {entry.scope} do-not-call list ({entry.source}); not dialed"
+            contact.status, contact.last_disposition = ContactStatus.DONE, Disposition.BLOCKED
+            return a.reason
+        when = now if campaign.dry_run else next_call_time(
+            now, _zones(contact.timezones), campaign_window(campaign), fallback_zone)
+        if when != now:
+            contact.status = ContactStatus.PENDING if when else ContactStatus.DONE
+            contact.attempts = max(0, contact.attempts - 1)
+            if when:
+                contact.next_attempt_at = when
+            s.delete(a)
+            return f"outside the call window; due again at {when}" if when \
+                else "the campaign's last day has passed"
+    return None
 
 
 def stale_queued(db: Database, older_than_s: float = 60.0) -> list[int]:
@@ -247,6 +362,14 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
         else:
             for k, v in values.items():
                 setattr(row, k, v)
+        if values["speaker"] == "customer" and values["intent"] == OPT_OUT_INTENT:
+            # The moment they say it (or press the key), not when the call ends.
+            a = s.get(CallAttempt, attempt_id)
+            if a is not None:
+                by_key = str(values["text"] or "").startswith("DTMF")
+                dnc.add(s, a.contact.phone, source="dtmf" if by_key else "opt_out",
+                        reason=f"said {values['text']!r} in call attempt {attempt_id}",
+                        added_by=f"campaign {a.campaign_id}")
 
 
 def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
@@ -266,8 +389,10 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         assert campaign is not None
         contact.last_disposition = disposition
         if disposition in RETRYABLE_DISPOSITIONS and contact.attempts < campaign.max_attempts:
+            delays = campaign.retry_delays or {}
             contact.status = ContactStatus.PENDING
-            contact.next_attempt_at = utcnow() + timedelta(seconds=campaign.retry_delay_s)
+            contact.next_attempt_at = utcnow() + timedelta(
+                seconds=int(delays.get(disposition, campaign.retry_delay_s)))
         else:
             contact.status = ContactStatus.DONE
 

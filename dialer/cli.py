@@ -29,9 +29,11 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from campaigns.db import SchemaError
+    from campaigns.dnc import DncError
     from campaigns.importer import CsvImportError
     from campaigns.service import CampaignError
     from campaigns.users import UserError
+    from campaigns.windows import WindowError
     from dialer.script import ScriptError
     from dialer.simulator import PersonaError
     from dialer.sip import SipError
@@ -43,7 +45,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
     return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
             ModelNotFoundError, TtsError, NluModelError, NluServerError, SchemaError,
-            UserError, FileNotFoundError)
+            UserError, DncError, WindowError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -87,6 +89,17 @@ def campaign_create(
     retry_delay: Annotated[int, typer.Option(help="Seconds before a retry.")] = 600,
     ring_timeout: Annotated[int, typer.Option(help="Seconds to ring before giving up.")] = 25,
     caller_id: Annotated[str | None, typer.Option(help="Caller ID for this campaign.")] = None,
+    window: Annotated[str, typer.Option(
+        help="Call window in the callee's time zone, HH:MM-HH:MM (within 08:00-21:00).")
+    ] = "09:00-20:00",
+    first_day: Annotated[str | None, typer.Option(help="First day to call, YYYY-MM-DD.")] = None,
+    last_day: Annotated[str | None, typer.Option(help="Last day to call, YYYY-MM-DD.")] = None,
+    max_cps: Annotated[float, typer.Option(help="New calls a second at most.")] = 1.0,
+    retry: Annotated[list[str] | None, typer.Option(
+        help="Retry delay for one disposition, e.g. --retry busy=300 --retry no_answer=3600"
+    )] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Simulated customers only: call windows do not apply.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Create a campaign from a script directory and import its call list."""
@@ -103,7 +116,10 @@ def campaign_create(
                      phone_column=phone_column,
                      check_columns=lambda cols: kit.script.check_fields(cols, str(csv)),
                      max_concurrent=max_concurrent,
-                     max_attempts=max_attempts, retry_delay_s=retry_delay, ring_timeout_s=ring_timeout, caller_id=caller_id)
+                     max_attempts=max_attempts, retry_delay_s=retry_delay,
+                     ring_timeout_s=ring_timeout, caller_id=caller_id,
+                     **_guard(_pacing_options, window, first_day, last_day, max_cps,
+                              retry or [], dry_run))
     if as_json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
     else:
@@ -116,6 +132,45 @@ def campaign_create(
         raise typer.Exit(1)
 
 
+def _pacing_options(window: str, first_day: str | None, last_day: str | None,
+                    max_cps: float, retry: list[str], dry_run: bool) -> dict[str, Any]:
+    """The schedule options, checked (a window the law does not allow is refused)."""
+    from datetime import date
+
+    from campaigns.models import RETRYABLE_DISPOSITIONS
+    from campaigns.service import CampaignError
+    from campaigns.windows import CallWindow, WindowError
+
+    def day(text: str | None, what: str) -> date | None:
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            raise CampaignError(f"{what} {text!r} must be YYYY-MM-DD") from None
+
+    start, sep, end = window.partition("-")
+    if not sep:
+        raise CampaignError(f"--window {window!r} must be HH:MM-HH:MM, e.g. 09:00-20:00")
+    try:
+        w = CallWindow.parse(start, end, day(first_day, "--first-day"),
+                             day(last_day, "--last-day"))
+    except WindowError as exc:
+        raise CampaignError(str(exc)) from None
+    if not 0 < max_cps <= 100:
+        raise CampaignError(f"--max-cps {max_cps} must be above 0 and at most 100")
+    delays: dict[str, int] = {}
+    for item in retry:
+        name, sep, seconds = item.partition("=")
+        if not sep or not seconds.strip().isdigit():
+            raise CampaignError(f"--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300")
+        if name not in RETRYABLE_DISPOSITIONS:
+            raise CampaignError(f"--retry {name!r}: only {', '.join(sorted(RETRYABLE_DISPOSITIONS))}"
+                                " are retried")
+        delays[name] = int(seconds)
+    return {"window_start": f"{w.start:%H:%M}", "window_end": f"{w.end:%H:%M}",
+            "first_day": w.first_day, "last_day": w.last_day, "max_cps": max_cps,
+            "retry_delays": delays or None, "dry_run": dry_run}
+
+
 @campaign_app.command("start")
 def campaign_start(campaign_id: int) -> None:
     """Let the dispatcher dial this campaign's contacts."""
@@ -123,6 +178,72 @@ def campaign_start(campaign_id: int) -> None:
 
     _guard(start_campaign, _database(), campaign_id)
     console.print(f"campaign {campaign_id} running")
+
+
+def _status_command(action: str, doc: str) -> None:
+    def command(campaign_id: int) -> None:
+        from campaigns.service import change_status
+
+        status = _guard(change_status, _database(), campaign_id, action)
+        console.print(f"campaign {campaign_id} {status}")
+
+    command.__doc__ = doc
+    campaign_app.command(action)(command)
+
+
+_status_command("pause", "Stop claiming new calls (calls in progress end normally).")
+_status_command("resume", "Dial a paused campaign again.")
+_status_command("stop", "End the campaign for good: what was not dialed never is.")
+
+
+dnc_app = typer.Typer(help="Do-not-call lists: global, or one campaign's (--campaign).",
+                      no_args_is_help=True)
+app.add_typer(dnc_app, name="dnc")
+CampaignOpt = Annotated[int | None, typer.Option(
+    "--campaign", help="The campaign's own list instead of the global one.")]
+
+
+@dnc_app.command("add")
+def dnc_add(numbers: list[str], campaign: CampaignOpt = None,
+            reason: Annotated[str | None, typer.Option(help="Why (kept).")] = None) -> None:
+    """Add numbers; they are never dialed again (checked at dial time too)."""
+    from campaigns import dnc
+    from campaigns.settings import CampaignSettings
+
+    db, region = _database(), CampaignSettings().default_region
+    for n in numbers:
+        e164, added = _guard(dnc.add_number, db, n, campaign_id=campaign, region=region,
+                             reason=reason, added_by="cli")
+        console.print(f"{e164} {'added' if added else 'was already on the list'}")
+
+
+@dnc_app.command("remove")
+def dnc_remove(numbers: list[str], campaign: CampaignOpt = None) -> None:
+    """Take numbers off a list."""
+    from campaigns import dnc
+    from campaigns.settings import CampaignSettings
+
+    db, region = _database(), CampaignSettings().default_region
+    for n in numbers:
+        gone = _guard(dnc.remove_number, db, n, campaign_id=campaign, region=region)
+        console.print(f"{n} {'removed' if gone else 'was not on the list'}")
+
+
+@dnc_app.command("search")
+def dnc_search(text: Annotated[str, typer.Argument()] = "", campaign: CampaignOpt = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Entries whose number contains TEXT (digits compared), newest first."""
+    from campaigns import dnc
+
+    rows = dnc.search(_database(), text, campaign_id=campaign)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("number", "list", "source", "reason", "added")
+    for r in rows:
+        table.add_row(r["phone"], r["scope"], r["source"], r["reason"] or "",
+                      r["created_at"][:16])
+    console.print(table)
 
 
 @campaign_app.command("list")

@@ -173,7 +173,9 @@ def run_demo(console: Console, timeout: float = 900, processes: int = 2) -> int:
         summary = create_campaign(db, name=name, script_dir=DEMO_DIR,
                                   csv_path=DEMO_DIR / "contacts.csv",
                                   uploads_dir=settings.uploads_dir, region="KR",
-                                  max_concurrent=processes, max_attempts=1, ring_timeout_s=8)
+                                  max_concurrent=processes, max_attempts=1, ring_timeout_s=8,
+                                  # simulated customers: no call window, any hour
+                                  dry_run=True, max_cps=float(processes))
         console.print(f"imported {summary.accepted} contacts, rejected {summary.rejected}:")
         for e in summary.errors:
             console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)

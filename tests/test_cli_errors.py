@@ -122,3 +122,36 @@ def test_a_database_missing_a_column_is_refused_in_one_line(env: dict[str, str],
     proc = dialer(env, "db", "upgrade")
     assert proc.returncode == 2
     assert "lacks turn.tts_ms although Alembic says it is up to date" in error_line(proc)
+
+
+def test_schedule_states_and_dnc_from_the_command_line(env: dict[str, str]) -> None:
+    base = ["campaign", "create", "--script", str(DEMO), "--csv", str(DEMO / "contacts.csv")]
+    for i, (option, words) in enumerate([
+        (["--window", "07:00-20:00"], ["outside 08:00-21:00", "the law allows"]),
+        (["--window", "0900"], ["--window", "HH:MM-HH:MM"]),
+        (["--last-day", "2026-13-01"], ["--last-day", "YYYY-MM-DD"]),
+        (["--retry", "interested=60"], ["--retry", "only", "busy"]),
+        (["--max-cps", "0"], ["--max-cps"]),
+    ]):
+        proc = dialer(env, *base, "--name", f"sched {i}", *option)
+        assert proc.returncode == 2 and all(w in error_line(proc) for w in words), proc.stderr
+    assert campaigns(env) == []
+    made = dialer(env, *base, "--name", "paced", "--window", "10:00-18:30", "--max-cps", "2",
+                  "--retry", "busy=120", "--json")
+    assert made.returncode == 0, made.stderr
+    cid = str(json.loads(made.stdout)["campaign_id"])
+    pause = dialer(env, "campaign", "pause", cid)
+    assert pause.returncode == 2 and "a draft campaign cannot pause; it can: start, stop" \
+        in error_line(pause)
+    for action, state in (("start", "running"), ("pause", "paused"), ("resume", "running"),
+                          ("stop", "stopped")):
+        proc = dialer(env, "campaign", action, cid)
+        assert proc.returncode == 0 and f"campaign {cid} {state}" in proc.stdout, proc.stderr
+    added = dialer(env, "dnc", "add", "010-5555-0001", "+82 10 5555 0002", "--reason", "letter")
+    assert added.returncode == 0 and "+821055550001 added" in added.stdout
+    again = dialer(env, "dnc", "add", "01055550001")
+    assert "+821055550001 was already on the list" in again.stdout
+    found = json.loads(dialer(env, "dnc", "search", "5555-0002", "--json").stdout)
+    assert [(e["phone"], e["reason"]) for e in found] == [("+821055550002", "letter")]
+    bad = dialer(env, "dnc", "add", "hello")
+    assert bad.returncode == 2 and "not a phone number" in error_line(bad)

@@ -57,7 +57,7 @@ def test_demo_campaign_runs_to_final_dispositions(stack: Any) -> None:
     env = stack["env"]
     created = json.loads(run_cli(env, "campaign", "create", "--name", "e2e demo", "--script",
                                  str(DEMO), "--csv", str(DEMO / "contacts.csv"), "--region",
-                                 "KR", "--ring-timeout", "6", "--json").stdout)
+                                 "KR", "--ring-timeout", "6", "--dry-run", "--json").stdout)
     assert created["accepted"] == 6 and created["rejected"] == 1
     assert created["errors"][0]["row"] == 8 and created["errors"][0]["value"] == "12345"
     cid = created["campaign_id"]

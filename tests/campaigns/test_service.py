@@ -33,6 +33,9 @@ def write_csv(tmp_path: Path, n: int, bad: int = 0) -> Path:
 
 
 def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: Any) -> int:
+    """A campaign whose call windows do not apply (dry-run), so these tests do not depend
+    on the hour they run at; tests/campaigns/test_dispatch_rules.py checks the windows."""
+    kw.setdefault("dry_run", True)
     summary = service.create_campaign(db, name=f"c{n}-{len(kw)}", script_dir=DEMO,
                                       csv_path=write_csv(tmp_path, n, bad=1),
                                       uploads_dir=tmp_path / "uploads", **kw)

@@ -1,0 +1,107 @@
+"""Do-not-call lists: one global, one per campaign. Nothing on either is ever dialed: the
+import scrubs the list, the dispatcher skips, and the worker checks again just before it
+dials (a number may be added while its call waits in the queue).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaigns.db import Database
+from campaigns.importer import normalize_phone
+from campaigns.models import DncEntry
+
+SOURCES = ("manual", "upload", "opt_out", "dtmf", "api")
+
+
+class DncError(ValueError):
+    """A number or list the operator can correct."""
+
+
+def scope_of(campaign_id: int | None) -> str:
+    return "global" if campaign_id is None else f"campaign:{campaign_id}"
+
+
+def normalise(phone: str, region: str = "KR") -> str:
+    try:
+        return normalize_phone(phone, region)
+    except ValueError as exc:
+        raise DncError(f"{phone!r}: {exc}") from None
+
+
+def add(s: Session, phone_e164: str, *, campaign_id: int | None = None,
+        source: str = "manual", reason: str | None = None,
+        added_by: str | None = None) -> bool:
+    """Add a number (already E.164); False if it was on that list already."""
+    if source not in SOURCES:
+        raise DncError(f"source {source!r} must be one of {', '.join(SOURCES)}")
+    scope = scope_of(campaign_id)
+    if s.scalar(select(DncEntry.id).where(DncEntry.scope == scope,
+                                          DncEntry.phone == phone_e164)) is not None:
+        return False
+    try:
+        with s.begin_nested():
+            s.add(DncEntry(phone=phone_e164, scope=scope, campaign_id=campaign_id,
+                           source=source, reason=reason, added_by=added_by))
+    except IntegrityError:  # added by someone else in the meantime
+        return False
+    return True
+
+
+def add_number(db: Database, phone: str, *, campaign_id: int | None = None,
+               region: str = "KR", source: str = "manual", reason: str | None = None,
+               added_by: str | None = None) -> tuple[str, bool]:
+    e164 = normalise(phone, region)
+    with db.session() as s:
+        return e164, add(s, e164, campaign_id=campaign_id, source=source, reason=reason,
+                         added_by=added_by)
+
+
+def remove_number(db: Database, phone: str, *, campaign_id: int | None = None,
+                  region: str = "KR") -> bool:
+    e164 = normalise(phone, region)
+    with db.session() as s:
+        gone = s.execute(delete(DncEntry).where(DncEntry.scope == scope_of(campaign_id),
+                                                DncEntry.phone == e164))
+        return bool(gone.rowcount)  # type: ignore[attr-defined]
+
+
+def blocked(s: Session, phone_e164: str, campaign_id: int | None) -> DncEntry | None:
+    """The entry that forbids calling this number for this campaign, if any."""
+    scopes = ["global"] + ([scope_of(campaign_id)] if campaign_id is not None else [])
+    return s.scalar(select(DncEntry).where(DncEntry.phone == phone_e164,
+                                           DncEntry.scope.in_(scopes)).limit(1))
+
+
+def blocked_among(s: Session, phones: list[str], campaign_id: int | None) -> set[str]:
+    """Which of these numbers are on the global or the campaign's list (one query per
+    thousand numbers)."""
+    scopes = ["global"] + ([scope_of(campaign_id)] if campaign_id is not None else [])
+    out: set[str] = set()
+    for i in range(0, len(phones), 1000):
+        chunk = phones[i:i + 1000]
+        out.update(s.scalars(select(DncEntry.phone).where(DncEntry.phone.in_(chunk),
+                                                          DncEntry.scope.in_(scopes))))
+    return out
+
+
+def search(db: Database, text: str = "", *, campaign_id: int | None = None,
+           include_global: bool = True, limit: int = 100) -> list[dict[str, Any]]:
+    """Entries whose number contains `text` (digits compared, so '010-1234' finds
+    +8210 1234 ...), newest first."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    scopes = [scope_of(campaign_id)] + (["global"] if include_global and campaign_id else [])
+    with db.session() as s:
+        q = select(DncEntry).where(DncEntry.scope.in_(scopes))
+        if digits:
+            variants = {digits, digits.lstrip("0")} - {""}
+            q = q.where(or_(*(DncEntry.phone.contains(v) for v in variants)))
+        rows = s.scalars(q.order_by(DncEntry.created_at.desc(), DncEntry.id.desc())
+                         .limit(limit))
+        return [{"phone": e.phone, "scope": e.scope, "source": e.source, "reason": e.reason,
+                 "added_by": e.added_by, "created_at": e.created_at.isoformat()}
+                for e in rows]
