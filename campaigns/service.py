@@ -217,7 +217,10 @@ def claim_due(db: Database, now: datetime | None = None, limit: int = 50,
             due = s.execute(select(Contact.id, Contact.phone, Contact.timezones).where(
                 Contact.campaign_id == campaign.id, Contact.status == ContactStatus.PENDING,
                 Contact.next_attempt_at <= now).order_by(Contact.next_attempt_at, Contact.id)
-                .limit(free * 4)).all()
+                .limit(free * 4)
+                # PostgreSQL: dispatchers on other hosts skip the rows this one is taking
+                # instead of queueing behind them (SQLite has one writer anyway).
+                .with_for_update(skip_locked=True, of=Contact)).all()
             on_dnc = dnc.blocked_among(s, [d.phone for d in due], campaign.id)
             taken = 0
             for contact_id, phone, zones in due:

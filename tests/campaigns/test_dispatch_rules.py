@@ -26,6 +26,7 @@ from campaigns.models import (
 )
 from campaigns.service import CampaignError
 from dialer.session import TurnRecord
+from tests.conftest import BACKENDS, database_url
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -35,8 +36,8 @@ def seoul(*args: int) -> datetime:
     return datetime(*args, tzinfo=SEOUL).astimezone(UTC)  # type: ignore[misc,arg-type]
 
 
-def make_db(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'rules.db'}")
+def make_db(url: str) -> Database:
+    db = Database(url)
     db.migrate()
     return db
 
@@ -52,8 +53,8 @@ def campaign(db: Database, tmp_path: Path, phones: list[str], **kw: Any) -> int:
     return summary.campaign_id
 
 
-def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     assert dnc.add_number(db, "010-3000-0001") == ("+821030000001", True)
     assert dnc.add_number(db, "+82 10 3000 0001") == ("+821030000001", False)
     cid = campaign(db, tmp_path, ["010-3000-0001", "010-3000-0002", "010-3000-0003"],
@@ -81,8 +82,8 @@ def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path) -> N
         dnc.add_number(db, "call me maybe")
 
 
-def test_calls_wait_for_the_window_in_the_callees_zone(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_calls_wait_for_the_window_in_the_callees_zone(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3100-0001", "+1 212 555 0123"])
     service.start_campaign(db, cid)
     # 22:00 in Seoul is 09:00 in New York (summer): New York is called, Seoul waits for
@@ -106,8 +107,8 @@ def test_calls_wait_for_the_window_in_the_callees_zone(tmp_path: Path) -> None:
         assert c.next_attempt_at.replace(tzinfo=UTC) == seoul(2027, 7, 3, 9, 0)
 
 
-def test_after_the_last_day_contacts_are_closed(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_after_the_last_day_contacts_are_closed(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3200-0001"], last_day=date(2027, 7, 1))
     service.start_campaign(db, cid)
     assert service.claim_due(db, now=seoul(2027, 7, 2, 10, 0)) == []
@@ -116,8 +117,8 @@ def test_after_the_last_day_contacts_are_closed(tmp_path: Path) -> None:
         assert c.status == ContactStatus.DONE and c.last_disposition == "schedule_ended"
 
 
-def test_pacing_limits_new_calls_per_second(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_pacing_limits_new_calls_per_second(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, [f"010-3300-{i:04d}" for i in range(10)], dry_run=True,
                    max_cps=1.5)
     service.start_campaign(db, cid)
@@ -125,8 +126,8 @@ def test_pacing_limits_new_calls_per_second(tmp_path: Path) -> None:
     assert len(service.claim_due(db, period_s=4.0)) == 6
 
 
-def test_retry_delay_per_disposition(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_retry_delay_per_disposition(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3400-0001", "010-3400-0002"], dry_run=True,
                    max_attempts=3, retry_delay_s=600, retry_delays={"busy": 60})
     service.start_campaign(db, cid)
@@ -141,8 +142,8 @@ def test_retry_delay_per_disposition(tmp_path: Path) -> None:
     assert 55 < waits[0] <= 60 and 595 < waits[1] <= 600
 
 
-def test_campaign_states_and_their_transitions(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_campaign_states_and_their_transitions(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3500-0001", "010-3500-0002"], dry_run=True)
     with pytest.raises(CampaignError, match="a draft campaign cannot pause; it can: start, stop"):
         service.change_status(db, cid, "pause")
@@ -167,9 +168,9 @@ def test_campaign_states_and_their_transitions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "source"), [("전화 하지 마세요", "opt_out"), ("DTMF 9", "dtmf")])
-def test_an_opt_out_is_on_the_list_the_moment_it_is_said(tmp_path: Path, text: str,
+def test_an_opt_out_is_on_the_list_the_moment_it_is_said(tmp_path: Path, db_url: str, text: str,
                                                          source: str) -> None:
-    db = make_db(tmp_path)
+    db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3600-0001"], dry_run=True)
     service.start_campaign(db, cid)
     [a] = service.claim_due(db)
@@ -192,12 +193,14 @@ ops = st.lists(st.tuples(st.sampled_from(["claim", "finish", "release", "pause",
                min_size=5, max_size=40)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=ops)
 def test_no_contact_ever_has_two_live_attempts(tmp_path_factory: pytest.TempPathFactory,
+                                               request: pytest.FixtureRequest, backend: str,
                                                steps: list[tuple[str, int, str]]) -> None:
     tmp = tmp_path_factory.mktemp("prop")
-    db = make_db(tmp)
+    db = make_db(database_url(backend, request, tmp))
     phones = [f"010-3700-{i:04d}" for i in range(6)]
     cid = campaign(db, tmp, phones, dry_run=True, max_attempts=3, retry_delay_s=0,
                    max_concurrent=4)

@@ -18,8 +18,8 @@ from campaigns.service import CampaignError
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
 
 
-def make_db(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'dialer.db'}")
+def make_db(url: str) -> Database:
+    db = Database(url)
     db.migrate()
     return db
 
@@ -42,8 +42,8 @@ def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: Any) -> int:
     return summary.campaign_id
 
 
-def test_import_keeps_rejections_and_the_original_file(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_import_keeps_rejections_and_the_original_file(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     summary = service.create_campaign(db, name="x", script_dir=DEMO,
                                       csv_path=write_csv(tmp_path, 3, bad=2),
                                       uploads_dir=tmp_path / "uploads")
@@ -60,8 +60,8 @@ def test_import_keeps_rejections_and_the_original_file(tmp_path: Path) -> None:
     assert len(stored) == 1 and stored[0].read_bytes() == (tmp_path / "list.csv").read_bytes()
 
 
-def test_duplicate_campaign_name_is_refused_and_nothing_changes(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_duplicate_campaign_name_is_refused_and_nothing_changes(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     new_campaign(db, tmp_path, 3)
     with pytest.raises(CampaignError, match="already exists"):
         new_campaign(db, tmp_path, 3)
@@ -69,8 +69,8 @@ def test_duplicate_campaign_name_is_refused_and_nothing_changes(tmp_path: Path) 
         assert s.scalar(select(func.count(Contact.id))) == 3
 
 
-def test_claim_respects_running_state_and_concurrency(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_claim_respects_running_state_and_concurrency(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 5, max_concurrent=2)
     assert service.claim_due(db) == []  # draft campaigns are not dialed
     service.start_campaign(db, cid)
@@ -96,8 +96,8 @@ def _claim_loop(url: str, rounds: int, out: mp.Queue) -> None:  # type: ignore[t
     out.put(got)
 
 
-def test_concurrent_dispatchers_never_claim_a_contact_twice(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_concurrent_dispatchers_never_claim_a_contact_twice(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 60, max_concurrent=1000)
     service.start_campaign(db, cid)
     ctx = mp.get_context("spawn")
@@ -115,8 +115,8 @@ def test_concurrent_dispatchers_never_claim_a_contact_twice(tmp_path: Path) -> N
         assert len(per_contact) == 60 and all(n == 1 for _, n in per_contact)
 
 
-def test_busy_is_retried_after_the_delay_until_attempts_run_out(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_busy_is_retried_after_the_delay_until_attempts_run_out(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1, max_attempts=2, retry_delay_s=300)
     service.start_campaign(db, cid)
     [a1] = service.claim_due(db)
@@ -133,8 +133,8 @@ def test_busy_is_retried_after_the_delay_until_attempts_run_out(tmp_path: Path) 
     assert service.finish_campaigns(db) == [cid]
 
 
-def test_released_attempt_gives_the_contact_back(tmp_path: Path) -> None:
-    db = make_db(tmp_path)
+def test_released_attempt_gives_the_contact_back(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1)
     service.start_campaign(db, cid)
     [a] = service.claim_due(db)

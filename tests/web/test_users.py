@@ -4,7 +4,6 @@ database."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,8 @@ from campaigns.users import (
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    d = Database(f"sqlite:///{tmp_path / 'users.db'}")
+def db(db_url: str) -> Database:
+    d = Database(db_url)
     d.migrate()
     return d
 
