@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,8 +190,10 @@ def _validate(columns: list[str], phone_at: int, cells: list[list[str]], rows: l
     other_cells = cells[:phone_at] + cells[phone_at + 1:]
     # zip(*[]) is empty, which would silently drop every row of a phone-only file.
     others = zip(*other_cells) if other_cells else itertools.repeat(())
-    # Normalising each distinct value once makes repeated numbers nearly free.
-    outcome = {value: _try_phone(value, region) for value in set(phones)}
+    # Normalising each distinct value once makes repeated numbers nearly free; a big
+    # list is normalised on every core (phonenumbers takes ~20 us a number).
+    distinct = list(set(phones))
+    outcome = dict(zip(distinct, _normalise_all(distinct, region)))
 
     seen: dict[str, int] = {}
     contacts: list[ParsedContact] = []
@@ -270,6 +273,31 @@ def _columns_of_numbers(columns: list[str], cells: list[list[str]], region: str,
         if values and sum(_try_phone(v, region)[0] for v in values) >= 0.8 * len(values):
             found.append(name)
     return found
+
+
+PARALLEL_MIN = 100_000  # distinct values from which worker processes pay for themselves
+
+
+def _normalise_all(values: list[str], region: str) -> list[tuple[bool, str]]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(values) < PARALLEL_MIN or workers < 2:
+        return [_try_phone(v, region) for v in values]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller may be a threaded web server or worker
+    chunks = _chunks(values, len(values) // (workers * 4) + 1)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        return [r for chunk in pool.map(_try_phones, chunks, itertools.repeat(region))
+                for r in chunk]
+
+
+def _chunks(values: list[str], size: int) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def _try_phones(values: list[str], region: str) -> list[tuple[bool, str]]:
+    return [_try_phone(v, region) for v in values]
 
 
 def _try_phone(value: str, region: str) -> tuple[bool, str]:

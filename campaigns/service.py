@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from campaigns.models import (
 from campaigns.windows import CallWindow, next_call_time, zones_for_number
 
 ACTIVE_ATTEMPTS = (AttemptStatus.QUEUED, AttemptStatus.DIALING, AttemptStatus.ANSWERED)
+BULK_ROWS = 5000  # rows per executemany of an import
 OPT_OUT_INTENT = "opt_out"  # the intent name scripts use for "remove me" (and its key)
 
 
@@ -99,8 +100,9 @@ def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path) -> I
     errors: list[dict[str, Any]] = [
         {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
         for e in parsed.errors]
-    accepted = 0
     on_dnc = dnc.blocked_among(s, [c.phone for c in parsed.contacts], campaign_id)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
     for c in parsed.contacts:
         if c.phone in existing:
             errors.append({"row": c.row, "value": c.phone, "reason":
@@ -111,17 +113,42 @@ def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path) -> I
                            f"{c.phone} is on a do-not-call list", "raw": c.fields})
             continue
         existing.add(c.phone)
-        s.add(Contact(campaign_id=campaign_id, phone=c.phone, fields=c.fields,
-                      source_row=c.row, timezones=",".join(zones_for_number(c.phone)) or None))
-        accepted += 1
+        rows.append({"campaign_id": campaign_id, "phone": c.phone, "fields": c.fields,
+                     "source_row": c.row, "status": ContactStatus.PENDING.value,
+                     "attempts": 0, "next_attempt_at": now,
+                     "timezones": ",".join(zones_for_number(c.phone)) or None})
+    accepted = len(rows)
     errors.sort(key=lambda e: e["row"])
-    for e in errors:
-        s.add(ImportRejection(batch_id=batch.id, row=e["row"], value=e["value"],
-                              reason=e["reason"], raw=e["raw"]))
+    rejections = [{"batch_id": batch.id, "row": e["row"], "value": e["value"],
+                   "reason": e["reason"], "raw": e["raw"]} for e in errors]
+    _bulk_insert(s, Contact, rows)
+    _bulk_insert(s, ImportRejection, rejections)
     batch.accepted, batch.rejected = accepted, len(errors)
     return ImportSummary(campaign_id=campaign_id, batch_id=batch.id, accepted=accepted,
                          rejected=len(errors),
                          errors=[{k: e[k] for k in ("row", "value", "reason")} for e in errors])
+
+
+def _bulk_insert(s: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: PostgreSQL's COPY (a million
+    contacts in seconds), elsewhere Core executemany in chunks (a million ORM objects
+    would take minutes)."""
+    if not rows:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        import json
+
+        table = model.__table__
+        names = list(rows[0])
+        is_json = [isinstance(table.c[n].type, JSON) for n in names]
+        cursor = s.connection().connection.cursor()  # the psycopg connection, same tx
+        with cursor.copy(f'COPY {table.name} ({", ".join(names)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[n], ensure_ascii=False) if j else row[n]
+                                for n, j in zip(names, is_json)])
+        return
+    for i in range(0, len(rows), BULK_ROWS):
+        s.execute(insert(model), rows[i:i + BULK_ROWS])
 
 
 def get_campaign(s: Session, campaign_id: int) -> Campaign:
