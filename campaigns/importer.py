@@ -180,6 +180,21 @@ def read_call_list(path: Path | str, default_region: str = "KR",
                       columns=columns, total_rows=len(rows), contacts=contacts, errors=errors)
 
 
+def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]]:
+    """The header and the first data rows, as the column-mapping page shows them when
+    the phone column cannot be told by itself."""
+    path = Path(path)
+    text, _ = _decode(path, _read_bytes(path))
+    text = text[len(m.group()) if (m := _LEADING_BLANK_LINES.match(text)) else 0:]
+    delimiter = _sniff_delimiter(text)
+    records = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter),
+                                    rows + 1))
+    if not records:
+        raise _empty(path)
+    header = _column_names([c.strip() for c in records[0]])
+    return header, [[c.strip() for c in r] for r in records[1:]]
+
+
 # -- rows ----------------------------------------------------------------------------
 
 def _validate(columns: list[str], phone_at: int, cells: list[list[str]], rows: list[int],

@@ -133,6 +133,13 @@ class ImportBatch(Base):
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Uploads from the web import in the background: queued -> running -> done, or
+    # failed (message says why, the stored file stays) or needs_mapping (the phone
+    # column could not be told; the person picks it). progress: 0..1.
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    progress: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    phone_column: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     rejections: Mapped[list[ImportRejection]] = relationship(back_populates="batch")
 

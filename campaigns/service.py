@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import dnc
 from campaigns.db import Database
-from campaigns.importer import ParsedList, read_call_list
+from campaigns.importer import CsvImportError, ParsedList, read_call_list
 from campaigns.models import (
     RETRYABLE_DISPOSITIONS,
     AttemptStatus,
@@ -35,7 +35,7 @@ from campaigns.models import (
     Turn,
     utcnow,
 )
-from campaigns.windows import CallWindow, next_call_time, zones_for_number
+from campaigns.windows import CallWindow, WindowError, next_call_time, zones_for_number
 
 ACTIVE_ATTEMPTS = (AttemptStatus.QUEUED, AttemptStatus.DIALING, AttemptStatus.ANSWERED)
 BULK_ROWS = 5000  # rows per executemany of an import
@@ -59,11 +59,13 @@ class ImportSummary:
                 "rejected": self.rejected, "errors": self.errors}
 
 
-def _store_upload(uploads_dir: Path, csv_path: Path) -> Path:
+def _store_upload(uploads_dir: Path, csv_path: Path, filename: str | None = None) -> Path:
     # Keep the file exactly as uploaded: rejected rows can always be traced back to it.
     uploads_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    dest = uploads_dir / f"{stamp}-{csv_path.name}"
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_"
+                   for ch in Path(filename or csv_path.name).name)[-100:] or "upload.csv"
+    dest = uploads_dir / f"{stamp}-{safe}"
     shutil.copyfile(csv_path, dest)
     return dest
 
@@ -91,12 +93,86 @@ def create_campaign(db: Database, *, name: str, script_dir: Path, csv_path: Path
     return summary
 
 
-def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path) -> ImportSummary:
+def create_draft(db: Database, *, name: str, script_dir: Path, region: str = "KR",
+                 **options: Any) -> int:
+    """A draft campaign without contacts yet (the web app imports its list afterwards,
+    in the background)."""
+    name = name.strip()
+    if not name:
+        raise CampaignError("the campaign needs a name")
+    with db.session() as s:
+        if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
+            raise CampaignError(f"a campaign named {name!r} already exists; choose another name")
+        campaign = Campaign(name=name, script_dir=str(Path(script_dir).resolve()),
+                            region=region.upper(), **options)
+        s.add(campaign)
+        s.flush()
+        return campaign.id
+
+
+def queue_import(db: Database, campaign_id: int, upload: Path, filename: str,
+                 uploads_dir: Path) -> int:
+    """Keep the uploaded file as it came and record a queued import of it."""
+    stored = _store_upload(uploads_dir, upload, filename)
+    with db.session() as s:
+        get_campaign(s, campaign_id)
+        batch = ImportBatch(campaign_id=campaign_id, filename=filename, stored_path=str(stored),
+                            status="queued", progress=0.0)
+        s.add(batch)
+        s.flush()
+        return batch.id
+
+
+MAPPING_HINTS = ("no phone number column", "no column named", "look like phone numbers",
+                 "hold phone numbers")
+
+
+def run_import(db: Database, batch_id: int, phone_column: str | None = None,
+               check_columns: Callable[[list[str]], None] | None = None) -> str:
+    """Import a queued upload (in a background thread of the web app); returns the
+    batch's final status. A file whose phone column cannot be told waits for the person
+    to pick it (needs_mapping); any other problem with the file fails the batch with the
+    reason; the stored file is kept either way."""
+    def mark(**values: Any) -> None:
+        with db.session() as s:
+            s.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(**values))
+
+    with db.session() as s:
+        batch = s.get(ImportBatch, batch_id)
+        if batch is None:
+            raise CampaignError(f"no import {batch_id}")
+        campaign = get_campaign(s, batch.campaign_id)
+        stored, region, campaign_id = Path(batch.stored_path), campaign.region, campaign.id
+    mark(status="running", progress=0.05, message=None, phone_column=phone_column)
+    try:
+        parsed = read_call_list(stored, default_region=region, phone_column=phone_column)
+        if check_columns is not None:
+            check_columns(parsed.columns)
+    except (CsvImportError, ValueError) as exc:
+        text = str(exc)
+        needs = isinstance(exc, CsvImportError) and any(h in text for h in MAPPING_HINTS)
+        mark(status="needs_mapping" if needs else "failed", progress=0.0, message=text)
+        return "needs_mapping" if needs else "failed"
+    mark(progress=0.6, phone_column=parsed.phone_column)
+    with db.session() as s:
+        _import(s, campaign_id, parsed, stored, batch_id=batch_id)
+    mark(status="done", progress=1.0)
+    return "done"
+
+
+def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path,
+            batch_id: int | None = None) -> ImportSummary:
     existing = set(s.scalars(select(Contact.phone).where(Contact.campaign_id == campaign_id)))
-    batch = ImportBatch(campaign_id=campaign_id, filename=parsed.path.name,
-                        stored_path=str(stored), total_rows=parsed.total_rows)
-    s.add(batch)
-    s.flush()
+    if batch_id is None:
+        batch = ImportBatch(campaign_id=campaign_id, filename=parsed.path.name,
+                            stored_path=str(stored), total_rows=parsed.total_rows)
+        s.add(batch)
+        s.flush()
+    else:
+        found = s.get(ImportBatch, batch_id)
+        assert found is not None
+        batch = found
+        batch.total_rows = parsed.total_rows
     errors: list[dict[str, Any]] = [
         {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
         for e in parsed.errors]
@@ -449,3 +525,88 @@ def progress(db: Database, campaign_id: int) -> dict[str, Any]:
         return {"status": c.status, "total": total,
                 "done": by_status.get(ContactStatus.DONE, 0),
                 "in_progress": by_status.get(ContactStatus.CLAIMED, 0)}
+
+
+def schedule_options(window: str, first_day: str | None, last_day: str | None,
+                    max_cps: float, retry: list[str], dry_run: bool) -> dict[str, Any]:
+    """A campaign's schedule options from what a person typed (command line or web form),
+    checked: a window the law does not allow is refused, and so on."""
+    def day(text: str | None, what: str) -> date | None:
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            raise CampaignError(f"{what} {text!r} must be YYYY-MM-DD") from None
+
+    start, sep, end = window.partition("-")
+    if not sep:
+        raise CampaignError(f"--window {window!r} must be HH:MM-HH:MM, e.g. 09:00-20:00")
+    try:
+        w = CallWindow.parse(start, end, day(first_day, "--first-day"),
+                             day(last_day, "--last-day"))
+    except WindowError as exc:
+        raise CampaignError(str(exc)) from None
+    if not 0 < max_cps <= 100:
+        raise CampaignError(f"--max-cps {max_cps} must be above 0 and at most 100")
+    delays: dict[str, int] = {}
+    for item in retry:
+        name, sep, seconds = item.partition("=")
+        if not sep or not seconds.strip().isdigit():
+            raise CampaignError(f"--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300")
+        if name not in RETRYABLE_DISPOSITIONS:
+            raise CampaignError(f"--retry {name!r}: only {', '.join(sorted(RETRYABLE_DISPOSITIONS))}"
+                                " are retried")
+        delays[name] = int(seconds)
+    return {"window_start": f"{w.start:%H:%M}", "window_end": f"{w.end:%H:%M}",
+            "first_day": w.first_day, "last_day": w.last_day, "max_cps": max_cps,
+            "retry_delays": delays or None, "dry_run": dry_run}
+
+
+# -- import results ----------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A cell as text that a spreadsheet will not run: a value starting like a formula
+    (=, +, -, @) gets a leading apostrophe (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def import_status(db: Database, batch_id: int, limit: int = 200) -> dict[str, Any]:
+    with db.session() as s:
+        b = s.get(ImportBatch, batch_id)
+        if b is None:
+            raise CampaignError(f"no import {batch_id}")
+        rows = s.scalars(select(ImportRejection).where(ImportRejection.batch_id == batch_id)
+                         .order_by(ImportRejection.row).limit(limit)).all()
+        return {"id": b.id, "campaign_id": b.campaign_id, "filename": b.filename,
+                "status": b.status, "progress": b.progress, "message": b.message,
+                "phone_column": b.phone_column, "total_rows": b.total_rows,
+                "accepted": b.accepted, "rejected": b.rejected,
+                "rejections": [{"row": r.row, "value": r.value, "reason": r.reason}
+                               for r in rows]}
+
+
+def rejections_csv(db: Database, batch_id: int) -> Iterator[str]:
+    """Every rejected row of an import as CSV (row, value, reason, then the row's own
+    cells), formulas neutralised, streamed."""
+    import csv
+    import io
+
+    with db.session() as s:
+        rows = s.scalars(select(ImportRejection).where(ImportRejection.batch_id == batch_id)
+                         .order_by(ImportRejection.row)).all()
+        columns: list[str] = []
+        for r in rows:
+            columns += [k for k in r.raw if k not in columns]
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(["row", "value", "reason", *columns])
+        yield "\ufeff" + buf.getvalue()  # a BOM: Excel reads UTF-8 (Korean, Chinese) right
+        for r in rows:
+            buf.seek(0)
+            buf.truncate()
+            out.writerow([r.row, safe_cell(r.value), r.reason,
+                          *(safe_cell(r.raw.get(c, "")) for c in columns)])
+            yield buf.getvalue()

@@ -103,7 +103,7 @@ def campaign_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Create a campaign from a script directory and import its call list."""
-    from campaigns.service import create_campaign
+    from campaigns.service import create_campaign, schedule_options
     from campaigns.settings import CampaignSettings
     from dialer.runtime import check_nlu, load_kit
 
@@ -118,7 +118,7 @@ def campaign_create(
                      max_concurrent=max_concurrent,
                      max_attempts=max_attempts, retry_delay_s=retry_delay,
                      ring_timeout_s=ring_timeout, caller_id=caller_id,
-                     **_guard(_pacing_options, window, first_day, last_day, max_cps,
+                     **_guard(schedule_options, window, first_day, last_day, max_cps,
                               retry or [], dry_run))
     if as_json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
@@ -130,45 +130,6 @@ def campaign_create(
             console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)
     if summary.accepted == 0:
         raise typer.Exit(1)
-
-
-def _pacing_options(window: str, first_day: str | None, last_day: str | None,
-                    max_cps: float, retry: list[str], dry_run: bool) -> dict[str, Any]:
-    """The schedule options, checked (a window the law does not allow is refused)."""
-    from datetime import date
-
-    from campaigns.models import RETRYABLE_DISPOSITIONS
-    from campaigns.service import CampaignError
-    from campaigns.windows import CallWindow, WindowError
-
-    def day(text: str | None, what: str) -> date | None:
-        try:
-            return date.fromisoformat(text) if text else None
-        except ValueError:
-            raise CampaignError(f"{what} {text!r} must be YYYY-MM-DD") from None
-
-    start, sep, end = window.partition("-")
-    if not sep:
-        raise CampaignError(f"--window {window!r} must be HH:MM-HH:MM, e.g. 09:00-20:00")
-    try:
-        w = CallWindow.parse(start, end, day(first_day, "--first-day"),
-                             day(last_day, "--last-day"))
-    except WindowError as exc:
-        raise CampaignError(str(exc)) from None
-    if not 0 < max_cps <= 100:
-        raise CampaignError(f"--max-cps {max_cps} must be above 0 and at most 100")
-    delays: dict[str, int] = {}
-    for item in retry:
-        name, sep, seconds = item.partition("=")
-        if not sep or not seconds.strip().isdigit():
-            raise CampaignError(f"--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300")
-        if name not in RETRYABLE_DISPOSITIONS:
-            raise CampaignError(f"--retry {name!r}: only {', '.join(sorted(RETRYABLE_DISPOSITIONS))}"
-                                " are retried")
-        delays[name] = int(seconds)
-    return {"window_start": f"{w.start:%H:%M}", "window_end": f"{w.end:%H:%M}",
-            "first_day": w.first_day, "last_day": w.last_day, "max_cps": max_cps,
-            "retry_delays": delays or None, "dry_run": dry_run}
 
 
 @campaign_app.command("start")

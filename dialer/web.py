@@ -48,6 +48,7 @@ CAMPAIGN_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
 # What each role finds on its home page (the pages of later issues join this list).
 NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/campaigns", "Campaigns", frozenset(CAMPAIGN_ROLES)),
+    ("/dnc", "Do not call", frozenset({Role.ADMIN, Role.MARKETING})),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/api/docs", "API", frozenset(ANY_ROLE)),
 ]
@@ -279,6 +280,9 @@ def create_app(settings: CampaignSettings | None = None, *,
                             "roles": ", ".join(op.get("x-roles", []))})
         return out
 
+    from dialer import web_campaigns
+
+    web_campaigns.add_routes(app, db, settings, allow, page)
     check_routes(app.routes)
     app.state.db = db
     return app

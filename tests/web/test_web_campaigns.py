@@ -1,0 +1,167 @@
+"""Marketing's pages on a real app and database: a campaign created with its call list
+uploaded and imported in the background, the column-mapping step, every rejected row
+downloadable (formulas neutralised), the campaign's states, and the DNC lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from campaigns.settings import CampaignSettings
+from campaigns.users import create_user
+from dialer.web import create_app
+
+DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
+PASSWORD = "a long password"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Any:
+    application = create_app(CampaignSettings(data_dir=tmp_path / "data"))
+    create_user(application.state.db, "mina", PASSWORD, "marketing")
+    create_user(application.state.db, "ana", PASSWORD, "analyst")
+    return application
+
+
+def login(app: Any, user: str = "mina") -> tuple[TestClient, str]:
+    c = TestClient(app, follow_redirects=False)
+    r = c.post("/api/login", json={"username": user, "password": PASSWORD})
+    return c, r.json()["csrf_token"]
+
+
+def settings_form(csrf: str, **over: str) -> dict[str, str]:
+    return {"csrf_token": csrf, "name": "spring", "script": str(DEMO.resolve()),
+            "window_start": "09:00", "window_end": "20:00", "max_concurrent": "2",
+            "max_cps": "1", "max_attempts": "2", "retry_busy": "300", "region": "KR",
+            **over}
+
+
+def wait_import(c: TestClient, location: str) -> dict[str, Any]:
+    batch = location.rsplit("/", 1)[1]
+    for _ in range(200):
+        status = c.get(f"/api/imports/{batch}").json()
+        if status["status"] not in ("queued", "running"):
+            return dict(status)
+        time.sleep(0.05)
+    raise AssertionError(f"import {batch} still {status['status']}")
+
+
+def test_create_upload_import_and_run_states(app: Any) -> None:
+    c, csrf = login(app)
+    page = c.get("/campaigns/new")
+    assert page.status_code == 200 and ">demo<" in page.text
+    with (DEMO / "contacts.csv").open("rb") as f:
+        r = c.post("/campaigns/new", data=settings_form(csrf),
+                   files={"csv_file": ("contacts.csv", f, "text/csv")})
+    assert r.status_code == 303, r.text[:500]
+    location = r.headers["location"]
+    done = wait_import(c, location)
+    assert (done["status"], done["accepted"], done["rejected"]) == ("done", 6, 1)
+    assert done["phone_column"] == "phone" and done["progress"] == 1.0
+    result = c.get(location)
+    assert 'id="accepted">6<' in result.text and "12345" in result.text
+    rows = list(csv.reader(io.StringIO(c.get(f"{location}/rejections.csv").text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["row", "value", "reason"] and rows[1][:2] == ["8", "12345"]
+    cid = int(location.split("/")[2])
+    info = c.get(f"/api/campaigns/{cid}").json()
+    assert info["status"] == "draft" and info["retry_delays"] == {"busy": 300}
+    assert info["window"] == "09:00-20:00" and info["progress"]["total"] == 6
+    assert "Start" in c.get(f"/campaigns/{cid}").text
+    for action, state in (("start", "running"), ("pause", "paused"), ("resume", "running")):
+        r = c.post(f"/campaigns/{cid}/status", data={"action": action, "csrf_token": csrf})
+        assert r.status_code == 303 and c.get(f"/api/campaigns/{cid}").json()["status"] == state
+    h = {"X-CSRF-Token": csrf}
+    assert c.post(f"/api/campaigns/{cid}/status", json={"action": "stop"},
+                  headers=h).json()["status"] == "stopped"
+    refused = c.post(f"/api/campaigns/{cid}/status", json={"action": "resume"}, headers=h)
+    assert refused.status_code == 409 and "it can: nothing" in refused.json()["detail"]
+    # The analyst reads the result but may not change anything.
+    ana, ana_csrf = login(app, "ana")
+    assert ana.get(location).status_code == 200
+    assert ana.post(f"/campaigns/{cid}/status",
+                    data={"action": "stop", "csrf_token": ana_csrf}).status_code == 403
+
+
+def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(app: Any, tmp_path: Path) -> None:
+    c, csrf = login(app)
+    messy = ("name,연락처1,연락처2,memo\n"
+             "김민수,010-4000-0001,010-4000-0101,\n"
+             "이서연,010-4000-0002,010-4000-0102,\"콜백, 오후\n2시\"\n"
+             "박지훈,010-4000-0001,010-4000-0103,=cmd|' /C calc'!A0\n")
+    r = c.post("/campaigns/new", data=settings_form(csrf, name="mapped"),
+               files={"csv_file": ("list.csv", messy.encode("cp949"), "text/csv")})
+    location = r.headers["location"]
+    status = wait_import(c, location)
+    assert status["status"] == "needs_mapping" and "hold phone numbers" in status["message"]
+    page = c.get(location)
+    assert "Which column holds the phone numbers?" in page.text
+    assert "<option>연락처1</option>" in page.text and "<td>김민수</td>" in page.text
+    r = c.post(f"{location}/mapping", data={"phone_column": "연락처1", "csrf_token": csrf})
+    assert r.status_code == 303
+    done = wait_import(c, location)
+    assert (done["status"], done["accepted"], done["rejected"]) == ("done", 2, 1)
+    download = c.get(f"{location}/rejections.csv")
+    assert download.headers["content-disposition"].endswith('rejected-rows.csv"')
+    rows = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff"))))
+    memo = rows[0].index("memo")
+    assert rows[1][memo] == "'=cmd|' /C calc'!A0", "a formula is never live in the export"
+    again = c.post(f"{location}/mapping", data={"phone_column": "연락처1", "csrf_token": csrf})
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(("over", "message"), [
+    ({"window_start": "07:00"}, "outside 08:00-21:00"),
+    ({"last_day": "2026-02-30"}, "YYYY-MM-DD"),
+    ({"max_cps": "0"}, "--max-cps"),
+    ({"script": "/etc"}, "choose one of the listed scripts"),
+])
+def test_bad_settings_come_back_with_what_was_typed(app: Any, over: dict[str, str],
+                                                   message: str) -> None:
+    c, csrf = login(app)
+    with (DEMO / "contacts.csv").open("rb") as f:
+        r = c.post("/campaigns/new", data=settings_form(csrf, name="typed name", **over),
+                   files={"csv_file": ("contacts.csv", f, "text/csv")})
+    assert r.status_code == 400 and message in r.text
+    assert 'value="typed name"' in r.text
+    assert c.get("/api/campaigns").json() == []
+
+
+def test_empty_upload_and_duplicate_name(app: Any) -> None:
+    c, csrf = login(app)
+    r = c.post("/campaigns/new", data=settings_form(csrf),
+               files={"csv_file": ("empty.csv", b"", "text/csv")})
+    assert r.status_code == 400 and "empty.csv is empty" in r.text
+    with (DEMO / "contacts.csv").open("rb") as f:
+        assert c.post("/campaigns/new", data=settings_form(csrf),
+                      files={"csv_file": ("a.csv", f, "text/csv")}).status_code == 303
+    with (DEMO / "contacts.csv").open("rb") as f:
+        r = c.post("/campaigns/new", data=settings_form(csrf),
+                   files={"csv_file": ("a.csv", f, "text/csv")})
+    assert r.status_code == 400 and "already exists" in r.text
+
+
+def test_dnc_page_and_api(app: Any) -> None:
+    c, csrf = login(app)
+    r = c.post("/dnc", data={"phone": "010-7000-0001", "reason": "letter", "csrf_token": csrf})
+    assert r.status_code == 303 and "added" in r.headers["location"]
+    page = c.get("/dnc?q=7000")
+    assert "+821070000001" in page.text and "letter" in page.text
+    bad = c.post("/dnc", data={"phone": "hello", "csrf_token": csrf})
+    assert bad.status_code == 400 and "not a phone number" in bad.text
+    h = {"X-CSRF-Token": csrf}
+    assert c.post("/api/dnc", json={"phone": "+82 10 7000 0002"}, headers=h).json() == {
+        "phone": "+821070000002", "added": True}
+    listed = [e["phone"] for e in c.get("/api/dnc", params={"q": "7000"}).json()]
+    assert sorted(listed) == ["+821070000001", "+821070000002"]
+    assert c.delete("/api/dnc/01070000002", headers=h).json()["removed"]
+    assert c.delete("/api/dnc/01070000002", headers=h).status_code == 404
+    r = c.post("/dnc", data={"phone": "010-7000-0001", "action": "remove", "csrf_token": csrf})
+    assert r.status_code == 303 and c.get("/api/dnc").json() == []
+    assert re.search(r"Opt-outs said during calls", c.get("/dnc").text)
