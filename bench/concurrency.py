@@ -38,14 +38,19 @@ def main() -> int:
     p.add_argument("--stagger", type=float, default=0.0, metavar="S",
                    help="spread the call starts evenly over S seconds (default 0: all at "
                         "once, every turn of every call on the same moment)")
+    p.add_argument("--per-process", type=int, default=4, metavar="K",
+                   help="calls at once in each call process, a thread per call, as the "
+                        "worker's DIALER_CALLS_PER_PROCESS (default 4, the most one "
+                        "pjsua2 Endpoint holds; 1: a process per call)")
     args = p.parse_args()
-    results, caller, mem_mb, jitter = run(args.calls, args.persona, args.stagger)
+    results, caller, mem_mb, jitter = run(args.calls, args.persona, args.stagger,
+                                          args.per_process)
     sim_cpu = jitter.pop("simulators_cpu_per_s")
     done = [r for r in results if "cpu_s" in r]
     talk = sum(r["talk_s"] for r in done)
     print(json.dumps({
         "bench": "concurrency", "calls": args.calls, "cores": os.cpu_count(),
-        "stagger_s": args.stagger,
+        "stagger_s": args.stagger, "per_process": args.per_process,
         "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
         "underruns": sum(r["underruns"] for r in done),
         "late_frames": sum(r["late_frames"] for r in done),

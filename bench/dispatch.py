@@ -66,7 +66,7 @@ def prepare(url: str, contacts: int, work: Path) -> int:
             f.write(f"c{i},010{(20000000 + i):08d}\n")
     summary = create_campaign(db, name=f"dispatch bench {time.time():.0f}", script_dir=DEMO,
                               csv_path=csv, uploads_dir=work / "uploads",
-                              max_concurrent=10**9, max_cps=100.0, dry_run=True)
+                              max_concurrent=100_000, max_cps=100.0, dry_run=True)
     change_status(db, summary.campaign_id, "start")
     return summary.campaign_id
 

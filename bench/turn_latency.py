@@ -1,8 +1,8 @@
 """Turn latency with many calls at once, measured where the caller hears it.
 
-Forks N call processes the way the Celery worker does (model and call stack preloaded in
-the parent), each placing one call at the same moment to simulated customers on
-127.0.0.1 (one simulator process per 4 calls: a pjsua2 process holds at most 4). Each
+Forks call processes the way the Celery worker does (model and call stack preloaded in
+the parent), each placing --per-process calls on threads (default 4, the worker's
+default), all at the same moment, to simulated customers on 127.0.0.1 (one simulator process per 4 calls: a pjsua2 process holds at most 4). Each
 simulator logs, after every reply it speaks, the milliseconds from the end of its speech
 to the first audio frame of the robot's answer. Prints one JSON document:
 
@@ -58,6 +58,46 @@ def child(index: int, port: int, persona: str, model: Any, start_at: float
     cpu = cpu_s() - cpu0
     pss = pss_mb()  # after the call, before the Endpoint goes: the process at its peak
     rt.shutdown()
+    return summary(outcome, cpu, pss)
+
+
+def group(first: int, count: int, ports: list[int], persona: str, model: Any,
+          start_at: list[float]) -> list[dict[str, Any]]:
+    """`count` calls at once in one call process (one pjsua2 Endpoint, a thread per call,
+    as a worker process with several call slots runs them); their results, the process's
+    CPU shared out evenly."""
+    from dialer.runtime import CallRuntime
+    from dialer.settings import DialerSettings
+    from voices.settings import VoiceSettings
+
+    rt = CallRuntime(DialerSettings(), VoiceSettings(), model, process_index=first + 1)
+    results: list[dict[str, Any]] = [{} for _ in range(count)]
+
+    def one(k: int) -> None:
+        time.sleep(max(0.0, start_at[k] - time.time()))
+        try:
+            outcome = rt.call(f"sip:{persona}@127.0.0.1:{ports[k]}", str(DEMO),
+                              {"name": "김민수"}, ring_timeout_s=15)
+        except Exception as exc:  # noqa: BLE001 - reported per call
+            results[k] = {"error": f"{type(exc).__name__}: {exc}"}
+            return
+        results[k] = summary(outcome, 0.0, 0.0)
+
+    cpu0 = cpu_s()
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cpu, pss = cpu_s() - cpu0, pss_mb()
+    rt.shutdown()
+    done = [r for r in results if "error" not in r]
+    for r in done:
+        r["cpu_s"], r["pss_mb"] = cpu / len(done), pss / len(done)
+    return results
+
+
+def summary(outcome: Any, cpu: float, pss: float) -> dict[str, Any]:
     customer = [t for t in outcome.turns if t.speaker == "customer"]
     return {"disposition": outcome.disposition, "cpu_s": cpu, "talk_s": outcome.duration_s,
             "pss_mb": pss, "underruns": outcome.underruns, "late_frames": outcome.late_frames,
@@ -83,7 +123,7 @@ def pss_mb(pid: int | str = "self") -> float:
     return smaps(pid).get("Pss", 0.0)
 
 
-def run(calls: int, persona: str, stagger_s: float = 0.0
+def run(calls: int, persona: str, stagger_s: float = 0.0, per_process: int = 1
         ) -> tuple[list[dict[str, Any]], list[float], float, dict[str, Any]]:
     """Place `calls` calls at once, or the k-th `k * stagger_s / calls` seconds after
     the first (a dialer's pacing: calls start spread out, so their turns do not all fall
@@ -104,9 +144,20 @@ def run(calls: int, persona: str, stagger_s: float = 0.0
         sampler = PssSampler(exclude={sim.proc.pid for sim in sims})
         sampler.start()
         sim_cpu0, wall0 = sum(process_cpu_s(sim.proc.pid) for sim in sims), time.time()
-        results = fork_each(calls, lambda i: child(
-            i, sims[i // CALLS_PER_SIMULATOR].port, persona, model,
-            start_at + i * stagger_s / calls))
+        if per_process <= 1:
+            results = fork_each(calls, lambda i: child(
+                i, sims[i // CALLS_PER_SIMULATOR].port, persona, model,
+                start_at + i * stagger_s / calls))
+        else:
+            def in_group(g: int) -> list[dict[str, Any]]:
+                first = g * per_process
+                idx = list(range(first, min(calls, first + per_process)))
+                return group(first, len(idx), [sims[i // CALLS_PER_SIMULATOR].port
+                                                for i in idx], persona, model,
+                             [start_at + i * stagger_s / calls for i in idx])
+
+            groups = fork_each(-(-calls // per_process), in_group)
+            results = [r for g in groups for r in (g if isinstance(g, list) else [g])]
         sampler.stop()
         sim_cpu = sum(process_cpu_s(sim.proc.pid) for sim in sims) - sim_cpu0
         caller = [x for sim in sims for x in caller_latencies(sim.log)]
@@ -185,9 +236,12 @@ def main() -> int:
     p.add_argument("--stagger", type=float, default=0.0, metavar="S",
                    help="spread the call starts evenly over S seconds (default 0: all at "
                         "once, every turn of every call on the same moment)")
+    p.add_argument("--per-process", type=int, default=4, metavar="K",
+                   help="calls at once in each call process, as the worker's "
+                        "DIALER_CALLS_PER_PROCESS (default 4; 1: a process per call)")
     args = p.parse_args()
 
-    results, caller, _, extra = run(args.calls, args.persona, args.stagger)
+    results, caller, _, extra = run(args.calls, args.persona, args.stagger, args.per_process)
     robot = [x for r in results for x in r.get("latency_ms", [])]
     processing = [x for r in results for x in r.get("processing_ms", [])]
     asr = [x for r in results for x in r.get("asr_ms", [])]
@@ -195,7 +249,8 @@ def main() -> int:
     dispositions = sorted(str(r.get("disposition", r.get("error"))) for r in results)
     print(json.dumps({
         "bench": "turn_latency", "calls": args.calls, "cores": os.cpu_count(),
-        "stagger_s": args.stagger, "simulators_cpu_per_s": extra["simulators_cpu_per_s"],
+        "stagger_s": args.stagger, "per_process": args.per_process,
+        "simulators_cpu_per_s": extra["simulators_cpu_per_s"],
         "turns": len(caller), "p50_ms": pct(caller, 0.5), "p95_ms": pct(caller, 0.95),
         "max_ms": max(caller, default=None),
         "processing_p50_ms": pct(processing, 0.5), "processing_p95_ms": pct(processing, 0.95),

@@ -34,7 +34,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to the newest Alembic revision (idempotent)."""
     import logging
 
@@ -46,7 +46,7 @@ def upgrade(url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
 class SchemaError(RuntimeError):

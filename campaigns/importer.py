@@ -46,6 +46,9 @@ PHONE_COLUMN_ALIASES: tuple[str, ...] = (
     "전화번호", "휴대폰", "휴대폰번호", "휴대전화", "휴대전화번호", "핸드폰", "핸드폰번호",
     "연락처", "전화", "电话", "手机", "手机号", "手机号码", "电话号码", "联系电话",
 )
+# A column giving each contact's IANA time zone, when the number's own cannot be told
+# (a mobile carried abroad, a country with several zones); same matching as above.
+TIMEZONE_COLUMN_ALIASES: tuple[str, ...] = ("timezone", "tz", "zone", "시간대", "时区", "時區")
 # Only used when no specific alias matches: "number" is often a customer or serial number.
 GENERIC_PHONE_ALIASES: tuple[str, ...] = ("number",)
 
@@ -91,6 +94,7 @@ class ParsedContact:
     row: int  # spreadsheet row: header is row 1, first data row is row 2
     phone: str  # E.164, e.g. "+821012345678"
     fields: dict[str, str]  # every other column, in file order; empty cells are ""
+    zone: str | None = None  # from the time zone column, when the list has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ class ParsedList:
     total_rows: int  # non-blank data rows; always len(contacts) + len(errors)
     contacts: list[ParsedContact]
     errors: list[RowError]
+    timezone_column: str | None = None
 
 
 def normalize_phone(value: str, default_region: str) -> str:
@@ -175,9 +180,38 @@ def read_call_list(path: Path | str, default_region: str = "KR",
     cells = [data[i].tolist() for i in keep]
     phone = _find_phone_column(path, columns, phone_column, region, cells)
     rows = [r + offset + 1 for r in data.index.tolist()]
+    if encoding.startswith(MIXED):
+        ragged = _unreadable_rows(ragged, cells, rows)
+    tz_columns = [c for c in columns if c != phone and _alias_key(c) in TIMEZONE_COLUMN_ALIASES]
+    if len(tz_columns) > 1:
+        raise CsvImportError(f"{path}: several time zone columns ({_list_columns(tz_columns)});"
+                             " keep one and upload again")
+    tz_column = tz_columns[0] if tz_columns else None
+    if tz_column is not None:
+        ragged = _bad_zones(ragged, cells[columns.index(tz_column)], rows)
     contacts, errors = _validate(columns, columns.index(phone), cells, rows, ragged, region)
+    if tz_column is not None:
+        contacts = [ParsedContact(c.row, c.phone, c.fields, c.fields[tz_column].strip() or None)
+                    for c in contacts]
     return ParsedList(path=path, encoding=encoding, delimiter=delimiter, phone_column=phone,
-                      columns=columns, total_rows=len(rows), contacts=contacts, errors=errors)
+                      columns=columns, total_rows=len(rows), contacts=contacts, errors=errors,
+                      timezone_column=tz_column)
+
+
+def _bad_zones(ragged: Ragged, zones: list[str], rows: list[int]) -> Ragged:
+    """Rows whose time zone cell is not an IANA zone name are errors: calling hours are
+    the law in the callee's zone, so a guess is not good enough."""
+    from zoneinfo import available_timezones
+
+    known = available_timezones()
+    out = dict(ragged)
+    for row, zone in zip(rows, zones):
+        zone = zone.strip()
+        if zone and zone not in known and row not in out:
+            reason = (f"time zone {zone!r} is not an IANA zone name such as Asia/Seoul or "
+                      "America/New_York; correct it or leave it empty to use the number's zone")
+            out[row] = (reason, [])
+    return out
 
 
 def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]]:
@@ -196,6 +230,27 @@ def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]
 
 
 # -- rows ----------------------------------------------------------------------------
+
+def _unreadable_rows(ragged: Ragged, cells: list[list[str]], rows: list[int]) -> Ragged:
+    """Rows of a mixed-encoding file with bytes no encoding could read are errors, never
+    contacts (a number with a lost digit would call someone else)."""
+    out = dict(ragged)
+    for i, row in enumerate(rows):
+        if row not in out and any(UNREADABLE in col[i] for col in cells):
+            out[row] = (MIXED_ROW, [])
+    return out
+
+
+CELL_KEPT = 2000  # characters of a rejected cell kept in the report (the file is kept whole)
+
+
+def _clip(text: str) -> str:
+    """A rejected cell as the report keeps it: a 100 MB cell would otherwise be stored
+    and shown in full. The uploaded file itself is kept as it came."""
+    if len(text) <= CELL_KEPT:
+        return text
+    return f"{text[:CELL_KEPT]}… ({len(text):,} characters in the file)"
+
 
 def _validate(columns: list[str], phone_at: int, cells: list[list[str]], rows: list[int],
               ragged: Ragged, region: str) -> tuple[list[ParsedContact], list[RowError]]:
@@ -226,7 +281,7 @@ def _validate(columns: list[str], phone_at: int, cells: list[list[str]], rows: l
             reason = result
         raw = {name: col[i] for name, col in zip(columns, cells)}
         raw.update({f"_extra_{k}": v for k, v in enumerate(extra, start=1)})
-        errors.append(RowError(row, value, reason, raw))
+        errors.append(RowError(row, _clip(value), reason, {k: _clip(v) for k, v in raw.items()}))
     return contacts, errors
 
 
@@ -382,11 +437,57 @@ def _try_decodings(data: bytes) -> tuple[str | None, str]:
     utf8 = _strict(data, "utf-8")
     if utf8 is not None:
         return utf8, "utf-8"
+    if _has_utf8_cjk_line(data):  # and other lines that are not UTF-8: pasted together
+        return _decode_lines(data)
     decoded = {enc: t for enc in ("cp949", "gb18030") if (t := _strict(data, enc)) is not None}
     if not decoded:
-        return None, ""
+        return _decode_lines(data)
     encoding = _choose_cjk(decoded)
     return decoded[encoding], encoding
+
+
+MIXED_ROW = ("bytes not readable as UTF-8, CP949 or GB18030 (the file mixes encodings); "
+             "fix the row and save the file as UTF-8")
+MIXED = "mixed"  # the start of ParsedList.encoding when lines came in several encodings
+UNREADABLE = "\ufffd"
+
+
+def _has_utf8_cjk_line(data: bytes) -> bool:
+    """A line that is valid UTF-8 with Hangul or Chinese in it: CP949 or GB18030 text is
+    next to never that by chance, so the lines around it that are not UTF-8 were saved by
+    another program."""
+    for line in data.split(b"\n"):
+        if not line.isascii() and (t := _strict(line, "utf-8")) is not None \
+                and (_HANGUL.search(t) or _HANJA.search(t)):
+            return True
+    return False
+
+
+def _decode_lines(data: bytes) -> tuple[str | None, str]:
+    """A file no one encoding reads, as when lists saved by different programs were
+    pasted together: each line in UTF-8, else in the CJK encoding the other lines share.
+    A line none can read keeps U+FFFD in place of its bad bytes; its row is rejected
+    (read_call_list). More than half such lines: not a text file after all."""
+    lines = data.split(b"\n")
+    text: list[str | None] = [_strict(line, "utf-8") for line in lines]
+    rest = [i for i, t in enumerate(text) if t is None]
+    joined = b"\n".join(lines[i] for i in rest)
+    decoded = {enc: t for enc in ("cp949", "gb18030") if (t := _strict(joined, enc)) is not None}
+    order = [_choose_cjk(decoded)] if decoded else ["cp949", "gb18030"]
+    used, bad = {"utf-8"} if len(rest) < len(lines) else set(), 0
+    for i in rest:
+        for enc in order:
+            if (t := _strict(lines[i], enc)) is not None:
+                text[i] = t
+                used.add(enc)
+                break
+        else:
+            text[i] = lines[i].decode("utf-8", errors="replace")
+            bad += 1
+    if 2 * bad >= sum(1 for line in lines if line.strip()):
+        return None, ""
+    names = ", ".join(sorted(used, key=["utf-8", "cp949", "gb18030"].index))
+    return "\n".join(t or "" for t in text), f"{MIXED} ({names})"
 
 
 def _strict(data: bytes, encoding: str) -> str | None:

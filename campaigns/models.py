@@ -94,6 +94,11 @@ class Campaign(Base):
     language: Mapped[str] = mapped_column(String(16), default="ko")
     region: Mapped[str] = mapped_column(String(2), default="KR")
     caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The robot's TTS voice (an espeak-ng voice through pyttsx3); None: the worker's
+    # DIALER_TTS_VOICE. The trunk's host[:port]; None: the worker's DIALER_SIP_TRUNK
+    # (its credentials and proxy stay the worker's).
+    voice: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    trunk: Mapped[str | None] = mapped_column(String(255), nullable=True)
     max_concurrent: Mapped[int] = mapped_column(Integer, default=2)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     retry_delay_s: Mapped[int] = mapped_column(Integer, default=600)
@@ -116,6 +121,9 @@ class Campaign(Base):
     # A dry-run dials simulated customers only (the demo, rehearsals before going live):
     # call windows protect people and do not apply to it; DNC lists still do.
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A dry-run made to rehearse another campaign (dialer/rehearsal.py) points at it.
+    rehearsal_of: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True, index=True)
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="campaign")
 

@@ -6,6 +6,7 @@ Every function takes a Database (or a Session) made by a composition root.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -83,31 +84,120 @@ def create_campaign(db: Database, *, name: str, script_dir: Path, csv_path: Path
     if check_columns is not None:
         check_columns(parsed.columns)
     with db.session() as s:
-        if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-            raise CampaignError(f"a campaign named {name!r} already exists; choose another --name")
-        campaign = Campaign(name=name, script_dir=str(Path(script_dir).resolve()),
-                            region=region.upper(), **options)
-        s.add(campaign)
-        s.flush()
-        summary = _import(s, campaign.id, parsed, _store_upload(uploads_dir, Path(csv_path)))
+        campaign_id = _new_campaign(s, name, script_dir, region, options)
+        summary = _import(s, campaign_id, parsed, _store_upload(uploads_dir, Path(csv_path)))
     return summary
+
+
+def _new_campaign(s: Session, name: str, script_dir: Path, region: str,
+                  options: dict[str, Any]) -> int:
+    name = name.strip()
+    if not name:
+        raise CampaignError("the campaign needs a name")
+    if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
+        raise CampaignError(f"a campaign named {name!r} already exists; choose another name")
+    options = check_options(options)
+    options.setdefault("language", script_language(script_dir))
+    campaign = Campaign(name=name, script_dir=str(Path(script_dir).resolve()),
+                        region=region.upper(), **options)
+    s.add(campaign)
+    s.flush()
+    return campaign.id
+
+
+def script_language(script_dir: Path | str) -> str:
+    """The language a script declares (script.yml `language`, default ko)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(script_dir) / "script.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "ko"
+    return str((data or {}).get("language", "ko")) if isinstance(data, dict) else "ko"
+
+
+# What a draft or paused campaign may change (the list is imported, not edited here).
+EDITABLE = frozenset({
+    "name", "script_dir", "region", "caller_id", "voice", "trunk", "max_concurrent",
+    "max_attempts", "retry_delay_s", "ring_timeout_s", "window_start", "window_end",
+    "first_day", "last_day", "max_cps", "retry_delays", "dry_run"})
+TRUNK_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def check_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Refuse settings that cannot work, naming the fix; returns them cleaned."""
+    out = dict(options)
+    limits = {"max_concurrent": (1, 100_000), "max_attempts": (1, 10),
+              "retry_delay_s": (0, 30 * 86400), "ring_timeout_s": (5, 120)}
+    for key, (low, high) in limits.items():
+        if key in out and not (isinstance(out[key], int) and low <= out[key] <= high):
+            raise CampaignError(f"{key} {out[key]!r} must be a whole number from {low} to {high}")
+    for key in ("caller_id", "voice", "trunk"):
+        if key in out:
+            out[key] = (str(out[key]).strip() or None) if out[key] is not None else None
+    if out.get("trunk") and not TRUNK_RE.match(out["trunk"]):
+        raise CampaignError(f"trunk {out['trunk']!r} must be host or host:port (e.g. "
+                            "sip.example.net:5060); leave it empty for the workers' trunk")
+    if out.get("caller_id") and len(out["caller_id"]) > 64:
+        raise CampaignError("caller ID is longer than 64 characters")
+    if out.get("voice") and len(out["voice"]) > 64:
+        raise CampaignError("voice is longer than 64 characters")
+    return out
+
+
+def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> None:
+    """Edit a draft or paused campaign (a running one is paused first: the calls under
+    way keep the settings they started with)."""
+    unknown = sorted(set(changes) - EDITABLE)
+    if unknown:
+        raise CampaignError(f"cannot change {', '.join(unknown)}; editable: "
+                            f"{', '.join(sorted(EDITABLE))}")
+    changes = check_options(changes)
+    with db.session() as s:
+        c = get_campaign(s, campaign_id)
+        if c.rehearsal_of is not None:
+            raise CampaignError("a dry-run cannot be edited; edit its campaign and rehearse again")
+        if c.status not in (CampaignStatus.DRAFT, CampaignStatus.PAUSED):
+            hint = ("pause it first" if c.status == CampaignStatus.RUNNING
+                    else "it is final; create a new campaign")
+            raise CampaignError(f"a {c.status} campaign cannot be edited; {hint}")
+        if "name" in changes:
+            changes["name"] = str(changes["name"]).strip()
+            if not changes["name"]:
+                raise CampaignError("the campaign needs a name")
+            if s.scalar(select(Campaign.id).where(Campaign.name == changes["name"],
+                                                  Campaign.id != campaign_id)) is not None:
+                raise CampaignError(f"a campaign named {changes['name']!r} already exists; "
+                                    "choose another name")
+        if "script_dir" in changes:
+            changes["script_dir"] = str(Path(changes["script_dir"]).resolve())
+            changes["language"] = script_language(changes["script_dir"])
+        if "region" in changes:
+            changes["region"] = str(changes["region"]).upper()
+        for key, value in changes.items():
+            setattr(c, key, value)
 
 
 def create_draft(db: Database, *, name: str, script_dir: Path, region: str = "KR",
                  **options: Any) -> int:
     """A draft campaign without contacts yet (the web app imports its list afterwards,
     in the background)."""
-    name = name.strip()
-    if not name:
-        raise CampaignError("the campaign needs a name")
     with db.session() as s:
-        if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-            raise CampaignError(f"a campaign named {name!r} already exists; choose another name")
-        campaign = Campaign(name=name, script_dir=str(Path(script_dir).resolve()),
-                            region=region.upper(), **options)
-        s.add(campaign)
-        s.flush()
-        return campaign.id
+        return _new_campaign(s, name, script_dir, region, options)
+
+
+def add_contacts(db: Database, campaign_id: int,
+                 contacts: list[tuple[str, dict[str, Any]]]) -> int:
+    """Add contacts given as (E.164 number, fields), e.g. a dry-run's personas."""
+    now = utcnow()
+    with db.session() as s:
+        get_campaign(s, campaign_id)
+        _bulk_insert(s, Contact, [
+            {"campaign_id": campaign_id, "phone": phone, "fields": fields,
+             "source_row": None, "status": ContactStatus.PENDING.value, "attempts": 0,
+             "next_attempt_at": now, "timezones": ",".join(zones_for_number(phone)) or None}
+            for phone, fields in contacts])
+    return len(contacts)
 
 
 def queue_import(db: Database, campaign_id: int, upload: Path, filename: str,
@@ -192,7 +282,7 @@ def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path,
         rows.append({"campaign_id": campaign_id, "phone": c.phone, "fields": c.fields,
                      "source_row": c.row, "status": ContactStatus.PENDING.value,
                      "attempts": 0, "next_attempt_at": now,
-                     "timezones": ",".join(zones_for_number(c.phone)) or None})
+                     "timezones": c.zone or ",".join(zones_for_number(c.phone)) or None})
     accepted = len(rows)
     errors.sort(key=lambda e: e["row"])
     rejections = [{"batch_id": batch.id, "row": e["row"], "value": e["value"],
@@ -280,12 +370,17 @@ def start_campaign(db: Database, campaign_id: int) -> None:
     change_status(db, campaign_id, "resume" if status == CampaignStatus.PAUSED else "start")
 
 
-def list_campaigns(db: Database) -> list[dict[str, Any]]:
+def list_campaigns(db: Database, rehearsals: bool = True) -> list[dict[str, Any]]:
+    """Every campaign; `rehearsals=False` leaves out dry-runs made to rehearse another
+    (they are listed on their campaign's dry-run page)."""
+    query = select(Campaign, func.count(Contact.id)).outerjoin(Contact)
+    if not rehearsals:
+        query = query.where(Campaign.rehearsal_of.is_(None))
     with db.session() as s:
-        rows = s.execute(select(Campaign, func.count(Contact.id))
-                         .outerjoin(Contact).group_by(Campaign.id).order_by(Campaign.id)).all()
+        rows = s.execute(query.group_by(Campaign.id).order_by(Campaign.id)).all()
         return [{"id": c.id, "name": c.name, "status": c.status, "contacts": n,
-                 "script_dir": c.script_dir, "created_at": c.created_at.isoformat()}
+                 "script_dir": c.script_dir, "created_at": c.created_at.isoformat(),
+                 "rehearsal_of": c.rehearsal_of}
                 for c, n in rows]
 
 
@@ -446,7 +541,7 @@ def attempt_context(db: Database, attempt_id: int) -> dict[str, Any]:
                 "attempt_status": a.status,
                 "script_dir": camp.script_dir, "language": camp.language,
                 "ring_timeout_s": camp.ring_timeout_s, "caller_id": camp.caller_id,
-                "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}
+                "voice": camp.voice, "trunk": camp.trunk, "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}
 
 
 def mark_answered(db: Database, attempt_id: int) -> None:

@@ -89,6 +89,11 @@ def campaign_create(
     retry_delay: Annotated[int, typer.Option(help="Seconds before a retry.")] = 600,
     ring_timeout: Annotated[int, typer.Option(help="Seconds to ring before giving up.")] = 25,
     caller_id: Annotated[str | None, typer.Option(help="Caller ID for this campaign.")] = None,
+    voice: Annotated[str | None, typer.Option(
+        help="TTS voice (espeak-ng, e.g. ko or gmw/en-us); default: the workers'.")] = None,
+    trunk: Annotated[str | None, typer.Option(
+        help="Trunk host[:port] for this campaign; default: the workers' DIALER_SIP_TRUNK."
+    )] = None,
     window: Annotated[str, typer.Option(
         help="Call window in the callee's time zone, HH:MM-HH:MM (within 08:00-21:00).")
     ] = "09:00-20:00",
@@ -108,6 +113,8 @@ def campaign_create(
     from dialer.runtime import check_nlu, load_kit
 
     settings = CampaignSettings()
+    if voice:
+        _guard(_check_voice, voice)
     kit = _guard(load_kit, script)  # a broken script is refused before anything is stored
     _guard(check_nlu, kit)
     db = _database()
@@ -117,7 +124,8 @@ def campaign_create(
                      check_columns=lambda cols: kit.script.check_fields(cols, str(csv)),
                      max_concurrent=max_concurrent,
                      max_attempts=max_attempts, retry_delay_s=retry_delay,
-                     ring_timeout_s=ring_timeout, caller_id=caller_id,
+                     ring_timeout_s=ring_timeout, caller_id=caller_id, voice=voice,
+                     trunk=trunk,
                      **_guard(schedule_options, window, first_day, last_day, max_cps,
                               retry or [], dry_run))
     if as_json:
@@ -130,6 +138,58 @@ def campaign_create(
             console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)
     if summary.accepted == 0:
         raise typer.Exit(1)
+
+
+def _check_voice(voice: str) -> None:
+    from campaigns.service import CampaignError
+    from voices.tts import installed_voice_ids
+
+    if voice not in installed_voice_ids():
+        raise CampaignError(f"--voice {voice!r} is not installed; see `espeak-ng --voices` "
+                            "(the File column, e.g. ko or gmw/en-us)")
+
+
+@campaign_app.command("import")
+def campaign_import(
+    campaign_id: int,
+    csv: Annotated[Path, typer.Option(help="Another call list for this campaign.")],
+    phone_column: Annotated[str | None, typer.Option(
+        help="Name of the phone column, when it is not recognised by itself.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a call list to a campaign: duplicates of its contacts and numbers on a DNC list
+    are rejected row by row; every rejected row is printed (or in --json)."""
+    from campaigns.models import Campaign
+    from campaigns.service import import_status, progress, queue_import, run_import
+    from campaigns.settings import CampaignSettings
+    from dialer.runtime import load_kit
+
+    settings = CampaignSettings()
+    db = _database()
+    state = _guard(progress, db, campaign_id)["status"]
+    if state in ("stopped", "finished"):
+        fail(f"campaign {campaign_id} is {state}; it takes no more contacts")
+    if not csv.is_file():
+        fail(f"{csv}: file not found; check the path")
+    with db.session() as s:
+        c = s.get(Campaign, campaign_id)
+        script_dir = c.script_dir if c else ""
+    kit = _guard(load_kit, script_dir)
+    batch = _guard(queue_import, db, campaign_id, csv, csv.name, settings.uploads_dir)
+    outcome = _guard(run_import, db, batch, phone_column,
+                     lambda cols: kit.script.check_fields(cols, str(csv)))
+    result = import_status(db, batch, limit=10_000)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    elif outcome == "done":
+        console.print(f"import {batch} into campaign {campaign_id}: "
+                      f"[green]{result['accepted']} accepted[/green], "
+                      f"[red]{result['rejected']} rejected[/red]")
+        for e in result["rejections"]:
+            console.print(f"  row {e['row']}: {e['value']!r} — {e['reason']}", highlight=False)
+    if outcome != "done":
+        hint = " (pass --phone-column)" if outcome == "needs_mapping" else ""
+        fail(f"{result['message']}{hint}; the file is kept as import {batch}")
 
 
 @campaign_app.command("start")
@@ -155,6 +215,45 @@ def _status_command(action: str, doc: str) -> None:
 _status_command("pause", "Stop claiming new calls (calls in progress end normally).")
 _status_command("resume", "Dial a paused campaign again.")
 _status_command("stop", "End the campaign for good: what was not dialed never is.")
+
+
+@campaign_app.command("dry-run")
+def campaign_dry_run(
+    campaign_id: int,
+    personas: Annotated[Path | None, typer.Option(
+        help="Personas file (default: the script's personas.yml).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the calls.")] = 600,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    prepared: Annotated[int | None, typer.Option(
+        hidden=True, help="Run this rehearsal, already prepared (the web app does).")] = None,
+) -> None:
+    """Rehearse the campaign with simulated customers over SIP on this machine (never a
+    real number): each persona's transcript and disposition, every turn where the robot
+    fell back, reprompted or misunderstood."""
+    from campaigns.settings import CampaignSettings
+    from dialer.rehearsal import rehearsal_report, rehearse, run_rehearsal
+
+    db = _database()
+    if prepared is None:
+        rid = _guard(rehearse, db, CampaignSettings(), campaign_id, personas, timeout)
+    else:
+        rid = prepared
+        _guard(run_rehearsal, db, CampaignSettings(), rid, personas, timeout)
+    report = _guard(rehearsal_report, db, rid, personas)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, default=str))
+        return
+    table = Table("persona", "disposition", "turns", "flagged", "reason",
+                  title=f"dry-run {rid} of campaign {campaign_id}")
+    for call in report["calls"]:
+        table.add_row(call["persona"], str(call["disposition"]), str(len(call["turns"])),
+                      str(call["flags"]), str(call["reason"] or ""))
+    console.print(table)
+    for call in report["calls"]:
+        for t in call["turns"]:
+            for flag in t["flags"]:
+                console.print(f"  {call['persona']}: {t['speaker']} {t['text']!r} — {flag}",
+                              highlight=False)
 
 
 dnc_app = typer.Typer(help="Do-not-call lists: global, or one campaign's (--campaign).",
@@ -321,8 +420,12 @@ def simulate(
     port: Annotated[int, typer.Option(help="SIP port to answer on.")] = 5070,
     rtp_port: Annotated[int, typer.Option(help="First RTP port.")] = 46000,
     duration: Annotated[float | None, typer.Option(help="Stop after seconds.")] = None,
+    registrar: Annotated[str | None, typer.Option(
+        help="host:port to REGISTER at (an agent's phone behind a PBX or Kamailio).")] = None,
+    username: Annotated[str | None, typer.Option(help="SIP user to register as.")] = None,
+    password: Annotated[str | None, typer.Option(help="Its digest password.")] = None,
 ) -> None:
-    """Answer calls as simulated customers (espeak-ng Korean voices)."""
+    """Answer calls as simulated customers, or as agents' phones (answer: agent)."""
     import signal
 
     from dialer.simulator import CustomerSimulator, load_personas
@@ -335,7 +438,15 @@ def simulate(
     # espeak-ng's own default pace; pyttsx3 would speak faster, and less clearly.
     tts = Pyttsx3Tts(v.tts_voice, rate=175, cache_dir=v.prompt_cache_dir)
     v.prompt_cache_dir.mkdir(parents=True, exist_ok=True)
-    sim = _guard(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port)
+    trunk = None
+    if registrar:
+        from dialer.sip import TrunkConfig
+
+        if not username:
+            fail("--registrar needs --username (and --password)")
+        trunk = TrunkConfig(host=registrar, registrar=f"sip:{registrar}", username=username,
+                            password=password, caller_id=username)
+    sim = _guard(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port, trunk=trunk)
     signal.signal(signal.SIGTERM, lambda *_: sim.stop())
     print(json.dumps({"sim": None, "event": "ready", "port": port,
                       "personas": len(people)}), flush=True)

@@ -65,10 +65,12 @@ def start_redis(url: str, workdir: Path) -> subprocess.Popen[bytes] | None:
     raise RuntimeError(f"redis-server did not start on {url}")
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(args: list[str], log: Path,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("ab")
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -120,17 +120,32 @@ class DialoguePolicy:
             return self.last_intent
         return None
 
+    def negative_word(self, text: str) -> str | None:
+        """The first anger or complaint word the reply holds, if any."""
+        folded = text.casefold()
+        return next((w for w in self.script.settings.negative(self.script.language)
+                     if w.casefold() in folded), None)
+
     def on_reply(self, u: Understanding) -> Action:
         self.no_inputs = 0
+        settings = self.script.settings
+        word = self.negative_word(u.text) if u.text else None
+        if word is not None:  # an angry customer gets a person, not another question
+            return self._goto(settings.negative_node or settings.fallback_node,
+                              reason=f"negative wording: {word!r}")
+        combined = u.asr_confidence * u.confidence
+        low = settings.min_confidence > 0 and combined < settings.min_confidence
         unsure = (u.intent == FALLBACK or not u.text
-                  or u.asr_confidence < self.min_asr_confidence)
+                  or u.asr_confidence < self.min_asr_confidence or low)
         if unsure:
             self.fallbacks_in_row += 1
-            if self.fallbacks_in_row >= self.script.settings.max_fallbacks_in_row:
-                return self._goto(self.script.settings.fallback_node,
+            if self.fallbacks_in_row >= settings.max_fallbacks_in_row:
+                why = (f" (last: ASR x NLU confidence {combined:.2f} < "
+                       f"{settings.min_confidence:.2f})" if low else "")
+                return self._goto(settings.fallback_node,
                                   reason=f"robot unsure: {self.fallbacks_in_row} "
-                                         "misunderstood replies in a row")
-            return self._reprompt(self.script.settings.fallback_prompt, "fallback")
+                                         f"misunderstood replies in a row{why}")
+            return self._reprompt(settings.fallback_prompt, "fallback")
         self.fallbacks_in_row = 0
         self.last_intent = u.intent
         node = self.script.nodes[self.node]

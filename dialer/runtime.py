@@ -168,10 +168,11 @@ class CallRuntime:
     def call(self, number_or_uri: str, script_dir: str, fields: dict[str, Any], *,
              caller_id: str | None = None, recording: Path | None = None,
              ring_timeout_s: float = 25.0, on_turn: Any = None,
-             on_answer: Any = None) -> CallOutcome:
+             on_answer: Any = None, voice: str | None = None,
+             trunk_host: str | None = None) -> CallOutcome:
         self.ua.register_thread()
         kit = self.kit(script_dir)
-        trunk = self.settings.trunk(caller_id)
+        trunk = self.settings.trunk(caller_id, trunk_host)
         account = self.account(trunk)
         cfg = SessionConfig(ring_timeout_s=ring_timeout_s, max_call_s=self.settings.max_call_s,
                             vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms,
@@ -179,8 +180,8 @@ class CallRuntime:
                             barge_in_min_ms=self.settings.barge_in_min_ms,
                             asr_early_final_ms=self.settings.asr_early_final_ms or None,
                             echo_guard=self.settings.echo_guard)
-        session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts, kit.script,
-                              kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
+        session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts.with_voice(voice),
+                              kit.script, kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
         return place(self.ua, account, trunk.dial_uri(number_or_uri), session, fields,
                      recording)
 

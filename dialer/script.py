@@ -54,6 +54,28 @@ class ScriptSettings:
     no_input_prompt: str = "여보세요? 제 말씀 들리세요?"
     fallback_node: str = "handoff"  # where repeated fallbacks go
     no_input_disposition: str = Disposition.NO_INPUT
+    # Escalation to a person (issue: human handoff). A reply heard and understood with
+    # ASR x NLU confidence below this counts as not understood (0: off).
+    min_confidence: float = 0.0
+    # Words that hand the call to a person at once (anger, a complaint); None: the
+    # script language's defaults (NEGATIVE_WORDS), []: never.
+    negative_words: tuple[str, ...] | None = None
+    negative_node: str | None = None  # where they go; None: fallback_node
+
+    def negative(self, language: str) -> tuple[str, ...]:
+        if self.negative_words is not None:
+            return self.negative_words
+        return NEGATIVE_WORDS.get(language.split("-")[0], ())
+
+
+# Said in anger or to complain; a customer saying them wants a person, not a reprompt.
+NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
+    # Whole enough not to hide in other words ("전화나" holds "화나").
+    "ko": ("짜증", "화가 나", "화났", "열받", "장난해", "장난하냐", "미치겠", "고소할", "신고할"),
+    "en": ("ridiculous", "angry", "furious", "complaint", "complain", "sue you", "scam",
+           "useless"),
+    "zh": ("生气", "烦死", "投诉", "骗子", "气死"),
+}
 
 
 @dataclass(frozen=True)
@@ -277,7 +299,20 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     unknown = set(raw) - allowed
     if unknown:
         raise ScriptError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return raw
+    out = dict(raw)
+    if "min_confidence" in out:
+        value = out["min_confidence"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ScriptError(f"{path}: settings.min_confidence {value!r} must be a number "
+                              "from 0 (off) to below 1, e.g. 0.3")
+    if "negative_words" in out:
+        words = out["negative_words"]
+        if words is not None and (not isinstance(words, list)
+                                  or not all(isinstance(w, str) and w.strip() for w in words)):
+            raise ScriptError(f"{path}: settings.negative_words must be a list of words or "
+                              "phrases ([] never hands off for wording)")
+        out["negative_words"] = None if words is None else tuple(w.strip() for w in words)
+    return out
 
 
 def _nlu_section(path: Path, raw: object) -> dict[str, Any]:
@@ -328,6 +363,8 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
         if n.no_match:
             targets.append((f"node {n.name!r}", "no_match", n.no_match))
     targets.append(("settings", "fallback_node", script.settings.fallback_node))
+    if script.settings.negative_node is not None:
+        targets.append(("settings", "negative_node", script.settings.negative_node))
     for where, intent, target in targets:
         if target not in script.nodes:
             raise ScriptError(f"{path}: {where}: {intent} goes to unknown node {target!r}; "
@@ -341,7 +378,7 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
                                   "node's expect: or to global_intents:")
     if known_intents is not None:
         for where, intent, _ in targets:
-            if intent in ("no_match", "fallback_node"):
+            if intent in ("no_match", "fallback_node", "negative_node"):
                 continue
             if intent not in known_intents:
                 raise ScriptError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialer.sip import TrunkConfig
@@ -33,7 +34,10 @@ class DialerSettings(BaseSettings):
     pjsip_log_level: int = 1
 
     # Calls.
-    call_processes: int = 2  # Celery prefork children that place calls (1 call each)
+    call_processes: int = 2  # Celery prefork children that place calls
+    # Calls at once in each of them, on threads sharing its pjsua2 Endpoint (1-4: the
+    # pjsua2 wheel holds at most 4 calls a process).
+    calls_per_process: int = Field(default=4, ge=1, le=4)
     max_call_s: float = 300.0
     # Trailing silence that ends the customer's turn: the floor under the robot's reply
     # latency. Shorter answers sooner but may cut a reply at a pause.
@@ -47,8 +51,10 @@ class DialerSettings(BaseSettings):
     # Speech over the robot longer than this interrupts it; shorter is a backchannel.
     barge_in_min_ms: float = 400.0
 
-    def trunk(self, caller_id: str | None = None) -> TrunkConfig:
-        return TrunkConfig(host=self.sip_trunk, registrar=self.sip_registrar,
+    def trunk(self, caller_id: str | None = None, host: str | None = None) -> TrunkConfig:
+        """The trunk to dial through; `host` (a campaign's own host[:port]) replaces
+        DIALER_SIP_TRUNK, the credentials and proxy stay these."""
+        return TrunkConfig(host=host or self.sip_trunk, registrar=self.sip_registrar,
                            username=self.sip_username, password=self.sip_password,
                            realm=self.sip_realm, outbound_proxy=self.sip_outbound_proxy,
                            caller_id=caller_id or self.sip_caller_id,

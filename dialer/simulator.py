@@ -57,7 +57,7 @@ from voices.tts import TtsEngine
 
 log = logging.getLogger(__name__)
 
-ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine"}
+ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine", "agent"}
 LOUD = 300  # RMS of a 20 ms frame above which it is speech, not line silence
 
 
@@ -116,11 +116,11 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
             kind = next((k for k in ("say", "dtmf") if isinstance(r, dict) and k in r), None)
             if kind is not None and isinstance(r, dict) and set(r) <= {kind, "over", "after"}:
                 over, after = r.get("over"), r.get("after")
-                for name, value in (("over", over), ("after", after)):
+                for key, value in (("over", over), ("after", after)):
                     if value is not None and not (isinstance(value, int | float)
                                                   and not isinstance(value, bool)
                                                   and value >= 0):
-                        raise PersonaError(f"{where}: reply {r!r}: {name} must be seconds "
+                        raise PersonaError(f"{where}: reply {r!r}: {key} must be seconds "
                                            ">= 0")
                 if over is not None and after is not None:
                     raise PersonaError(f"{where}: reply {r!r}: over (timed by the robot's "
@@ -144,6 +144,9 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
             raise PersonaError(f"{where}: a persona with hears: false cannot wait for the "
                                "robot's prompts; every reply must be {say: ..., after: "
                                "seconds} or {dtmf: ..., after: seconds}")
+        if mode == "agent" and not str(raw.get("greeting", "")).strip():
+            raise PersonaError(f"{where}: answer: agent needs 'greeting:' (what the agent "
+                               "says on picking up)")
         if mode == "machine" and not str(raw.get("greeting", "")).strip():
             raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
                                "before the beep)")
@@ -254,6 +257,8 @@ class CustomerSimulator:
             call.answer(prm)
             if persona.answer == "machine":
                 self._machine(call, persona, no)
+            elif persona.answer == "agent":
+                self._agent(call, persona, no)
             else:
                 self._converse(call, persona, no)
         finally:
@@ -330,6 +335,18 @@ class CustomerSimulator:
                 spoke_until = self._say(call, reply.text)
             elif reply.kind == "dtmf":
                 call.dialDtmf(reply.text)
+
+    def _agent(self, call: SipCall, persona: Persona, no: int) -> None:
+        """A live agent's phone, auto-answering: says its greeting, then listens until
+        the other side hangs up, and logs how much speech it heard (audio both ways)."""
+        answered = time.monotonic()
+        self._event(persona, "agent answered", call=no)
+        self._say(call, persona.greeting)
+        heard_ms = 0
+        for item in self._frames_since(call, answered, answered + self.give_up_s * 4):
+            if item is not None and rms(item[1]) > LOUD:
+                heard_ms += FRAME_MS
+        self._event(persona, "agent heard", call=no, heard_ms=heard_ms)
 
     def _machine(self, call: SipCall, persona: Persona, no: int) -> None:
         """An answering machine: greeting, beep, then it records whatever comes. Logs how

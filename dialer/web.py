@@ -187,7 +187,7 @@ def create_app(settings: CampaignSettings | None = None, *,
     # -- campaigns --------------------------------------------------------------------
     @app.get("/campaigns", response_class=HTMLResponse, dependencies=[allow(*CAMPAIGN_ROLES)])
     def campaigns_page(request: Request) -> HTMLResponse:
-        return page(request, "campaigns.html", campaigns=list_campaigns(db))
+        return page(request, "campaigns.html", campaigns=list_campaigns(db, rehearsals=False))
 
     @app.get("/api/campaigns", dependencies=[allow(*CAMPAIGN_ROLES)])
     def api_campaigns() -> list[dict[str, Any]]:

@@ -155,3 +155,25 @@ def test_schedule_states_and_dnc_from_the_command_line(env: dict[str, str]) -> N
     assert [(e["phone"], e["reason"]) for e in found] == [("+821055550002", "letter")]
     bad = dialer(env, "dnc", "add", "hello")
     assert bad.returncode == 2 and "not a phone number" in error_line(bad)
+
+
+def test_another_list_for_a_campaign_from_the_command_line(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    made = dialer(env, "campaign", "create", "--name", "two lists", "--script", str(DEMO),
+                  "--csv", str(DEMO / "contacts.csv"), "--json")
+    cid = str(json.loads(made.stdout)["campaign_id"])
+    more = tmp_path / "more.csv"
+    more.write_text("name,phone\n새고객,010-6000-0001\n중복,010-1111-0001\n", encoding="utf-8")
+    added = dialer(env, "campaign", "import", cid, "--csv", str(more), "--json")
+    assert added.returncode == 0, added.stderr
+    result = json.loads(added.stdout)
+    assert (result["accepted"], result["rejected"]) == (1, 1)
+    assert "already in this campaign" in result["rejections"][0]["reason"]
+    two = tmp_path / "two.csv"
+    two.write_text("name,집,회사\n가,010-6000-0002,010-6000-0003\n", encoding="utf-8")
+    unclear = dialer(env, "campaign", "import", cid, "--csv", str(two))
+    assert unclear.returncode == 2 and "--phone-column" in error_line(unclear)
+    picked = dialer(env, "campaign", "import", cid, "--csv", str(two), "--phone-column", "집")
+    assert picked.returncode == 0 and "1 accepted" in picked.stdout, picked.stderr
+    missing = dialer(env, "campaign", "import", cid, "--csv", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2 and "file not found" in error_line(missing)

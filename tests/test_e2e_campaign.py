@@ -131,3 +131,44 @@ def test_redelivered_place_call_never_dials_twice(stack: Any) -> None:
 
 def _skipped(log: Path) -> int:
     return log.read_text(errors="replace").count("'skipped': 'already taken'")
+
+
+def test_a_campaign_dials_through_its_own_trunk_with_its_own_voice(
+        stack: Any, tmp_path: Path) -> None:
+    """The workers' trunk is the first simulator; this campaign names a second one, and
+    only the second rings. Its voice reaches the worker with the call."""
+    env = stack["env"]
+    personas = tmp_path / "personas.yml"
+    personas.write_text("""\
+personas:
+  - name: second trunk
+    number: "+821055550001"
+    ring_s: 0.3
+    replies:
+      - say: 아니요 됐어요
+      - say: 너무 비싼 데요
+      - say: 아니요 됐어요
+""", encoding="utf-8")  # the third reply is spare: one reply misheard still ends the call
+    contacts = tmp_path / "one.csv"
+    contacts.write_text("name,phone\n한지민,010-5555-0001\n", encoding="utf-8")
+    first_before = stack["sim_log"].read_text().count('"event": "ringing"')
+    with simulator(tmp_path, env, personas) as (port, second_log):
+        created = json.loads(run_cli(
+            env, "campaign", "create", "--name", "own trunk", "--script", str(DEMO), "--csv",
+            str(contacts), "--ring-timeout", "6", "--dry-run", "--trunk", f"127.0.0.1:{port}",
+            "--voice", "gmw/en-us", "--json").stdout)
+        cid = created["campaign_id"]
+        run_cli(env, "campaign", "start", str(cid))
+        wait_finished(env, cid, timeout=180)
+        assert '"event": "ringing"' in second_log.read_text()
+    report = json.loads(run_cli(env, "campaign", "report", str(cid), "--json").stdout)
+    (call,) = report["calls"]
+    assert call["sip_status"] == 200 and call["disposition"] == "not_interested", (
+        [(t["speaker"], t["text"], t.get("intent")) for t in call["turns"]],
+        second_log.read_text())
+    assert stack["sim_log"].read_text().count('"event": "ringing"') == first_before
+    log = stack["worker_log"].read_text(errors="replace")
+    assert f"attempt {call['attempt_id']}: the campaign's voice gmw/en-us" in log
+    bad = run_cli(env, "campaign", "create", "--name", "bad voice", "--script", str(DEMO),
+                  "--csv", str(contacts), "--voice", "klingon", check=False)
+    assert bad.returncode != 0 and "not installed" in bad.stderr

@@ -107,6 +107,22 @@ def test_calls_wait_for_the_window_in_the_callees_zone(tmp_path: Path, db_url: s
         assert c.next_attempt_at.replace(tzinfo=UTC) == seoul(2027, 7, 3, 9, 0)
 
 
+def test_a_time_zone_column_beats_the_numbers_zone(tmp_path: Path, db_url: str) -> None:
+    db = make_db(db_url)
+    csv = tmp_path / "zones.csv"
+    # A Korean mobile whose owner lives in New York, and one at home.
+    csv.write_text("name,phone,timezone\nabroad,010-3300-0001,America/New_York\n"
+                   "home,010-3300-0002,\n", encoding="utf-8")
+    cid = service.create_campaign(db, name="zones", script_dir=DEMO, csv_path=csv,
+                                  uploads_dir=tmp_path / "up", max_cps=50.0).campaign_id
+    service.start_campaign(db, cid)
+    assert len(service.claim_due(db, now=seoul(2027, 7, 1, 22, 0))) == 1  # 09:00 in New York
+    with db.session() as s:
+        zones = {c.phone: (c.timezones, c.status) for c in s.scalars(select(Contact))}
+    assert zones["+821033000001"] == ("America/New_York", ContactStatus.CLAIMED)
+    assert zones["+821033000002"] == ("Asia/Seoul", ContactStatus.PENDING)
+
+
 def test_after_the_last_day_contacts_are_closed(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3200-0001"], last_day=date(2027, 7, 1))

@@ -135,6 +135,42 @@ def test_gb18030_with_chinese_mobile_header(write_csv: WriteCsv):
     assert parsed.contacts[0].fields == {"客户": "王小明", "备注": "下午联系"}
 
 
+def test_mixed_utf8_and_cp949_lines_are_each_read_in_their_own_encoding(write_csv: WriteCsv):
+    # Two lists pasted together: one saved by a UTF-8 tool, one by Korean Excel.
+    path = write_csv("name,phone,memo\n김민수,010-1234-5678,오전\n".encode()
+                     + "이영희,010-1234-5679,오후 통화\n".encode("cp949")
+                     + "박지훈,010-1234-5670,\n".encode())
+    parsed = read_call_list(path)
+    assert parsed.encoding == "mixed (utf-8, cp949)"
+    assert [(c.row, c.phone, c.fields["name"]) for c in parsed.contacts] == [
+        (2, "+821012345678", "김민수"), (3, "+821012345679", "이영희"),
+        (4, "+821012345670", "박지훈")]
+    assert parsed.contacts[1].fields["memo"] == "오후 통화" and parsed.errors == []
+
+
+def test_mixed_utf8_and_gb18030_lines(write_csv: WriteCsv):
+    path = write_csv("姓名,电话\n张三,13800138000\n".encode()
+                     + "王小明,13800138001\n李四,13800138002\n".encode("gb18030"))
+    parsed = read_call_list(path, default_region="CN")
+    assert parsed.encoding == "mixed (utf-8, gb18030)"
+    assert [c.fields["姓名"] for c in parsed.contacts] == ["张三", "王小明", "李四"]
+
+
+def test_a_line_no_encoding_reads_is_rejected_and_the_rest_stored(write_csv: WriteCsv):
+    path = write_csv("name,phone\n김민수,010-1234-5678\n".encode()
+                     + "이영희,010-1234-5679\n".encode("cp949")
+                     + b"\xff\xfe\x80,010-1234-5671\n" + "박지훈,010-1234-5670\n".encode())
+    parsed = read_call_list(path)
+    assert [c.row for c in parsed.contacts] == [2, 3, 5]
+    assert [(e.row, e.value) for e in parsed.errors] == [(4, "010-1234-5671")]
+    assert "mixes encodings" in parsed.errors[0].reason
+
+
+def test_a_file_mostly_unreadable_is_still_refused(write_csv: WriteCsv):
+    path = write_csv(b"phone\n\x80\xff,1\n\xff\x80,2\n\x81\xfe,3\n")
+    assert "cannot read the file as text" in import_error(path)
+
+
 def test_utf16_with_bom_from_excel_unicode_text_export(write_csv: WriteCsv):
     path = write_csv("name\tphone\n김민수\t010-1234-5678\n", encoding="utf-16")
     parsed = read_call_list(path)
@@ -509,6 +545,29 @@ def test_invariant_and_row_numbers_on_a_larger_mixed_file(write_csv: WriteCsv):
     assert [c.row for c in parsed.contacts] == expected_ok
     assert {e.row: e.reason.split(";")[0] for e in parsed.errors} == expected_reasons
     assert all(c.fields["name"] == f"n{int(c.fields['city'][1:])}" for c in parsed.contacts)
+
+
+def test_a_100_mb_line_is_one_rejected_row_kept_short_in_the_report(write_csv: WriteCsv):
+    path = write_csv(b"name,phone\nkim,010-1234-5678\nlee,010-1234-5679"
+                     + b"x" * (100 << 20) + b"\npark,010-1234-5670\n")
+    parsed = read_call_list(path)
+    assert [c.row for c in parsed.contacts] == [2, 4]
+    (error,) = parsed.errors
+    assert error.row == 3 and "letters" in error.reason
+    assert len(error.value) < 2100 and error.value.endswith("(104,857,613 characters in the file)")
+    assert error.raw["name"] == "lee"
+
+
+def test_an_explicit_time_zone_column_is_each_contacts_zone(write_csv: WriteCsv):
+    path = write_csv("name,phone,Time Zone\nkim,010-1234-5678,America/Los_Angeles\n"
+                     "lee,010-1234-5679,\npark,010-1234-5670,Mars/Olympus\n")
+    parsed = read_call_list(path)
+    assert parsed.timezone_column == "Time Zone"
+    assert [(c.row, c.zone) for c in parsed.contacts] == [(2, "America/Los_Angeles"), (3, None)]
+    (bad,) = parsed.errors
+    assert bad.row == 4 and "not an IANA zone name" in bad.reason
+    two = write_csv("phone,tz,시간대\n010-1234-5678,Asia/Seoul,Asia/Seoul\n", name="two.csv")
+    assert "several time zone columns" in import_error(two)
 
 
 def test_never_closed_quote_before_a_huge_tail_names_the_row(write_csv: WriteCsv):

@@ -213,3 +213,56 @@ def test_a_callee_who_cannot_hear_us_is_asked_once_then_the_line_is_dead_air(
     demo_policy.start()
     demo_policy.on_reply(said("cant_hear"))
     assert demo_policy.on_reply(said("affirm", "네")).node == "pitch"
+
+
+# -- escalation to a person ----------------------------------------------------------
+
+def test_angry_words_hand_off_at_once_with_the_word_as_reason(
+        demo_policy: DialoguePolicy) -> None:
+    demo_policy.start()
+    # Understood as a plain refusal, but said in anger: a person takes it from here.
+    end = demo_policy.on_reply(said("deny", text="아 진짜 짜증나네 됐어요"))
+    assert (end.node, end.end, end.handoff) == ("handoff", "handoff", True)
+    assert end.reason == "negative wording: '짜증'"
+    calm = DialoguePolicy(demo_policy.script, {"name": "김민수"})
+    calm.start()
+    assert calm.on_reply(said("deny", text="아니요 됐어요")).node == "objection"
+
+
+def test_low_combined_confidence_counts_as_not_understood(tmp_path: Path) -> None:
+    d = _write(tmp_path, "settings: {min_confidence: 0.5, max_fallbacks_in_row: 2}\n"
+                         "nodes:\n  a:\n    say: hi\n    expect: {affirm: b}\n"
+                         "  b:\n    say: bye\n    end: interested\n"
+                         "  handoff:\n    say: wait\n    end: handoff\n    handoff: true\n")
+    policy = DialoguePolicy(load_script(d, known_intents={"affirm"}), {})
+    policy.start()
+    # 0.9 heard x 0.5 understood = 0.45 < 0.5: asked again, not taken as a yes.
+    assert policy.on_reply(said("affirm", conf=0.5, asr=0.9)).kind == "fallback"
+    end = policy.on_reply(said("affirm", conf=0.6, asr=0.7))
+    assert end.handoff and end.reason == ("robot unsure: 2 misunderstood replies in a row "
+                                          "(last: ASR x NLU confidence 0.42 < 0.50)")
+    sure = DialoguePolicy(policy.script, {})
+    sure.start()
+    assert sure.on_reply(said("affirm", conf=0.8, asr=0.9)).node == "b"
+
+
+def test_negative_words_are_configurable_and_checked(tmp_path: Path) -> None:
+    body = ("nodes:\n  a:\n    say: hi\n    expect: {affirm: b}\n"
+            "  b:\n    say: bye\n    end: interested\n"
+            "  boss:\n    say: my manager\n    end: handoff\n    handoff: true\n"
+            "  handoff:\n    say: wait\n    end: handoff\n    handoff: true\n")
+    d = _write(tmp_path, "settings: {negative_words: [terrible], negative_node: boss}\n" + body)
+    policy = DialoguePolicy(load_script(d, known_intents={"affirm"}), {})
+    policy.start()
+    end = policy.on_reply(said("affirm", text="Yes, this is TERRIBLE"))
+    assert (end.node, end.reason) == ("boss", "negative wording: 'terrible'")
+    off = _write(tmp_path, "settings: {negative_words: [], negative_node: boss}\n" + body)
+    quiet = DialoguePolicy(load_script(off, known_intents={"affirm"}), {})
+    quiet.start()
+    assert quiet.on_reply(said("affirm", text="짜증나요 네")).node == "b"
+    for setting, words in (("min_confidence: 1.5", "min_confidence"),
+                           ("negative_words: angry", "negative_words must be a list"),
+                           ("negative_node: nowhere", "unknown node 'nowhere'")):
+        bad = _write(tmp_path, f"settings: {{{setting}}}\n" + body)
+        with pytest.raises(ScriptError, match=words):
+            load_script(bad, known_intents={"affirm"})

@@ -277,7 +277,7 @@ route[REGISTRAR] {{
         }}
         exit;
     }}
-    if ($au != "{username}" || $tU != "{username}") {{
+    if (!({register_users}) || $tU != $au) {{
         xlog("L_NOTICE", "TRUNK REGISTER-FORBIDDEN 403 rc=user user=$au to=$tu src=$si:$sp call-id=$ci\n");
         sl_send_reply("403", "Forbidden");
         exit;
@@ -321,6 +321,13 @@ route[INVITE] {{
     }}
     consume_credentials();
     record_route();
+    if (registered("location")) {{
+        # An agent's phone registered here (a live-agent transfer): its contact.
+        lookup("location");
+        xlog("L_NOTICE", "TRUNK INVITE-AGENT from=$fu ruri=$ru call-id=$ci\n");
+        route(RELAY);
+        exit;
+    }}
     $ru = "sip:" + $rU + "@{target}";
     xlog("L_NOTICE", "TRUNK INVITE-RELAY from=$fu ruri=$ru call-id=$ci\n");
     route(RELAY);
@@ -345,14 +352,19 @@ onreply_route[REPLY] {{
 
 
 def render_config(*, host: str, port: int, realm: str, username: str, password: str,
-                  target: str, ctl_socket: Path, mpath: str) -> str:
+                  target: str, ctl_socket: Path, mpath: str,
+                  agents: tuple[str, ...] = ()) -> str:
+    """`agents`: more users who may REGISTER (same password), e.g. agents' phones; an
+    INVITE for one of them goes to where it registered instead of the target."""
     for name, value in (("realm", realm), ("username", username), ("password", password),
-                        ("target", target)):
+                        ("target", target), *(("agent", a) for a in agents)):
         if not value or any(c in value for c in '!"\\\r\n$ '):
             raise ValueError(f"unsupported {name} for the kamailio test trunk: {value!r}")
     if not re.fullmatch(r"[0-9.]+:\d+", target):
         raise ValueError(f"target must be 'ip:port', got {target!r}")
+    users = " || ".join(f'$au == "{u}"' for u in (username, *agents))
     return CFG_TEMPLATE.format(host=host, port=port, realm=realm, username=username,
+                               register_users=users,
                                password=password, target=target, ctl_socket=ctl_socket,
                                mpath=mpath, secret=_cfg_string(secrets.token_hex(16)))
 
@@ -402,7 +414,8 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 @contextmanager
 def kamailio_trunk(workdir: Path, target: str, port: int | None = None, username: str = "robot",
                    password: str = "s3cret", realm: str = "127.0.0.1",
-                   startup_timeout: float = 15.0) -> Iterator[KamailioTrunk]:
+                   startup_timeout: float = 15.0,
+                   agents: tuple[str, ...] = ()) -> Iterator[KamailioTrunk]:
     """Run Kamailio as a test SIP trunk until the block exits.
 
     ``target`` is "ip:port" of the UAS to which every authenticated INVITE is sent
@@ -428,7 +441,7 @@ def kamailio_trunk(workdir: Path, target: str, port: int | None = None, username
     cfg = workdir / "kamailio.cfg"
     cfg.write_text(render_config(host=host, port=port, realm=realm, username=username,
                                  password=password, target=target, ctl_socket=ctl_socket,
-                                 mpath=module_dir()))
+                                 mpath=module_dir(), agents=agents))
     log_path = workdir / "kamailio.log"
     pidfile = workdir / "kamailio.pid"
     cmd = [exe, "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from voices.audio import silence, write_wav
 from voices.tts import Pyttsx3Tts, _complete_wav
@@ -48,3 +49,34 @@ def test_a_stuck_driver_falls_back_to_the_espeak_ng_command_line(tmp_path: Path)
     fallback = tts.synthesize("네 좋아요", 16000)
     # The same libespeak-ng voice and rate: the same length of speech, near enough.
     assert abs(len(fallback) - len(normal)) < 0.15 * len(normal)
+
+
+def _timbre(pcm: bytes) -> Any:
+    """Average magnitude spectrum, unit length: two renders by one espeak-ng voice match
+    to > 0.99 (espeak-ng is not bit-exact from one render to the next), two voices less."""
+    import numpy as np
+
+    a = np.frombuffer(pcm, dtype="<i2").astype(float)
+    frames = a[: len(a) // 512 * 512].reshape(-1, 512) * np.hanning(512)
+    m = np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0)
+    return m / np.linalg.norm(m)
+
+
+def test_a_campaign_voice_shares_the_engine_and_never_leaks_into_the_default() -> None:
+    import pytest
+
+    from voices.tts import TtsError
+
+    text = "hello there, how are you"
+    base = Pyttsx3Tts("ko", rate=175)
+    korean = _timbre(base.synthesize(text, 16000))
+    english = base.with_voice("gmw/en-us")
+    assert base.with_voice("gmw/en-us") is english and base.with_voice(None) is base
+    assert base.with_voice("ko") is base and english.voice_key != base.voice_key
+    spoken = _timbre(english.synthesize(text, 16000))
+    assert korean @ spoken < 0.985, "the campaign's voice is another voice"
+    # Switching back: the default voice sounds as before the campaign's voice, and so on.
+    assert korean @ _timbre(base.synthesize(text, 16000)) > 0.985
+    assert spoken @ _timbre(english.synthesize(text, 16000)) > 0.985
+    with pytest.raises(TtsError, match="not installed"):
+        base.with_voice("klingon").synthesize("hello", 16000)

@@ -165,3 +165,84 @@ def test_dnc_page_and_api(app: Any) -> None:
     r = c.post("/dnc", data={"phone": "010-7000-0001", "action": "remove", "csrf_token": csrf})
     assert r.status_code == 303 and c.get("/api/dnc").json() == []
     assert re.search(r"Opt-outs said during calls", c.get("/dnc").text)
+
+
+def test_api_creates_edits_and_uploads_lists(app: Any) -> None:
+    c, csrf = login(app)
+    h = {"X-CSRF-Token": csrf}
+    scripts = c.get("/api/scripts").json()
+    assert {"name": "demo", "script": str(DEMO.resolve())} in scripts
+    voices = {v["id"] for v in c.get("/api/voices").json()}
+    assert {"ko", "gmw/en-us"} <= voices
+    r = c.post("/api/campaigns", headers=h, json={
+        "name": "api autumn", "script": "demo", "window": "10:00-19:00", "max_cps": 2,
+        "retry_delays": {"busy": 120}, "voice": "ko", "trunk": "sip.example.net:5080"})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    cid = made["id"]
+    assert (made["window"], made["max_cps"], made["retry_delays"]) == (
+        "10:00-19:00", 2.0, {"busy": 120})
+    assert (made["voice"], made["trunk"], made["language"]) == ("ko", "sip.example.net:5080",
+                                                                "ko")
+    again = c.post("/api/campaigns", headers=h, json={"name": "api autumn", "script": "demo"})
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    # Lists arrive over the API too, and import in the background.
+    with (DEMO / "contacts.csv").open("rb") as f:
+        up = c.post(f"/api/campaigns/{cid}/imports", headers=h,
+                    files={"csv_file": ("list.csv", f, "text/csv")})
+    assert up.status_code == 202, up.text
+    done = wait_import(c, up.json()["status_url"])
+    assert (done["status"], done["accepted"], done["rejected"]) == ("done", 6, 1)
+    empty = c.post(f"/api/campaigns/{cid}/imports", headers=h,
+                   files={"csv_file": ("empty.csv", b"", "text/csv")})
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+    # PATCH changes only what is sent, and refuses what cannot work.
+    patched = c.patch(f"/api/campaigns/{cid}", headers=h,
+                      json={"voice": "gmw/en-us", "max_attempts": 3, "trunk": ""})
+    assert patched.status_code == 200, patched.text
+    p = patched.json()
+    assert (p["voice"], p["max_attempts"], p["trunk"], p["window"]) == (
+        "gmw/en-us", 3, None, "10:00-19:00")
+    for body, words in (({"voice": "klingon"}, "not installed"),
+                        ({"trunk": "sip example;x"}, "host or host:port"),
+                        ({"window": "06:00-20:00"}, "08:00"),
+                        ({"max_attempts": 0}, "from 1 to 10"),
+                        ({"script": "nowhere"}, "no script")):
+        bad = c.patch(f"/api/campaigns/{cid}", headers=h, json=body)
+        assert bad.status_code == 422 and words in bad.json()["detail"], (body, bad.text)
+    assert c.post(f"/api/campaigns/{cid}/status", headers=h,
+                  json={"action": "start"}).status_code == 200
+    running = c.patch(f"/api/campaigns/{cid}", headers=h, json={"max_cps": 3})
+    assert running.status_code == 409 and "pause it first" in running.json()["detail"]
+    assert c.get(f"/api/campaigns/{cid}").json()["max_cps"] == 2.0
+
+
+def test_edit_page(app: Any) -> None:
+    c, csrf = login(app)
+    with (DEMO / "contacts.csv").open("rb") as f:
+        r = c.post("/campaigns/new", data=settings_form(csrf, voice="ko"),
+                   files={"csv_file": ("contacts.csv", f, "text/csv")})
+    cid = int(r.headers["location"].split("/")[2])
+    wait_import(c, r.headers["location"])
+    page = c.get(f"/campaigns/{cid}/edit")
+    assert page.status_code == 200 and 'value="spring"' in page.text
+    assert '<option value="ko" selected>' in page.text
+    bad = c.post(f"/campaigns/{cid}/edit", data=settings_form(csrf, trunk="a b"))
+    assert bad.status_code == 400 and "host or host:port" in bad.text
+    assert 'value="a b"' in bad.text  # what was typed comes back
+    ok = c.post(f"/campaigns/{cid}/edit", data=settings_form(
+        csrf, name="spring 2", trunk="10.0.0.5", window_start="08:30", max_cps="0.5"))
+    assert ok.status_code == 303, ok.text[:400]
+    info = c.get(f"/api/campaigns/{cid}").json()
+    assert (info["name"], info["trunk"], info["window"], info["max_cps"], info["voice"]) == (
+        "spring 2", "10.0.0.5", "08:30-20:00", 0.5, None)
+    shown = c.get(f"/campaigns/{cid}").text
+    assert "10.0.0.5" in shown and 'id="add-list"' in shown
+    # Another list for the same campaign, from its page; duplicates of the first are dropped.
+    with (DEMO / "contacts.csv").open("rb") as f:
+        more = c.post(f"/campaigns/{cid}/imports", data={"csrf_token": csrf},
+                      files={"csv_file": ("again.csv", f, "text/csv")})
+    assert more.status_code == 303
+    second = wait_import(c, more.headers["location"])
+    assert second["status"] == "done" and second["accepted"] == 0
+    assert c.get(f"/api/campaigns/{cid}").json()["progress"]["total"] == 6

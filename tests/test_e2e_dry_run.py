@@ -1,0 +1,73 @@
+"""A dry-run over real SIP: the campaign is rehearsed with simulated customers through a
+private broker, simulator and worker; the report shows each persona's transcript and
+disposition and flags the turn where the robot did not understand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import DEMO, call_env, dialer_cmd
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+PERSONAS = """\
+personas:
+  - name: keen
+    number: "+821077770001"
+    ring_s: 0.5
+    replies:
+      - say: 네 좋아요
+      - say: 가격이 얼마에요
+      - say: 네 관심 있어요
+      - say: 좋아요
+  - name: off topic
+    number: "+821077770002"
+    ring_s: 0.5
+    replies:
+      - say: 오늘 날씨가 좋네요          # not in the script: the robot falls back
+      - say: 아니요 됐어요
+      - say: 너무 비싼 데요
+  - name: busy line
+    number: "+821077770003"
+    answer: busy
+"""
+
+
+def test_dry_run_shows_transcripts_dispositions_and_flags(tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.mkdir()
+    for name in ("script.yml", "nlu.yml"):
+        (script / name).write_bytes((DEMO / name).read_bytes())
+    (script / "personas.yml").write_text(PERSONAS, encoding="utf-8")
+    env = call_env(tmp_path, 49200)
+    # A production trunk and broker that must never be used by a dry-run.
+    env.update(DIALER_SIP_TRUNK="192.0.2.1:5060", DIALER_BROKER_URL="redis://192.0.2.1:6379/0")
+    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "autumn", "--script",
+                                        str(script), "--csv", str(DEMO / "contacts.csv"),
+                                        "--json"), env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert created.returncode == 0, created.stderr[-2000:]
+    cid = str(json.loads(created.stdout)["campaign_id"])
+    run = subprocess.run(dialer_cmd("campaign", "dry-run", cid, "--json", "--timeout", "300"),
+                         env=env, capture_output=True, text=True, timeout=400, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    calls = {c["persona"]: c for c in report["calls"]}
+    assert set(calls) == {"keen", "off topic", "busy line"}
+    assert calls["keen"]["disposition"] == "interested" and calls["keen"]["flags"] == 0
+    assert calls["busy line"]["disposition"] == "busy"
+    off = calls["off topic"]
+    flagged = [t for t in off["turns"] if t["flags"]]
+    assert flagged and flagged[0]["speaker"] == "customer"
+    assert flagged[0]["flags"][0].startswith(("fell back", "misunderstood")), flagged
+    assert flagged[0]["said"] == "오늘 날씨가 좋네요"  # the truth beside what was heard
+    assert report["flagged_turns"] >= 1 and report["campaign_id"] == int(cid)
+    # The original campaign was not touched: still a draft, nobody called.
+    listed = subprocess.run(dialer_cmd("campaign", "list", "--json"), env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    campaigns = {c["id"]: c for c in json.loads(listed.stdout)}
+    assert campaigns[int(cid)]["status"] == "draft"
