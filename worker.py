@@ -191,6 +191,22 @@ def wait_for_calls(timeout_s: float) -> int:
     return sum(t.is_alive() for t in running)
 
 
+def handoff_desk(db: Database, rt: Any, attempt_id: int) -> Any:
+    """Where this call finds a person if the robot hands it off (None: no shared ACD)."""
+    from campaigns import service
+    from dialer.handoff import HandoffDesk
+
+    acd = rt.acd
+    if acd is None:
+        return None
+    hc = service.handoff_context(db, attempt_id)
+    return HandoffDesk(acd=acd, call_id=str(attempt_id), queue=hc["queue"], info=hc["info"],
+                       plan_callback=lambda at: service.callback_time(db, attempt_id, at),
+                       timezone=hc["timezone"], prefer=hc["prefer"],
+                       offer_s=dialer_settings.handoff_offer_s,
+                       ring_s=dialer_settings.handoff_ring_s)
+
+
 def run_call(attempt_id: int) -> dict[str, Any]:
     """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
@@ -215,6 +231,7 @@ def run_call(attempt_id: int) -> dict[str, Any]:
     if ctx["voice"] or ctx["trunk"]:
         log.info("attempt %s: the campaign's voice %s, trunk %s", attempt_id,
                  ctx["voice"] or "(default)", ctx["trunk"] or "(default)")
+    desk = handoff_desk(db, rt, attempt_id)
     try:
         if ctx["language"] != voice_settings.language:
             raise RuntimeError(f"campaign language {ctx['language']!r} but this worker loaded "
@@ -223,7 +240,7 @@ def run_call(attempt_id: int) -> dict[str, Any]:
         outcome = rt.call(ctx["phone"], ctx["script_dir"], ctx["fields"],
                           caller_id=ctx["caller_id"], recording=recording,
                           voice=ctx["voice"], trunk_host=ctx["trunk"],
-                          ring_timeout_s=ctx["ring_timeout_s"],
+                          ring_timeout_s=ctx["ring_timeout_s"], handoff=desk,
                           on_turn=lambda t: service.save_turn(db, attempt_id, t),
                           on_answer=lambda: service.mark_answered(db, attempt_id))
     except Exception as exc:
@@ -236,7 +253,9 @@ def run_call(attempt_id: int) -> dict[str, Any]:
     service.finish_attempt(db, attempt_id, disposition=outcome.disposition,
                            sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
                            reason=outcome.reason, handoff=outcome.handoff,
-                           end_node=outcome.end_node, recording=rec, slots=outcome.slots)
+                           end_node=outcome.end_node, recording=rec, slots=outcome.slots,
+                           handoff_info={k: getattr(outcome, k)
+                                         for k in service.HANDOFF_FIELDS})
     log.info("attempt %s: %s (%s) sip=%s turns=%d", attempt_id, outcome.disposition,
              outcome.reason, outcome.sip_status, len(outcome.turns))
     return {"attempt_id": attempt_id, "disposition": outcome.disposition}

@@ -15,7 +15,7 @@ from campaigns.db import Database
 from campaigns.importer import normalize_phone
 from campaigns.models import DncEntry
 
-SOURCES = ("manual", "upload", "opt_out", "dtmf", "api")
+SOURCES = ("manual", "upload", "opt_out", "dtmf", "api", "agent")
 
 
 class DncError(ValueError):

@@ -220,6 +220,21 @@ class CallAttempt(Base):
     dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Handoff to a person (dialer.handoff): the agent who took it, when the robot decided
+    # to hand off, when the agent's phone rang and answered; handoff_result is
+    # connected | abandoned (no agent in the campaign's limit: callback_at promised) |
+    # failed. The agent's own disposition and notes come from the console's form.
+    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    agent_ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
+    agent_connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                nullable=True)
+    handoff_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                         nullable=True)
+    agent_disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    agent_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     contact: Mapped[Contact] = relationship(back_populates="call_attempts")
     turns: Mapped[list[Turn]] = relationship(back_populates="attempt", order_by="Turn.seq")
@@ -234,7 +249,7 @@ class Turn(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempt.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    speaker: Mapped[str] = mapped_column(String(16))  # "bot" | "customer"
+    speaker: Mapped[str] = mapped_column(String(16))  # "bot" | "customer" | "agent"
     node: Mapped[str | None] = mapped_column(String(100), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
     intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -265,6 +280,7 @@ class Role(enum.StrEnum):
     MARKETING = "marketing"  # campaigns, call lists, DNC, dry-runs
     AGENT = "agent"  # the live-agent console
     ANALYST = "analyst"  # dashboards, call records
+    SUPERVISOR = "supervisor"  # the agents' floor: their states, live calls, listen in
 
 
 class User(Base):
@@ -285,6 +301,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                            nullable=True)
+    # Agents: the phone a handed-off call rings (sip:agent1@pbx.example.com) and the
+    # skills routing matches against (comma-separated).
+    sip_uri: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    skills: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class WebSession(Base):
@@ -313,7 +333,7 @@ class DncEntry(Base):
     scope: Mapped[str] = mapped_column(String(32))  # "global" | "campaign:<id>"
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True)
-    source: Mapped[str] = mapped_column(String(16))  # manual | upload | opt_out | dtmf | api
+    source: Mapped[str] = mapped_column(String(16))  # manual | upload | opt_out | dtmf | api | agent
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     added_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

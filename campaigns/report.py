@@ -19,6 +19,10 @@ def _duration_s(a: CallAttempt) -> float:
     return round((a.ended_at - a.answered_at).total_seconds(), 2)
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
     with db.session() as s:
         campaign = get_campaign(s, campaign_id)
@@ -35,6 +39,9 @@ def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
             "duration_s": _duration_s(a), "handoff": a.handoff, "end_node": a.end_node, "slots": a.slots,
             "recording": a.recording_path, "error": a.error,
             "dialed_at": a.dialed_at.isoformat() if a.dialed_at else None,
+            **{k: _iso(getattr(a, k)) for k in (
+                "handoff_result", "agent", "handoff_at", "agent_ringing_at",
+                "agent_connected_at", "callback_at", "agent_disposition", "agent_notes")},
             "turns": [{"speaker": t.speaker, "node": t.node, "text": t.text, "intent": t.intent,
                        "confidence": t.confidence, "asr_confidence": t.asr_confidence,
                        "latency_ms": t.latency_ms, "offset_ms": t.offset_ms,

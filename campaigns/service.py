@@ -544,6 +544,78 @@ def attempt_context(db: Database, attempt_id: int) -> dict[str, Any]:
                 "voice": camp.voice, "trunk": camp.trunk, "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}
 
 
+def handoff_context(db: Database, attempt_id: int,
+                    fallback_zone: str = "Asia/Seoul") -> dict[str, Any]:
+    """What a handed-off call's screen pop shows and how its queue is chosen: the
+    campaign, the contact, the callee's zone, the agent who last spoke to this contact."""
+    with db.session() as s:
+        a = s.get(CallAttempt, attempt_id)
+        if a is None:
+            raise CampaignError(f"no call attempt {attempt_id}")
+        camp, contact = s.get(Campaign, a.campaign_id), a.contact
+        assert camp is not None
+        last_agent = s.scalar(
+            select(CallAttempt.agent).join(Contact, Contact.id == CallAttempt.contact_id)
+            .where(Contact.phone == contact.phone, CallAttempt.agent.is_not(None),
+                   CallAttempt.id != attempt_id)
+            .order_by(CallAttempt.id.desc()).limit(1))
+        zones = _zones(contact.timezones)
+        return {"queue": f"campaign-{camp.id}", "prefer": last_agent,
+                "timezone": zones[0] if zones else fallback_zone,
+                "info": {"attempt_id": a.id, "campaign_id": camp.id, "campaign": camp.name,
+                         "phone": contact.phone, "fields": dict(contact.fields),
+                         "attempt_no": a.attempt_no}}
+
+
+def callback_time(db: Database, attempt_id: int, at: datetime,
+                  fallback_zone: str = "Asia/Seoul") -> datetime:
+    """The first moment from `at` the campaign may call this contact again (its window
+    in the callee's zones); `at` itself for dry-runs or when the schedule has ended."""
+    with db.session() as s:
+        a = s.get(CallAttempt, attempt_id)
+        if a is None:
+            raise CampaignError(f"no call attempt {attempt_id}")
+        camp = s.get(Campaign, a.campaign_id)
+        assert camp is not None
+        if camp.dry_run:
+            return at
+        when = next_call_time(at, _zones(a.contact.timezones), campaign_window(camp),
+                              fallback_zone)
+        return when or at
+
+
+# What an agent may record after a handed-off call (the console's disposition form).
+AGENT_OUTCOMES = ("resolved", "interested", "not_interested", "callback", "complaint",
+                  "wrong_number", "opt_out")
+
+
+def save_agent_disposition(db: Database, attempt_id: int, agent: str, outcome: str,
+                           notes: str = "", callback_at: datetime | None = None) -> None:
+    """The agent's form after the call: their outcome and notes; a callback they agreed
+    with the customer schedules the contact; an opt-out puts the number on the DNC list."""
+    if outcome not in AGENT_OUTCOMES:
+        raise CampaignError(f"outcome {outcome!r}: one of {', '.join(AGENT_OUTCOMES)}")
+    if (outcome == "callback") != (callback_at is not None):
+        raise CampaignError("a callback needs its time, and only a callback has one")
+    if callback_at is not None and callback_at <= utcnow():
+        raise CampaignError("the callback time has passed; pick a later one")
+    with db.session() as s:
+        a = s.get(CallAttempt, attempt_id)
+        if a is None:
+            raise CampaignError(f"no call attempt {attempt_id}")
+        if a.agent != agent:
+            raise CampaignError(f"call {attempt_id} was not taken by {agent}")
+        a.agent_disposition, a.agent_notes = outcome, (notes or "").strip()[:4000] or None
+        contact = a.contact
+        if callback_at is not None:
+            a.callback_at = callback_at
+            contact.status, contact.next_attempt_at = ContactStatus.PENDING, callback_at
+        if outcome == "opt_out":
+            dnc.add(s, contact.phone, source="agent",
+                    reason=f"asked agent {agent} in call attempt {attempt_id}",
+                    added_by=agent)
+
+
 def mark_answered(db: Database, attempt_id: int) -> None:
     with db.session() as s:
         s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)
@@ -573,11 +645,17 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
                         added_by=f"campaign {a.campaign_id}")
 
 
+HANDOFF_FIELDS = ("handoff_result", "agent", "handoff_at", "agent_ringing_at",
+                  "agent_connected_at", "callback_at")
+
+
 def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
                    sip_status: int | None, sip_reason: str | None, reason: str | None,
                    handoff: bool, end_node: str | None, recording: str | None,
-                   error: str | None = None, slots: dict[str, str] | None = None) -> None:
-    """Store the outcome and decide the contact's future (done, or retry later)."""
+                   error: str | None = None, slots: dict[str, str] | None = None,
+                   handoff_info: dict[str, Any] | None = None) -> None:
+    """Store the outcome and decide the contact's future (done, a retry later, or the
+    callback the robot promised when no agent came)."""
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         assert a is not None
@@ -586,10 +664,18 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         a.reason, a.handoff, a.end_node = reason, handoff, end_node
         a.slots = slots or None
         a.recording_path, a.error, a.ended_at = recording, error, utcnow()
+        for key, value in (handoff_info or {}).items():
+            if key in HANDOFF_FIELDS:
+                setattr(a, key, value)
         contact, campaign = a.contact, s.get(Campaign, a.campaign_id)
         assert campaign is not None
         contact.last_disposition = disposition
-        if disposition in RETRYABLE_DISPOSITIONS and contact.attempts < campaign.max_attempts:
+        if a.callback_at is not None and not campaign.dry_run:
+            # Promised to the customer: kept whatever the attempt limit. (A dry-run's
+            # simulated customers are not called back: it rehearses one pass.)
+            contact.status = ContactStatus.PENDING
+            contact.next_attempt_at = a.callback_at
+        elif disposition in RETRYABLE_DISPOSITIONS and contact.attempts < campaign.max_attempts:
             delays = campaign.retry_delays or {}
             contact.status = ContactStatus.PENDING
             contact.next_attempt_at = utcnow() + timedelta(

@@ -77,17 +77,33 @@ def parse_role(role: str) -> Role:
                         f"{', '.join(r.value for r in Role)}") from None
 
 
-def create_user(db: Database, username: str, password: str, role: str) -> int:
+SIP_URI = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+
+
+def check_phone(sip_uri: str | None, skills: str | None) -> tuple[str | None, str | None]:
+    """An agent's phone (sip:user@host[:port]) and skills (comma-separated), tidied."""
+    uri = (sip_uri or "").strip() or None
+    if uri is not None and not SIP_URI.match(uri):
+        raise UserError(f"phone {uri!r} must be a SIP URI like sip:agent1@pbx.example.com")
+    names = [x.strip() for x in (skills or "").split(",") if x.strip()]
+    if any(not re.fullmatch(r"[\w.-]{1,40}", x) for x in names):
+        raise UserError(f"skills {skills!r}: comma-separated names of letters, digits, . _ -")
+    return uri, ",".join(names) or None
+
+
+def create_user(db: Database, username: str, password: str, role: str,
+                sip_uri: str | None = None, skills: str | None = None) -> int:
     username = username.strip()
     if not USERNAME.match(username):
         raise UserError(f"user name {username!r}: 2-64 letters, digits or . _ @ -")
     parsed = parse_role(role)
     check_password(password, username)
+    sip_uri, skills = check_phone(sip_uri, skills)
     with db.session() as s:
         if s.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
             raise UserError(f"user {username!r} exists already")
         user = User(username=username, password_hash=hash_password(password), role=parsed,
-                    active=True, failed_logins=0)
+                    active=True, failed_logins=0, sip_uri=sip_uri, skills=skills)
         s.add(user)
         s.flush()
         return user.id
@@ -96,6 +112,7 @@ def create_user(db: Database, username: str, password: str, role: str) -> int:
 def list_users(db: Database) -> list[dict[str, object]]:
     with db.session() as s:
         return [{"id": u.id, "username": u.username, "role": u.role, "active": u.active,
+                 "sip_uri": u.sip_uri, "skills": u.skills,
                  "created_at": u.created_at.isoformat() if u.created_at else None,
                  "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
                 for u in s.scalars(select(User).order_by(User.username))]
@@ -111,7 +128,8 @@ def _other_active_admins(s: object, user_id: int) -> int:
 
 def update_user(db: Database, user_id: int, *, role: str | None = None,
                 active: bool | None = None, password: str | None = None,
-                acting_user_id: int | None = None) -> None:
+                acting_user_id: int | None = None, sip_uri: str | None = None,
+                skills: str | None = None) -> None:
     """Change a user's role, active flag or password. The last active admin cannot be
     demoted or deactivated (nobody could manage users any more), and nobody deactivates
     themselves."""
@@ -135,9 +153,22 @@ def update_user(db: Database, user_id: int, *, role: str | None = None,
         if password is not None:
             check_password(password, user.username)
             user.password_hash = hash_password(password)
+        if sip_uri is not None or skills is not None:
+            uri, names = check_phone(user.sip_uri if sip_uri is None else sip_uri,
+                                     user.skills if skills is None else skills)
+            user.sip_uri, user.skills = uri, names
         if active is False or password is not None or role is not None:
             # A changed account starts over: its open sessions end.
             s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+def agent_phone(db: Database, user_id: int) -> tuple[str | None, list[str]]:
+    """The SIP URI a handed-off call rings for this user, and their skills."""
+    with db.session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user {user_id}")
+        return user.sip_uri, [x for x in (user.skills or "").split(",") if x]
 
 
 def _hash_token(token: str) -> str:

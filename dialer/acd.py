@@ -15,6 +15,12 @@ Keys (prefix `acd:` by default):
   queue:<name>        zset  call -> when it was queued (oldest first)
   queues              set   queue names with calls waiting
   call:<id>           hash  queue, skills, queued_at, state, agent, prefer, info (JSON)
+  call:<id>:transcript list JSON turns said so far (the screen pop's transcript)
+  calls               zset  call -> when it was queued (every call not yet ended, for
+                            the console's list and the supervisor)
+  events              pub/sub channel: one JSON message per change (queued, offered,
+                            accepted, rejected, ringing, connected, transcript, ended,
+                            abandoned, agent), pushed to the consoles
 """
 
 from __future__ import annotations
@@ -92,18 +98,21 @@ class Acd:
 
     # -- agents ---------------------------------------------------------------------
     def login(self, agent_id: str, *, name: str = "", sip_uri: str = "",
-              skills: Iterable[str] = ()) -> None:
-        """Present, not ready yet ("logged in")."""
+              skills: Iterable[str] = (), auto_accept: bool = False) -> None:
+        """Present, not ready yet ("logged in"). `auto_accept`: offers are taken at once
+        (the phone rings without a click), as with a headset agent on forced answer."""
         key = self._agent(agent_id)
         with self.r.pipeline() as p:
             p.hset(key, mapping={"state": "not_ready", "reason": "logged in",
                                  "since": self.now(), "name": name or agent_id,
-                                 "sip_uri": sip_uri, "call": ""})
+                                 "sip_uri": sip_uri, "call": "",
+                                 "auto_accept": "1" if auto_accept else ""})
             p.delete(f"{key}:skills")
             if skills := [s for s in skills if s]:
                 p.sadd(f"{key}:skills", *skills)
             p.zrem(self._k("ready"), agent_id)
             p.execute()
+        self.publish("agent", agent=agent_id, state="not_ready", reason="logged in")
 
     def logout(self, agent_id: str) -> None:
         self._require(agent_id, {"not_ready", "ready", "wrap_up"}, "log out")
@@ -128,7 +137,10 @@ class Acd:
         with self.r.pipeline() as p:
             p.hset(self._agent(agent_id), mapping={"state": "on_call", "since": now})
             p.hset(self._call(call_id), mapping={"state": "connected", "connected_at": now})
+            p.hincrby(self._k(f"stats:{self.r.hget(self._call(call_id), 'queue')}"),
+                      "accepted", 1)
             p.execute()
+        self.publish("accepted", call=call_id, agent=agent_id)
 
     def reject(self, agent_id: str, call_id: str, missed: bool = False) -> None:
         """The agent turns the offer down (or let it ring out): the call goes back to the
@@ -143,13 +155,28 @@ class Acd:
         self._set(agent_id, "not_ready", "missed offer" if missed else "rejected offer",
                   ready=False)
 
+    def connect_failed(self, agent_id: str, call_id: str) -> None:
+        """The agent took the call but their phone did not answer: the call goes back to
+        the front of its queue and the agent is not ready until they say otherwise."""
+        call = self.r.hgetall(self._call(call_id))
+        if call and call.get("state") in ("connected", "offered"):
+            with self.r.pipeline() as p:
+                p.hset(self._call(call_id), mapping={"state": "waiting", "agent": ""})
+                p.zadd(self._k(f"queue:{call['queue']}"), {call_id: float(call["queued_at"])})
+                p.sadd(self._k("queues"), call["queue"])
+                p.execute()
+        if self.r.hget(self._agent(agent_id), "call") == call_id:
+            self._set(agent_id, "not_ready", "missed offer", ready=False)
+
     def hang_up(self, agent_id: str) -> None:
         """The agent's call ended: wrap-up (disposition form) until they go ready."""
         self._require(agent_id, {"on_call"}, "wrap up")
         call_id = self.r.hget(self._agent(agent_id), "call") or ""
         if call_id:
             self.r.hset(self._call(call_id), mapping={"state": "ended", "ended_at": self.now()})
+            self.r.zrem(self._k("calls"), call_id)
         self._set(agent_id, "wrap_up", "", ready=False)
+        self.r.hset(self._agent(agent_id), "call", call_id)  # the form is about this call
 
     def agent(self, agent_id: str) -> dict[str, Any]:
         data: dict[str, Any] = dict(self.r.hgetall(self._agent(agent_id)))
@@ -165,6 +192,12 @@ class Acd:
                      if not k.endswith(":skills"))
         return [a for a in (self.agent(i) for i in ids) if a["state"] != "offline"]
 
+    def staffed(self, skills: Iterable[str] = ()) -> bool:
+        """Is anyone logged in (in any state) who could take a call needing `skills`?
+        Nobody at all: a caller is not kept waiting for the campaign's whole limit."""
+        need = {s for s in skills if s}
+        return any(need <= set(a["skills"]) for a in self.agents())
+
     # -- calls ----------------------------------------------------------------------
     def enqueue(self, call_id: str, queue: str, *, skills: Iterable[str] = (),
                 prefer: str | None = None, info: dict[str, Any] | None = None) -> int:
@@ -176,6 +209,7 @@ class Acd:
                 "state": "waiting", "agent": "", "prefer": prefer or "",
                 "info": json.dumps(info or {}, ensure_ascii=False)})
             p.zadd(self._k(f"queue:{queue}"), {call_id: now})
+            p.zadd(self._k("calls"), {call_id: now})
             p.sadd(self._k("queues"), queue)
             p.execute()
         return self.position(call_id) or 0
@@ -201,6 +235,7 @@ class Acd:
                                       *skills])
             if agent:
                 offers.append(Offer(call_id, str(agent), queue, round(self.now() - at, 3)))
+                self.publish("offered", call=call_id, agent=str(agent), queue=queue)
         return offers
 
     def abandon(self, call_id: str) -> None:
@@ -210,10 +245,19 @@ class Acd:
             return
         with self.r.pipeline() as p:
             p.zrem(self._k(f"queue:{call['queue']}"), call_id)
+            p.zrem(self._k("calls"), call_id)
             p.hset(self._call(call_id), mapping={"state": "abandoned", "ended_at": self.now()})
+            if call.get("state") != "abandoned":
+                p.hincrby(self._k(f"stats:{call['queue']}"), "abandoned", 1)
             p.execute()
-        if call.get("state") == "offered" and call.get("agent"):
-            self._set(call["agent"], "ready", "", ready=True)
+        agent = call.get("agent")
+        if call.get("state") in ("offered", "connected") and agent \
+                and self.r.hget(self._agent(agent), "call") == call_id:
+            self._set(agent, "ready", "", ready=True)
+
+    def stats(self, queue: str) -> dict[str, int]:
+        """Counters of a queue since Redis started: accepted and abandoned calls."""
+        return {k: int(v) for k, v in self.r.hgetall(self._k(f"stats:{queue}")).items()}
 
     def position(self, call_id: str) -> int | None:
         """1 for the next call of its queue; None when it is not waiting."""
@@ -229,6 +273,55 @@ class Acd:
         data["id"], data["position"] = call_id, self.position(call_id)
         data["waited_s"] = round(self.now() - float(data["queued_at"]), 1)
         return data
+
+    def live_calls(self) -> list[dict[str, Any]]:
+        """Every handed-off call not yet ended (waiting, offered or with an agent),
+        oldest first: the consoles' list and the supervisor's view."""
+        out = []
+        for c in self.r.zrange(self._k("calls"), 0, -1):
+            try:
+                out.append(self.call(str(c)))
+            except AcdError:  # expired under us
+                self.r.zrem(self._k("calls"), c)
+        return out
+
+    # -- the screen pop's transcript and the consoles' events ----------------------------
+    def add_transcript(self, call_id: str, turn: dict[str, Any]) -> None:
+        """Append a turn to the call's transcript and push it to the consoles."""
+        line = json.dumps(turn, ensure_ascii=False)
+        with self.r.pipeline() as p:
+            p.rpush(self._k(f"call:{call_id}:transcript"), line)
+            p.expire(self._k(f"call:{call_id}:transcript"), 86400)
+            p.execute()
+        self.publish("transcript", call=call_id, turn=turn)
+
+    def transcript(self, call_id: str) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.r.lrange(self._k(f"call:{call_id}:transcript"),
+                                                      0, -1)]
+
+    def command(self, call_id: str, command: dict[str, Any]) -> None:
+        """Ask the worker carrying a live call to do something (a supervisor's listen,
+        whisper or barge); it picks commands up within half a second."""
+        key = self._k(f"call:{call_id}:commands")
+        with self.r.pipeline() as p:
+            p.rpush(key, json.dumps(command, ensure_ascii=False))
+            p.expire(key, 3600)
+            p.execute()
+        self.publish("command", call=call_id, **command)
+
+    def next_command(self, call_id: str) -> dict[str, Any] | None:
+        raw = self.r.lpop(self._k(f"call:{call_id}:commands"))
+        return None if raw is None else dict(json.loads(raw))
+
+    def publish(self, kind: str, **data: Any) -> None:
+        self.r.publish(self._k("events"), json.dumps({"type": kind, "at": self.now(), **data},
+                                                     ensure_ascii=False))
+
+    def subscribe(self) -> Any:
+        """A redis PubSub on the events channel (get_message() / listen())."""
+        ps = self.r.pubsub(ignore_subscribe_messages=True)
+        ps.subscribe(self._k("events"))
+        return ps
 
     def queue(self, name: str) -> list[dict[str, Any]]:
         """The calls waiting in one queue, next first, with how long each has waited."""
@@ -254,6 +347,7 @@ class Acd:
             else:
                 p.zrem(self._k("ready"), agent_id)
             p.execute()
+        self.publish("agent", agent=agent_id, state=state, reason=reason)
 
     def _require(self, agent_id: str, allowed: set[str], what: str) -> str:
         state = self.r.hget(self._agent(agent_id), "state")

@@ -424,6 +424,8 @@ def simulate(
         help="host:port to REGISTER at (an agent's phone behind a PBX or Kamailio).")] = None,
     username: Annotated[str | None, typer.Option(help="SIP user to register as.")] = None,
     password: Annotated[str | None, typer.Option(help="Its digest password.")] = None,
+    record_dir: Annotated[Path | None, typer.Option(
+        help="Keep what each simulated person heard as call-<n>-<number>.wav here.")] = None,
 ) -> None:
     """Answer calls as simulated customers, or as agents' phones (answer: agent)."""
     import signal
@@ -446,7 +448,8 @@ def simulate(
             fail("--registrar needs --username (and --password)")
         trunk = TrunkConfig(host=registrar, registrar=f"sip:{registrar}", username=username,
                             password=password, caller_id=username)
-    sim = _guard(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port, trunk=trunk)
+    sim = _guard(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port, trunk=trunk,
+                 record_dir=record_dir)
     signal.signal(signal.SIGTERM, lambda *_: sim.stop())
     print(json.dumps({"sim": None, "event": "ready", "port": port,
                       "personas": len(people)}), flush=True)
@@ -491,9 +494,14 @@ def worker(
 @user_app.command("create")
 def user_create(
     username: str,
-    role: Annotated[str, typer.Option(help="admin | marketing | agent | analyst")],
+    role: Annotated[str, typer.Option(
+        help="admin | marketing | agent | analyst | supervisor")],
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input (scripts).")] = False,
+    sip_uri: Annotated[str | None, typer.Option(
+        help="Agents: the phone handed-off calls ring, e.g. sip:agent1@pbx.example.com")] = None,
+    skills: Annotated[str | None, typer.Option(
+        help="Agents: comma-separated skills routing matches, e.g. billing,korean")] = None,
 ) -> None:
     """Create a user; asks for the password twice unless --password-stdin."""
     if password_stdin:
@@ -503,7 +511,7 @@ def user_create(
     from campaigns.users import create_user
 
     db = _guard(_database)
-    user_id = _guard(create_user, db, username, password, role)
+    user_id = _guard(create_user, db, username, password, role, sip_uri, skills)
     console.print(f"user {username} ({role.strip().lower()}) created, id {user_id}")
 
 

@@ -34,6 +34,42 @@ from dialer.settings import DialerSettings
 DEMO_DIR = Path(__file__).resolve().parent.parent / "campaigns" / "examples" / "demo"
 
 
+def simulated_agents(acd_url: str | None, personas: Path, sim_port: int) -> list[str]:
+    """Log the personas with `answer: agent` in at the ACD as ready agents on auto-accept,
+    their phone the simulator's: a handoff in the demo or a dry-run reaches a "person"."""
+    from dialer.acd import Acd
+    from dialer.simulator import load_personas
+
+    if acd_url is None:
+        return []
+    acd, ids = Acd.from_url(acd_url), []
+    for p in load_personas(personas).values():
+        if p.answer == "agent":
+            agent = f"sim-{p.number}"
+            acd.login(agent, name=p.name, sip_uri=f"sip:{p.number}@127.0.0.1:{sim_port}",
+                      auto_accept=True)
+            acd.ready(agent)
+            ids.append(agent)
+    return ids
+
+
+def log_out_agents(acd_url: str | None, agents: list[str]) -> None:
+    from contextlib import suppress
+
+    from dialer.acd import Acd, AcdError
+
+    if acd_url is None or not agents:
+        return
+    acd = Acd.from_url(acd_url)
+    for agent in agents:
+        with suppress(AcdError, redis.RedisError):
+            if acd.agent(agent)["state"] == "offered":
+                continue
+            if acd.agent(agent)["state"] == "on_call":
+                acd.hang_up(agent)
+            acd.logout(agent)
+
+
 def redis_answers(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
@@ -85,7 +121,7 @@ def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
             pass
 
 
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     if proc.poll() is not None:
         return
     _signal(proc, signal.SIGTERM)
@@ -155,21 +191,25 @@ def run_demo(console: Console, timeout: float = 900, processes: int = 2) -> int:
         redis_proc = start_redis(dialer.broker_url, data / "redis")
         if redis_proc is not None:
             console.print("started a local redis-server")
-            stack.callback(_stop, redis_proc)
+            stack.callback(stop_process, redis_proc)
         trunk_port = int(dialer.sip_trunk.rsplit(":", 1)[-1]) if ":" in dialer.sip_trunk else 5060
         sim_log = logs / "simulator.log"
         sim_log.unlink(missing_ok=True)
         sim = _spawn(exe + ["simulate", "--personas", str(DEMO_DIR / "personas.yml"),
                             "--port", str(trunk_port)], sim_log)
-        stack.callback(_stop, sim)
+        stack.callback(stop_process, sim)
         worker_log = logs / "worker.log"
         worker_log.unlink(missing_ok=True)
         work = _spawn(exe + ["worker", "--processes", str(processes)], worker_log)
-        stack.callback(_stop, work, 30)
+        stack.callback(stop_process, work, 30)
         _wait_line(sim_log, '"event": "ready"', sim, 60)
         _wait_line(worker_log, "ready.", work, 120)
+        agents = simulated_agents(dialer.resolved_acd_url, DEMO_DIR / "personas.yml",
+                                  trunk_port)
+        stack.callback(log_out_agents, dialer.resolved_acd_url, agents)
         console.print(f"simulated customers on 127.0.0.1:{trunk_port}, worker with "
-                      f"{processes} call processes (logs in {logs})")
+                      f"{processes} call processes, {len(agents)} simulated agent(s) ready "
+                      f"for handoffs (logs in {logs})")
 
         name = f"demo {datetime.now():%Y-%m-%d %H:%M:%S}"
         summary = create_campaign(db, name=name, script_dir=DEMO_DIR,

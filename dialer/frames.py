@@ -181,6 +181,16 @@ class Hangup(Frame):
 
 
 @dataclass(frozen=True)
+class Escalated(Frame):
+    """The robot decided to hand the call to a person (sent at the decision, while it is
+    still saying so, so that an agent is sought at once)."""
+
+    reason: str
+    node: str | None
+    at: float
+
+
+@dataclass(frozen=True)
 class ErrorFrame(Frame):
     message: str
     retryable: bool = False

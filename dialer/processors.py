@@ -21,6 +21,7 @@ from dialer.frames import (
     BotStoppedSpeaking,
     Dtmf,
     EndFrame,
+    Escalated,
     FinalTranscript,
     Frame,
     Hangup,
@@ -368,6 +369,9 @@ class PolicyProcessor(FrameProcessor):
 
     def _act(self, action: Action, reply_to: float | None) -> None:
         self.ending = action if action.end else None
+        if action.handoff:
+            self.push(Escalated(action.reason or "handoff", action.node or None,
+                                time.monotonic()))
         if action.text:
             self.bot_speaking = True
             self.push(Speak(action.text, action.node, action.kind, reply_to))

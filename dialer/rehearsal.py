@@ -28,7 +28,7 @@ from campaigns.models import Campaign, Contact
 from campaigns.report import campaign_report
 from campaigns.service import CampaignError, add_contacts, change_status, create_draft, progress
 from campaigns.settings import CampaignSettings
-from dialer.demo import _spawn, _stop, _wait_line, start_redis
+from dialer.demo import _spawn, _wait_line, simulated_agents, start_redis, stop_process
 from dialer.simulator import Persona, load_personas
 
 CALLING_MODES = ("answer", "machine", "busy", "no_answer", "decline")
@@ -131,25 +131,28 @@ def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Pat
                DIALER_SIP_TRUNK=f"127.0.0.1:{sip_port}",
                DIALER_RTP_PORT_BASE=str(52000 + (broker_port % 20) * 200),
                DIALER_DATABASE_URL=db.url)
+    # Nothing of production: no registrar, and the ACD is the private Redis (real agents
+    # are never offered a rehearsal's calls; the personas' simulated agents are).
     for key in ("DIALER_SIP_REGISTRAR", "DIALER_SIP_USERNAME", "DIALER_SIP_PASSWORD",
-                "DIALER_SIP_OUTBOUND_PROXY"):
+                "DIALER_SIP_OUTBOUND_PROXY", "DIALER_ACD_URL"):
         env.pop(key, None)
     exe = [sys.executable, "-m", "dialer.cli"]
     with ExitStack() as stack:
         redis_proc = start_redis(env["DIALER_BROKER_URL"], logs / "redis")
         if redis_proc is not None:
-            stack.callback(_stop, redis_proc)
+            stack.callback(stop_process, redis_proc)
         sim_log, worker_log = logs / "simulator.log", logs / "worker.log"
         for log in (sim_log, worker_log):
             log.unlink(missing_ok=True)
         sim = _spawn(exe + ["simulate", "--personas", str(path), "--port", str(sip_port),
                             "--rtp-port", str(int(env["DIALER_RTP_PORT_BASE"]) + 3000)],
                      sim_log, env)
-        stack.callback(_stop, sim)
+        stack.callback(stop_process, sim)
         work = _spawn(exe + ["worker", "--processes", str(processes)], worker_log, env)
-        stack.callback(_stop, work, 30)
+        stack.callback(stop_process, work, 30)
         _wait_line(sim_log, '"event": "ready"', sim, 90)
         _wait_line(worker_log, "ready.", work, 180)
+        simulated_agents(env["DIALER_BROKER_URL"], path, sip_port)
         change_status(db, rehearsal, "start")
         end = time.monotonic() + timeout
         while progress(db, rehearsal)["status"] != "finished":

@@ -14,6 +14,8 @@ from typing import Any
 
 import vosk
 
+from dialer.acd import Acd
+from dialer.handoff import HandoffDesk
 from dialer.script import Script, ScriptError, load_script
 from dialer.session import CallOutcome, CallSession, SessionConfig, TurnRecord, place
 from dialer.settings import DialerSettings
@@ -145,6 +147,7 @@ class CallRuntime:
         self._accounts: dict[TrunkConfig, SipAccount] = {}
         self._kits: dict[tuple[str, float], CampaignKit] = {}
         self._lock = threading.Lock()
+        self._acd: Acd | None = None
         log.info("call runtime ready pid=%s sip_port=%s rtp=%s+%s", os.getpid(),
                  self.ua.sip_port, rtp, settings.rtp_ports_per_process)
 
@@ -169,7 +172,8 @@ class CallRuntime:
              caller_id: str | None = None, recording: Path | None = None,
              ring_timeout_s: float = 25.0, on_turn: Any = None,
              on_answer: Any = None, voice: str | None = None,
-             trunk_host: str | None = None) -> CallOutcome:
+             trunk_host: str | None = None,
+             handoff: HandoffDesk | None = None) -> CallOutcome:
         self.ua.register_thread()
         kit = self.kit(script_dir)
         trunk = self.settings.trunk(caller_id, trunk_host)
@@ -181,9 +185,21 @@ class CallRuntime:
                             asr_early_final_ms=self.settings.asr_early_final_ms or None,
                             echo_guard=self.settings.echo_guard)
         session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts.with_voice(voice),
-                              kit.script, kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer)
+                              kit.script, kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer,
+                              handoff=handoff)
         return place(self.ua, account, trunk.dial_uri(number_or_uri), session, fields,
                      recording)
+
+    @property
+    def acd(self) -> Acd | None:
+        """The shared ACD (made on first use); None without a Redis for it."""
+        url = self.settings.resolved_acd_url
+        if url is None:
+            return None
+        with self._lock:
+            if self._acd is None:
+                self._acd = Acd.from_url(url)
+            return self._acd
 
     def shutdown(self) -> None:
         self._accounts.clear()

@@ -61,6 +61,16 @@ class ScriptSettings:
     # script language's defaults (NEGATIVE_WORDS), []: never.
     negative_words: tuple[str, ...] | None = None
     negative_node: str | None = None  # where they go; None: fallback_node
+    # Waiting for a person (dialer.handoff). No agent on the line within handoff_wait_s
+    # of the decision: the robot apologises, promises a callback callback_delay_s later
+    # (moved into the call window), and the call counts as abandoned.
+    handoff_wait_s: float = 30.0
+    handoff_skills: tuple[str, ...] = ()  # an agent needs all of them to be offered it
+    hold_prompt: str = "상담원 연결을 기다리고 있습니다. 잠시만 기다려 주세요."
+    hold_prompt_every_s: float = 15.0  # between stretches of hold music
+    no_agent_prompt: str = ("죄송합니다. 지금은 모든 상담원이 통화 중입니다. {callback} "
+                            "상담원이 다시 전화드리겠습니다. 감사합니다.")
+    callback_delay_s: float = 3600.0
 
     def negative(self, language: str) -> tuple[str, ...]:
         if self.negative_words is not None:
@@ -312,6 +322,20 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
             raise ScriptError(f"{path}: settings.negative_words must be a list of words or "
                               "phrases ([] never hands off for wording)")
         out["negative_words"] = None if words is None else tuple(w.strip() for w in words)
+    for key in ("handoff_wait_s", "hold_prompt_every_s", "callback_delay_s"):
+        value = out.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ScriptError(f"{path}: settings.{key} {value!r} must be seconds above 0")
+    if "handoff_skills" in out:
+        skills = out["handoff_skills"]
+        if not isinstance(skills, list) or not all(isinstance(x, str) and x.strip()
+                                                   for x in skills):
+            raise ScriptError(f"{path}: settings.handoff_skills must be a list of skill "
+                              "names, e.g. [billing, korean]")
+        out["handoff_skills"] = tuple(x.strip() for x in skills)
+    if "{callback}" not in str(out.get("no_agent_prompt", "{callback}")):
+        raise ScriptError(f"{path}: settings.no_agent_prompt must say when we call back: "
+                          "put {callback} where the time goes")
     return out
 
 

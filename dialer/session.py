@@ -11,22 +11,36 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis import RedisError
+
 from campaigns.models import Disposition
+from dialer.acd import AcdError
 from dialer.amd import AmdConfig, AmdKeywords, AmdProcessor
 from dialer.echo import EchoGuard
 from dialer.frames import (
     Dtmf,
     EndFrame,
     ErrorFrame,
+    Escalated,
     Frame,
     Hangup,
     InputAudio,
     StartFrame,
     Tick,
+)
+from dialer.handoff import (
+    AgentConnector,
+    HandoffDesk,
+    Transcriber,
+    callback_phrase,
+    hang_up_leg,
+    hold_music,
+    utc,
 )
 from dialer.pipeline import Pipeline
 from dialer.policy import DialoguePolicy, scoped_parser
@@ -42,7 +56,7 @@ from dialer.processors import (
     sentences,
 )
 from dialer.script import Script
-from dialer.sip import CLOCK_RATE, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
+from dialer.sip import CLOCK_RATE, FRAME_BYTES, FRAME_MS, SipAccount, SipCall, SipError, UserAgent
 from voices.asr import VoskAsr
 from voices.tts import TtsEngine
 from voices.vad import VadConfig
@@ -92,6 +106,15 @@ class CallOutcome:
     underruns: int = 0
     late_frames: int = 0  # robot speech frames the media clock took late (jitter)
     slots: dict[str, str] = field(default_factory=dict)  # entities the script keeps
+    # Handoff to a person (dialer.handoff): connected | abandoned | failed, the agent,
+    # and when (wall clock, UTC) the robot decided, the agent phone rang and answered;
+    # a callback promised when no agent came.
+    handoff_result: str | None = None
+    agent: str | None = None
+    handoff_at: datetime | None = None
+    agent_ringing_at: datetime | None = None
+    agent_connected_at: datetime | None = None
+    callback_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -163,8 +186,12 @@ class CallSession:
                  tts: TtsEngine, script: Script, grammar_phrases: Callable[[str], list[str]],
                  config: SessionConfig | None = None,
                  on_turn: Callable[[TurnRecord], None] | None = None,
-                 on_answer: Callable[[], None] | None = None) -> None:
+                 on_answer: Callable[[], None] | None = None,
+                 handoff: HandoffDesk | None = None) -> None:
         self.ua, self.account, self.asr, self.nlu, self.tts = ua, account, asr, nlu, tts
+        # Where a handed-off call finds a person; None: the call just ends as "handoff".
+        self.handoff = handoff
+        self._connector: AgentConnector | None = None
         self.script = script
         self.grammar_phrases = grammar_phrases  # intent -> example phrases
         self.cfg = config or SessionConfig()
@@ -186,6 +213,8 @@ class CallSession:
         texts = [s.render(name, fields) for name in s.nodes]
         texts += [s.render_text(p, fields) for p in (s.settings.fallback_prompt,
                                                       s.settings.no_input_prompt)]
+        if self.handoff is not None:
+            texts.append(s.render_text(s.settings.hold_prompt, fields))
         if s.answering_machine is not None and s.answering_machine.voicemail:
             texts.append(s.render_text(s.answering_machine.voicemail, fields))
         for text in texts:
@@ -196,6 +225,10 @@ class CallSession:
         t = TurnRecord(seq=len(self._turns) + 1, **kw)
         self._turns.append(t)
         self._books.submit(self.on_turn, t)
+        if self._connector is not None and self.handoff is not None:
+            # The agent's screen pop follows the call live.
+            self._books.submit(self.handoff.acd.add_transcript, self.handoff.call_id,
+                               _live_turn(t))
         return t
 
     def _update_turn(self, turn: TurnRecord) -> None:
@@ -293,7 +326,8 @@ class CallSession:
             TtsProcessor(self._speech),
             TurnRecorder(self._add_turn, self._update_turn, CLOCK_RATE * 2 / 1000),
             audio_out := AudioOutput(call.audio),
-        ], on_down=lambda f: ended.append(f) if isinstance(f, Hangup | ErrorFrame) else None)
+        ], on_down=lambda f: ended.append(f) if isinstance(f, Hangup | ErrorFrame | Escalated)
+            else None)
         outcome: CallOutcome | None = None
         pipeline.push(StartFrame(answered_at))
         rx = call.audio.rx
@@ -327,15 +361,28 @@ class CallSession:
             except queue.Empty:  # no RTP: the timers still run
                 pipeline.push(Tick(time.monotonic()))
             for frame in ended:
-                if isinstance(frame, Hangup):
+                if isinstance(frame, Escalated):
+                    self._escalate(frame)
+                elif isinstance(frame, Hangup):
                     outcome = CallOutcome(disposition=frame.disposition, reason=frame.reason,
                                           handoff=frame.handoff, end_node=frame.node)
                 else:
                     log.error("call pipeline: %s", frame)
             ended.clear()
+            conn = self._connector
+            if outcome is None and conn is not None and conn.finished.is_set() \
+                    and conn.result.result == "connected":
+                # The agent answered while the robot still said "connecting you": the
+                # robot stops there, the customer hears the agent at once.
+                pipeline.push(EndFrame(time.monotonic(), "agent answered"))
+                outcome = CallOutcome(disposition=Disposition.HANDOFF, handoff=True,
+                                      reason=conn.reason, end_node=policy.node)
+                break
             if outcome is None and time.monotonic() - answered_at > self.cfg.max_call_s:
                 outcome = CallOutcome(disposition=Disposition.FAILED, end_node=policy.node,
                                       reason=f"call longer than {self.cfg.max_call_s:.0f}s")
+        if self._connector is not None:
+            outcome = self._with_agent(call, outcome, answered_at)
         if outcome.disposition != Disposition.HUNG_UP:
             time.sleep(0.06)  # let the last frames leave the jitter of the bridge
         outcome.answered = True
@@ -354,6 +401,234 @@ class CallSession:
         outcome.late_frames = call.audio.late_frames
         outcome.slots = dict(policy.slots)
         return outcome
+
+
+    # -- handoff ---------------------------------------------------------------------
+    def _escalate(self, frame: Escalated) -> None:
+        """At the decision (the robot is still saying it connects): seek an agent now."""
+        if self.handoff is None or self._connector is not None:
+            return
+        s = self.script.settings
+        self._connector = AgentConnector(
+            self.handoff, self.ua, self.account, s.handoff_wait_s, s.handoff_skills,
+            frame.reason, [_live_turn(t) for t in self._turns]).start()
+
+    def _with_agent(self, call: SipCall, outcome: CallOutcome,
+                    answered_at: float) -> CallOutcome:
+        """After the robot's last words of a handoff: hold, then the agent or a callback."""
+        conn, desk = self._connector, self.handoff
+        assert conn is not None and desk is not None
+        outcome.handoff = True
+        outcome.handoff_at = utc(conn.result.decided_at)
+
+        def heard(speaker: str) -> Callable[[str, float, float], None]:
+            def add(text: str, started: float, ended: float) -> None:
+                self._add_turn(speaker=speaker, node="agent", text=text,
+                               offset_ms=round((started - answered_at) * 1000, 1),
+                               duration_ms=round((ended - started) * 1000, 1))
+            return add
+
+        customer = Transcriber(self.asr, heard("customer"), self.cfg.vad)
+        try:
+            if call.disconnected.is_set() or outcome.disposition != Disposition.HANDOFF:
+                conn.cancel()  # hung up while the robot was still talking
+                conn.wait(10)
+            else:
+                self._hold(call, conn, customer)
+            res = conn.result
+            outcome.agent_ringing_at = utc(res.ringing_at)
+            if res.ringing_after_s is not None:
+                log.info("handoff %s: agent %s phone ringing %.3f s after the decision",
+                         desk.call_id, res.agent, res.ringing_after_s)
+            if res.result == "connected" and conn.agent_call is not None:
+                if call.disconnected.is_set():
+                    hang_up_leg(conn.agent_call)
+                    self._agent_done(res.agent, "customer")
+                    outcome.handoff_result = "abandoned"
+                    return outcome
+                outcome.agent, outcome.agent_connected_at = res.agent, utc(res.connected_at)
+                outcome.handoff_result = "connected"
+                self._talk(call, conn.agent_call, customer, heard("agent"), answered_at)
+                return outcome
+            outcome.handoff_result = "abandoned" if res.result == "abandoned" else "failed"
+            if call.disconnected.is_set():
+                outcome.disposition = Disposition.HUNG_UP
+                outcome.reason = res.reason
+                return outcome
+            self._promise_callback(call, outcome, res.reason, answered_at)
+            return outcome
+        finally:
+            customer.close()
+
+    def _hold(self, call: SipCall, conn: AgentConnector, customer: Transcriber) -> None:
+        s = self.script.settings
+        music, pos = hold_music(), 0
+        chunk = FRAME_BYTES * 25  # half a second at a time: gone fast when an agent answers
+        prompt = self.script.render_text(s.hold_prompt, {})
+        next_prompt = time.monotonic() + s.hold_prompt_every_s
+        while not conn.finished.is_set():
+            if call.disconnected.is_set():
+                conn.cancel()
+                conn.wait(10)
+                return
+            if call.audio.queued_ms < 300:
+                if time.monotonic() >= next_prompt:
+                    pcm = self._speech(prompt)
+                    call.audio.play(pcm)
+                    next_prompt = time.monotonic() + len(pcm) / (CLOCK_RATE * 2) \
+                        + s.hold_prompt_every_s
+                else:
+                    call.audio.play(music[pos:pos + chunk])
+                    pos = (pos + chunk) % len(music)
+            self._drain(call, customer)
+            conn.finished.wait(FRAME_MS / 1000)
+
+    @staticmethod
+    def _drain(call: SipCall, into: Transcriber) -> None:
+        rx = call.audio.rx
+        while True:
+            try:
+                at, pcm = rx.get_nowait()
+            except queue.Empty:
+                return
+            into.feed(pcm, at)
+
+    def _talk(self, call: SipCall, agent_leg: SipCall, customer: Transcriber,
+              agent_heard: Callable[[str, float, float], None], answered_at: float) -> None:
+        """Customer and agent bridged; both sides transcribed until one hangs up."""
+        assert self.handoff is not None
+        call.audio.clear()
+        agent = Transcriber(self.asr, agent_heard, self.cfg.vad)
+        monitor = _Monitor(self.ua, self.account, self.handoff, call, agent_leg)
+        try:
+            call.bridge(agent_leg)
+            while not (call.disconnected.is_set() or agent_leg.disconnected.is_set()):
+                if time.monotonic() - answered_at > self.cfg.max_call_s:
+                    break
+                self._drain(call, customer)
+                self._drain(agent_leg, agent)
+                monitor.poll()
+                time.sleep(FRAME_MS / 1000)
+        finally:
+            by = "customer" if call.disconnected.is_set() else "agent"
+            monitor.close()
+            hang_up_leg(agent_leg)
+            call.hangup_quietly()
+            agent.close()
+            self._agent_done(self._connector.result.agent if self._connector else None, by)
+
+    def _agent_done(self, agent: str | None, by: str) -> None:
+        assert self.handoff is not None
+        acd = self.handoff.acd
+        try:
+            if agent:
+                acd.hang_up(agent)  # wrap-up: the console shows the disposition form
+            acd.publish("ended", call=self.handoff.call_id, agent=agent, by=by)
+        except (AcdError, RedisError, OSError) as exc:
+            log.warning("handoff %s: ACD not told the call ended: %s", self.handoff.call_id, exc)
+
+    def _promise_callback(self, call: SipCall, outcome: CallOutcome, reason: str,
+                          answered_at: float) -> None:
+        assert self.handoff is not None
+        s, desk = self.script.settings, self.handoff
+        now = datetime.now(UTC)
+        when = desk.plan_callback(now + timedelta(seconds=s.callback_delay_s))
+        phrase = callback_phrase(when, now, self.script.language, desk.timezone)
+        text = self.script.render_text(s.no_agent_prompt, {"callback": phrase})
+        call.audio.clear()
+        pcm = b"".join(self._speech(x) for x in sentences(text))
+        started = time.monotonic()
+        self._add_turn(speaker="bot", node="no_agent", text=text,
+                       offset_ms=round((started - answered_at) * 1000, 1))
+        call.audio.play(pcm)
+        end = started + len(pcm) / (CLOCK_RATE * 2) + 5
+        while call.audio.playing and not call.disconnected.is_set() and time.monotonic() < end:
+            time.sleep(FRAME_MS / 1000)
+        time.sleep(0.3)
+        outcome.disposition = Disposition.CALLBACK
+        outcome.callback_at = when
+        outcome.reason = f"{reason}; callback promised for {when.isoformat(timespec='minutes')}"
+
+
+class _Monitor:
+    """A supervisor's phone joined to a live agent call on command (Acd.command): listen
+    hears customer and agent; whisper also speaks to the agent only; barge speaks to
+    both. Dialed without holding up the call's loop; one at a time (a new command
+    replaces the leg)."""
+
+    CHECK_EVERY_S = 0.5
+
+    def __init__(self, ua: UserAgent, account: SipAccount, desk: HandoffDesk,
+                 customer: SipCall, agent: SipCall) -> None:
+        self.ua, self.account, self.desk = ua, account, desk
+        self.customer, self.agent = customer, agent
+        self.leg: SipCall | None = None
+        self.mode = ""
+        self.wired = False
+        self._next_check = 0.0
+        self._deadline = 0.0
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if self.leg is not None and not self.wired:
+            self._progress(now)
+        if now < self._next_check:
+            return
+        self._next_check = now + self.CHECK_EVERY_S
+        if self.leg is not None and self.leg.audio is not None:
+            self.leg.audio.clear()
+            while not self.leg.audio.rx.empty():  # nobody transcribes the supervisor
+                self.leg.audio.rx.get_nowait()
+        try:
+            cmd = self.desk.acd.next_command(self.desk.call_id)
+        except (RedisError, OSError) as exc:
+            log.warning("handoff %s: no supervisor commands: %s", self.desk.call_id, exc)
+            return
+        if cmd and cmd.get("monitor") in ("listen", "whisper", "barge") and cmd.get("uri"):
+            self.close()
+            try:
+                self.leg = self.ua.make_call(self.account, str(cmd["uri"]))
+            except SipError as exc:
+                self._tell("monitor_failed", mode=cmd["monitor"], error=str(exc))
+                return
+            self.mode, self.wired, self._deadline = str(cmd["monitor"]), False, now + 20
+
+    def _progress(self, now: float) -> None:
+        leg = self.leg
+        assert leg is not None
+        if leg.disconnected.is_set() or now > self._deadline:
+            self._tell("monitor_failed", mode=self.mode, error="the supervisor's phone did "
+                       "not answer" if not leg.disconnected.is_set() else
+                       f"{leg.status} {leg.reason}")
+            self.close()
+            return
+        if leg.state != "CONFIRMED" or getattr(leg, "_media", None) is None:
+            return
+        self.customer.send_to(leg)
+        self.agent.send_to(leg)
+        if self.mode in ("whisper", "barge"):
+            leg.send_to(self.agent)
+        if self.mode == "barge":
+            leg.send_to(self.customer)
+        self.wired = True
+        self._tell("monitoring", mode=self.mode)
+
+    def _tell(self, kind: str, **data: Any) -> None:
+        try:
+            self.desk.acd.publish(kind, call=self.desk.call_id, **data)
+        except (RedisError, OSError):
+            pass
+
+    def close(self) -> None:
+        if self.leg is not None:
+            hang_up_leg(self.leg)
+            self.leg = None
+
+
+def _live_turn(t: TurnRecord) -> dict[str, Any]:
+    d = asdict(t)
+    return {k: d[k] for k in ("seq", "speaker", "node", "text", "intent", "confidence",
+                              "offset_ms")}
 
 
 def place(ua: UserAgent, account: SipAccount, uri: str, session: CallSession,

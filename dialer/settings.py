@@ -51,6 +51,18 @@ class DialerSettings(BaseSettings):
     # Speech over the robot longer than this interrupts it; shorter is a backchannel.
     barge_in_min_ms: float = 400.0
 
+    # Handoff to people (dialer.acd, dialer.handoff): the Redis that holds agents and
+    # queues, shared by every worker and web host; unset: the broker's Redis.
+    acd_url: str | None = None
+    handoff_offer_s: float = 15.0  # an agent has this long to accept in the console
+    handoff_ring_s: float = 20.0  # an agent's phone has this long to answer
+
+    @property
+    def resolved_acd_url(self) -> str | None:
+        """None when there is no Redis to share agents through (handoffs just end)."""
+        url = self.acd_url or self.broker_url
+        return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
     def trunk(self, caller_id: str | None = None, host: str | None = None) -> TrunkConfig:
         """The trunk to dial through; `host` (a campaign's own host[:port]) replaces
         DIALER_SIP_TRUNK, the credentials and proxy stay these."""

@@ -89,6 +89,8 @@ class Persona:
     # One-way audio: the robot's voice never reaches this caller, who says its replies
     # on a timer (`after:`) the way a person does who hears nothing ("여보세요?").
     hears: bool = True
+    # answer: agent -- the agent hangs up this long after answering (None: never).
+    talk_s: float | None = None
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -150,6 +152,10 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
         if mode == "machine" and not str(raw.get("greeting", "")).strip():
             raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
                                "before the beep)")
+        talk = raw.get("talk_s")
+        if talk is not None and (mode != "agent" or isinstance(talk, bool)
+                                 or not isinstance(talk, int | float) or talk <= 0):
+            raise PersonaError(f"{where}: talk_s {talk!r} is for answer: agent, seconds > 0")
         echo = raw.get("echo")
         if echo is not None and not (isinstance(echo, dict) and set(echo) <= {"ms", "gain"}
                                      and isinstance(echo.get("ms"), int) and echo["ms"] >= 0
@@ -162,7 +168,7 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
                               beep=bool(raw.get("beep", True)),
                               echo_ms=echo["ms"] if echo else None,
                               echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
-                              hears=hears)
+                              hears=hears, talk_s=float(talk) if talk else None)
     return out
 
 
@@ -176,8 +182,10 @@ class CustomerSimulator:
     def __init__(self, personas: dict[str, Persona], tts: TtsEngine, port: int = 5070,
                  rtp_port: int = 46000, bind: str = "127.0.0.1",
                  prompt_end_silence_ms: int = 900, give_up_s: float = 30.0,
-                 trunk: TrunkConfig | None = None) -> None:
+                 trunk: TrunkConfig | None = None, record_dir: Path | None = None) -> None:
         self.personas, self.tts = personas, tts
+        # What each simulated person heard (only that), as call-<n>-<number>.wav.
+        self.record_dir = record_dir
         self.prompt_end_silence_ms = prompt_end_silence_ms
         self.give_up_s = give_up_s
         self.ua = UserAgent(sip_port=port, rtp_port=rtp_port, bind=bind)
@@ -249,6 +257,9 @@ class CustomerSimulator:
                 call.disconnected.wait(self.give_up_s)  # ring until the robot cancels
                 return
             time.sleep(persona.ring_s)
+            if self.record_dir is not None:
+                call.recording = self.record_dir / f"call-{no}-{persona.number}.wav"
+                call.record_sent = False
             if persona.echo_ms is not None:
                 call.audio.echo(persona.echo_ms, persona.echo_gain)
             call.audio.deaf = not persona.hears
@@ -343,7 +354,8 @@ class CustomerSimulator:
         self._event(persona, "agent answered", call=no)
         self._say(call, persona.greeting)
         heard_ms = 0
-        for item in self._frames_since(call, answered, answered + self.give_up_s * 4):
+        until = answered + (persona.talk_s or self.give_up_s * 4)
+        for item in self._frames_since(call, answered, until):
             if item is not None and rms(item[1]) > LOUD:
                 heard_ms += FRAME_MS
         self._event(persona, "agent heard", call=no, heard_ms=heard_ms)

@@ -252,6 +252,11 @@ class AudioPipe(pj.AudioMediaPort):
     def playing(self) -> bool:
         return bool(self._tx)
 
+    @property
+    def queued_ms(self) -> int:
+        """Audio queued and not yet sent."""
+        return len(self._tx) * FRAME_MS
+
     def reset_tx_marks(self) -> None:
         self.first_tx_at = self.last_tx_at = None
 
@@ -294,6 +299,7 @@ class SipCall(pj.Call):
         self.events: queue.Queue[CallEvent] = queue.Queue()
         self.audio = self.ua.acquire_pipe()
         self.recording = recording
+        self.record_sent = True  # False: the recording holds only what the far end sent
         self.uri = ""  # the request URI we dialed (outbound calls)
         self._recorder: pj.AudioMediaRecorder | None = None
         self._media: pj.AudioMedia | None = None
@@ -349,11 +355,31 @@ class SipCall(pj.Call):
                 rec = pj.AudioMediaRecorder()
                 rec.createRecorder(str(self.recording))
                 media.startTransmit(rec)  # the customer
-                self.audio.startTransmit(rec)  # the robot
+                if self.record_sent:
+                    self.audio.startTransmit(rec)  # the robot
                 self._recorder = rec
             self._media = media
             self._media_index = mi.index
             self.events.put(CallEvent("media"))
+
+    def bridge(self, other: SipCall) -> None:
+        """Connect this call's audio and `other`'s directly in the conference bridge (a
+        handed-off customer and the agent). Both audio ports keep receiving their side,
+        so the two can still be transcribed; this call's recording takes the other side
+        too. Call from a registered thread."""
+        a, b = self._media, other._media
+        if a is None or b is None:
+            raise SipError("cannot bridge: a leg has no audio")
+        a.startTransmit(b)
+        b.startTransmit(a)
+        if self._recorder is not None:
+            b.startTransmit(self._recorder)
+
+    def send_to(self, other: SipCall) -> None:
+        """Let `other` hear this call's far end (one way: a supervisor listening in)."""
+        if self._media is None or other._media is None:
+            raise SipError("cannot connect: a leg has no audio")
+        self._media.startTransmit(other._media)
 
     def rtp_packets_received(self) -> int | None:
         """RTP packets received on the audio stream so far (None before media is up or

@@ -49,6 +49,8 @@ CAMPAIGN_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
 NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/campaigns", "Campaigns", frozenset(CAMPAIGN_ROLES)),
     ("/dnc", "Do not call", frozenset({Role.ADMIN, Role.MARKETING})),
+    ("/agent", "Agent console", frozenset({Role.AGENT})),
+    ("/supervisor", "Supervisor", frozenset({Role.ADMIN, Role.SUPERVISOR})),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
     ("/api/docs", "API", frozenset(ANY_ROLE)),
 ]
@@ -58,12 +60,16 @@ class UserIn(BaseModel):
     username: str = Field(examples=["mina"])
     password: str = Field(min_length=1)
     role: Role
+    sip_uri: str | None = Field(default=None, examples=["sip:agent1@pbx.example.com"])
+    skills: str | None = Field(default=None, examples=["billing,korean"])
 
 
 class UserPatch(BaseModel):
     role: Role | None = None
     active: bool | None = None
     password: str | None = None
+    sip_uri: str | None = None
+    skills: str | None = None
 
 
 class LoginIn(BaseModel):
@@ -208,10 +214,11 @@ def create_app(settings: CampaignSettings | None = None, *,
 
     @app.post("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
     def users_create(request: Request, username: Annotated[str, Form()],
-                     password: Annotated[str, Form()], role: Annotated[str, Form()]
+                     password: Annotated[str, Form()], role: Annotated[str, Form()],
+                     sip_uri: Annotated[str, Form()] = "", skills: Annotated[str, Form()] = ""
                      ) -> Response:
         try:
-            create_user(db, username, password, role)
+            create_user(db, username, password, role, sip_uri or None, skills or None)
         except UserError as exc:
             return page(request, "users.html", status=400, users=list_users(db),
                         roles=list(Role), error=str(exc), form={"username": username,
@@ -221,13 +228,15 @@ def create_app(settings: CampaignSettings | None = None, *,
     @app.post("/admin/users/{user_id}", response_class=HTMLResponse,
               dependencies=[allow(Role.ADMIN)])
     def users_update(request: Request, user_id: int, role: Annotated[str, Form()] = "",
-                     active: Annotated[str, Form()] = "", password: Annotated[str, Form()] = ""
-                     ) -> Response:
+                     active: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                     sip_uri: Annotated[str | None, Form()] = None,
+                     skills: Annotated[str | None, Form()] = None) -> Response:
         acting: CurrentUser = request.state.user
         try:
             update_user(db, user_id, role=role or None,
                         active={"1": True, "0": False}.get(active),
-                        password=password or None, acting_user_id=acting.id)
+                        password=password or None, acting_user_id=acting.id,
+                        sip_uri=sip_uri, skills=skills)
         except UserError as exc:
             return page(request, "users.html", status=400, users=list_users(db),
                         roles=list(Role), error=str(exc))
@@ -240,7 +249,8 @@ def create_app(settings: CampaignSettings | None = None, *,
     @app.post("/api/users", status_code=201, dependencies=[allow(Role.ADMIN)])
     def api_users_create(body: UserIn) -> dict[str, Any]:
         try:
-            user_id = create_user(db, body.username, body.password, body.role)
+            user_id = create_user(db, body.username, body.password, body.role, body.sip_uri,
+                                  body.skills)
         except UserError as exc:
             raise HTTPException(400, str(exc)) from None
         return {"id": user_id, "username": body.username, "role": body.role}
@@ -251,7 +261,8 @@ def create_app(settings: CampaignSettings | None = None, *,
         acting: CurrentUser = request.state.user
         try:
             update_user(db, user_id, role=body.role, active=body.active,
-                        password=body.password, acting_user_id=acting.id)
+                        password=body.password, acting_user_id=acting.id,
+                        sip_uri=body.sip_uri, skills=body.skills)
         except UserError as exc:
             status = 404 if str(exc).startswith("no user") else 400
             raise HTTPException(status, str(exc)) from None
@@ -280,9 +291,10 @@ def create_app(settings: CampaignSettings | None = None, *,
                             "roles": ", ".join(op.get("x-roles", []))})
         return out
 
-    from dialer import web_campaigns
+    from dialer import web_agents, web_campaigns
 
     web_campaigns.add_routes(app, db, settings, allow, page)
+    web_agents.add_routes(app, db, allow, page)
     check_routes(app.routes)
     app.state.db = db
     return app

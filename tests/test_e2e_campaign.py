@@ -88,8 +88,13 @@ def test_demo_campaign_runs_to_final_dispositions(stack: Any) -> None:
     assert calls["+821011110003"]["disposition"] == "not_interested"
     assert "ask_price" in intents("+821011110003")
 
+    # Nobody is logged in at the ACD: not kept waiting, a callback is promised at once
+    # (tests/test_e2e_handoff.py has agents).
     human = calls["+821011110004"]
-    assert human["disposition"] == "handoff" and human["handoff"] is True
+    assert human["disposition"] == "callback" and human["handoff"] is True, human
+    assert human["handoff_result"] == "abandoned" and human["callback_at"], human
+    assert human["reason"].startswith("customer intent request_human; no agent logged in")
+    assert human["turns"][-1]["node"] == "no_agent", human["turns"]
     assert intents("+821011110004")[-1] == "request_human"
 
     no_answer, busy = calls["+821011110005"], calls["+821011110006"]

@@ -262,3 +262,55 @@ def test_no_contact_ever_has_two_live_attempts(tmp_path_factory: pytest.TempPath
                 seen.setdefault(contact_id, []).append(no)
             for nos in seen.values():  # attempts numbered 1, 2, ... with no gap or repeat
                 assert nos == list(range(1, len(nos) + 1)) and len(nos) <= 3
+
+
+def test_a_promised_callback_is_kept_in_the_callees_window(tmp_path: Path,
+                                                          db_url: str) -> None:
+    """No agent came: the robot promised a callback. It falls in the call window of the
+    callee's zone, the contact is due then even with no attempts left, the agent who
+    spoke to this number before is preferred next time; a dry-run is not called back."""
+    db = make_db(db_url)
+    cid = campaign(db, tmp_path, ["010-3500-0001"], max_attempts=1)
+    service.start_campaign(db, cid)
+    [a] = service.claim_due(db, now=seoul(2027, 7, 1, 19, 30))
+    when = service.callback_time(db, a, seoul(2027, 7, 1, 20, 30))  # after the window
+    assert when == seoul(2027, 7, 2, 9, 0)
+    hc = service.handoff_context(db, a)
+    assert hc["queue"] == f"campaign-{cid}" and hc["timezone"] == "Asia/Seoul"
+    assert hc["prefer"] is None and hc["info"]["phone"] == "+821035000001"
+    service.finish_attempt(db, a, disposition="callback", sip_status=200, sip_reason="OK",
+                           reason="no agent", handoff=True, end_node="handoff",
+                           recording=None, handoff_info={
+                               "handoff_result": "abandoned", "callback_at": when,
+                               "handoff_at": seoul(2027, 7, 1, 19, 31), "bogus": 1})
+    with db.session() as s:
+        c = s.scalar(select(Contact))
+        att = s.get(CallAttempt, a)
+        assert c is not None and att is not None
+        assert c.status == ContactStatus.PENDING and c.attempts == 1
+        assert c.next_attempt_at.replace(tzinfo=UTC) == when
+        assert att.handoff_result == "abandoned"
+    [again] = service.claim_due(db, now=when)
+    service.finish_attempt(db, again, disposition="handoff", sip_status=200, sip_reason="OK",
+                           reason="request_human", handoff=True, end_node="handoff",
+                           recording=None, handoff_info={"handoff_result": "connected",
+                                                         "agent": "kim"})
+    with db.session() as s:
+        c = s.scalar(select(Contact))
+        assert c is not None and c.status == ContactStatus.DONE
+    # The same number in another campaign: kim, who spoke to them, is asked for first.
+    other = campaign(db, tmp_path, ["010-3500-0001", "010-3500-0002"], dry_run=True)
+    service.start_campaign(db, other)
+    first, _ = service.claim_due(db)
+    assert service.handoff_context(db, first)["prefer"] == "kim"
+    assert service.callback_time(db, first, NOW_ANY) == NOW_ANY  # dry-run: no window
+    service.finish_attempt(db, first, disposition="callback", sip_status=200, sip_reason="OK",
+                           reason="x", handoff=True, end_node="handoff", recording=None,
+                           handoff_info={"callback_at": NOW_ANY})
+    with db.session() as s:
+        done = s.scalar(select(Contact).where(Contact.campaign_id == other,
+                                              Contact.phone == "+821035000001"))
+        assert done is not None and done.status == ContactStatus.DONE
+
+
+NOW_ANY = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)

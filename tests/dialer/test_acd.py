@@ -4,9 +4,12 @@ offers, queue positions and waits, and routing from several hosts at once."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +164,44 @@ def test_unknown_agents_are_named(acd: Acd, tmp_path: Path) -> None:
         acd.ready("zed")
     with pytest.raises(AcdError, match="no call 'nope'"):
         acd.call("nope")
+
+
+def test_an_unreachable_agent_phone_puts_the_call_back_and_counts_stay_true(acd: Acd) -> None:
+    assert not acd.staffed()  # nobody logged in: a caller is not kept waiting
+    acd.login("ana", skills=["ko"])
+    assert acd.staffed(["ko"]) and not acd.staffed(["billing"])
+    acd.ready("ana")
+    acd.enqueue("c1", "q")
+    tick(acd, 1)
+    acd.enqueue("c2", "q")
+    acd.route()
+    acd.accept("ana", "c1")
+    # Her phone never answered: c1 is first in line again, ana is not ready.
+    acd.connect_failed("ana", "c1")
+    assert acd.position("c1") == 1 and acd.call("c1")["state"] == "waiting"
+    assert acd.agent("ana")["state"] == "not_ready"
+    assert acd.agent("ana")["reason"] == "missed offer"
+    acd.abandon("c2")
+    acd.abandon("c2")  # told twice (two hosts): counted once
+    assert acd.stats("q") == {"accepted": 1, "abandoned": 1}
+    assert [c["id"] for c in acd.live_calls()] == ["c1"]
+
+
+def test_the_screen_pop_transcript_and_the_event_stream(acd: Acd) -> None:
+    events = acd.subscribe()
+    acd.login("ana", auto_accept=True)
+    acd.enqueue("c1", "q", info={"reason": "customer intent request_human"})
+    acd.add_transcript("c1", {"seq": 1, "speaker": "bot", "text": "안녕하세요"})
+    acd.add_transcript("c1", {"seq": 2, "speaker": "customer", "text": "상담원 연결해 주세요",
+                              "intent": "request_human"})
+    assert [t["seq"] for t in acd.transcript("c1")] == [1, 2]
+    assert acd.agent("ana")["auto_accept"] == "1"
+    got: list[dict[str, Any]] = []
+    end = time.monotonic() + 5
+    while len(got) < 3 and time.monotonic() < end:
+        msg = events.get_message(timeout=0.5)
+        if msg is not None:
+            got.append(json.loads(msg["data"]))
+    assert [g["type"] for g in got] == ["agent", "transcript", "transcript"], got
+    assert got[2]["turn"]["intent"] == "request_human" and got[2]["call"] == "c1"
+    events.close()

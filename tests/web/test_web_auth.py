@@ -17,7 +17,7 @@ from dialer.auth import check_routes, route_guard
 from dialer.web import create_app
 
 PASSWORD = "a long password"
-ROLES = ("admin", "marketing", "agent", "analyst")
+ROLES = ("admin", "marketing", "agent", "analyst", "supervisor")
 ALL = set(ROLES)
 CAMPAIGN = {"admin", "marketing", "analyst"}
 MARKETING = {"admin", "marketing"}
@@ -70,13 +70,29 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/users"): {"admin"},
     ("POST", "/api/users"): {"admin"},
     ("PATCH", "/api/users/{user_id}"): {"admin"},
+    ("GET", "/agent"): {"agent"},
+    ("GET", "/api/agent/state"): {"agent"},
+    ("POST", "/api/agent/login"): {"agent"},
+    ("POST", "/api/agent/ready"): {"agent"},
+    ("POST", "/api/agent/not-ready"): {"agent"},
+    ("POST", "/api/agent/logout"): {"agent"},
+    ("POST", "/api/agent/accept"): {"agent"},
+    ("POST", "/api/agent/reject"): {"agent"},
+    ("POST", "/api/agent/disposition"): {"agent"},
+    ("GET", "/supervisor"): {"admin", "supervisor"},
+    ("GET", "/api/supervisor/state"): {"admin", "supervisor"},
+    ("POST", "/api/supervisor/monitor"): {"admin", "supervisor"},
+    ("GET", "/api/acd/events"): {"agent", "admin", "supervisor"},
 }
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     data = tmp_path_factory.mktemp("web")
-    application = create_app(CampaignSettings(data_dir=data))
+    with pytest.MonkeyPatch.context() as mp:
+        # No ACD here (tests/web/test_web_agents.py has one): its routes answer 503.
+        mp.setenv("DIALER_ACD_URL", "redis://127.0.0.1:9/0")
+        application = create_app(CampaignSettings(data_dir=data))
     for role in ROLES:
         create_user(application.state.db, f"{role}1", PASSWORD, role)
     return application

@@ -1,0 +1,140 @@
+// The agent console: presence buttons, the queue, the screen pop of the call offered
+// (contact, campaign, why it was handed off, the transcript growing live), accept or
+// reject, and the disposition form with the wrap-up clock. Updated by server-sent events.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var view = {agent: {state: "offline"}, current: null, calls: [], skew: 0};
+  var shownCall = null, shownSeqs = {};
+
+  function refresh() {
+    return ACD.request("GET", "/api/agent/state").then(function (data) {
+      view = data;
+      view.skew = data.server_time - Date.now() / 1000;
+      render();
+    }).catch(ACD.showError);
+  }
+
+  function act(url, body) {
+    ACD.showError(null);
+    return ACD.request("POST", url, body || {}).then(refresh).catch(ACD.showError);
+  }
+
+  function render() {
+    var a = view.agent, state = a.state || "offline";
+    $("state").textContent = state.replace("_", " ");
+    $("state").dataset.state = state;
+    $("reason").textContent = a.reason ? "(" + a.reason + ")" : "";
+    $("login").hidden = state !== "offline";
+    $("ready").disabled = ["offline", "offered", "on_call"].indexOf(state) >= 0;
+    $("not-ready").disabled = ["offline", "offered", "on_call"].indexOf(state) >= 0;
+    $("logout").hidden = ["offline", "offered", "on_call"].indexOf(state) >= 0;
+    renderPop(state);
+    renderQueue();
+    tick();
+  }
+
+  function renderPop(state) {
+    var call = view.current;
+    var pop = $("pop");
+    if (!call || ["offered", "on_call", "wrap_up"].indexOf(state) < 0) {
+      pop.hidden = true;
+      $("wrap-up").hidden = true;
+      return;
+    }
+    pop.hidden = false;
+    pop.dataset.call = call.id;
+    $("pop-title").textContent = {offered: "Call offered", on_call: "On the call",
+                                  wrap_up: "Call ended"}[state];
+    $("offer-actions").hidden = state !== "offered";
+    var info = call.info || {}, facts = $("facts");
+    facts.textContent = "";
+    var rows = [["Customer", ACD.who(info)], ["Campaign", info.campaign],
+                ["Why a person", info.reason], ["Attempt", info.attempt_no]];
+    Object.keys(info.fields || {}).forEach(function (k) {
+      if (k !== "name") rows.push([k, info.fields[k]]);
+    });
+    var intents = (call.transcript || []).filter(function (t) { return t.intent; })
+      .map(function (t) { return t.intent; });
+    rows.push(["Intents", intents.join(" → ")]);
+    rows.forEach(function (r) {
+      if (r[1] === undefined || r[1] === null || r[1] === "") return;
+      var dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = r[0]; dd.textContent = String(r[1]);
+      facts.appendChild(dt); facts.appendChild(dd);
+    });
+    if (shownCall !== call.id) {
+      shownCall = call.id;
+      shownSeqs = {};
+      $("transcript").tBodies[0].textContent = "";
+    }
+    (call.transcript || []).forEach(addLine);
+    $("wrap-up").hidden = state !== "wrap_up";
+  }
+
+  function addLine(t) {
+    var key = t.seq + ":" + t.speaker;
+    if (shownSeqs[key]) return;
+    shownSeqs[key] = true;
+    var row = document.createElement("tr");
+    row.className = t.speaker;
+    ACD.cell(row, {bot: "Robot", customer: "Customer", agent: "Agent"}[t.speaker] || t.speaker);
+    ACD.cell(row, t.text);
+    ACD.cell(row, t.intent ? t.intent + (t.confidence ? " " + t.confidence.toFixed(2) : "") : "");
+    $("transcript").tBodies[0].appendChild(row);
+  }
+
+  function renderQueue() {
+    var body = $("queue").tBodies[0];
+    body.textContent = "";
+    var waiting = view.calls.filter(function (c) { return c.state === "waiting" || c.state === "offered"; });
+    waiting.forEach(function (c) {
+      var row = document.createElement("tr");
+      row.dataset.call = c.id;
+      ACD.cell(row, c.position || "");
+      ACD.cell(row, (c.info || {}).campaign);
+      ACD.cell(row, ACD.who(c.info));
+      ACD.cell(row, (c.info || {}).reason);
+      var w = ACD.cell(row, "", "num waited");
+      w.dataset.queuedAt = c.queued_at;
+      ACD.cell(row, c.state);
+      body.appendChild(row);
+    });
+    $("queue-empty").hidden = waiting.length > 0;
+  }
+
+  function tick() {
+    var now = Date.now() / 1000 + view.skew;
+    document.querySelectorAll("#queue td.waited").forEach(function (td) {
+      td.textContent = ACD.clock(now - parseFloat(td.dataset.queuedAt));
+    });
+    var a = view.agent;
+    $("since").textContent = a.since ? "for " + ACD.clock(now - a.since) : "";
+    if (a.state === "wrap_up") $("wrap-clock").textContent = ACD.clock(now - a.since);
+  }
+  setInterval(tick, 1000);  // the clocks only: the data itself is pushed
+
+  $("login").onclick = function () {
+    act("/api/agent/login", {auto_accept: $("auto-accept").checked});
+  };
+  $("ready").onclick = function () { act("/api/agent/ready"); };
+  $("not-ready").onclick = function () {
+    act("/api/agent/not-ready", {reason: $("not-ready-reason").value});
+  };
+  $("logout").onclick = function () { act("/api/agent/logout"); };
+  $("accept").onclick = function () { act("/api/agent/accept", {call: shownCall}); };
+  $("reject").onclick = function () { act("/api/agent/reject", {call: shownCall}); };
+  $("disposition").onsubmit = function (e) {
+    e.preventDefault();
+    var when = $("callback-at").value;
+    act("/api/agent/disposition", {
+      call: shownCall, outcome: $("outcome").value, notes: $("notes").value,
+      callback_at: when ? new Date(when).toISOString() : null, ready: true
+    }).then(function () { $("notes").value = ""; $("callback-at").value = ""; });
+  };
+
+  ACD.listen(refresh, function (ev) {
+    if (ev.call === shownCall) addLine(ev.turn);
+  });
+  refresh();
+})();

@@ -1,0 +1,82 @@
+// The supervisor's floor: every agent's state and every handed-off call, pushed as it
+// changes; listen to a call, whisper to its agent, or barge in, from one's own phone.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var view = {agents: [], calls: [], stats: {}, skew: 0};
+
+  function refresh() {
+    return ACD.request("GET", "/api/supervisor/state").then(function (data) {
+      view = data;
+      view.skew = data.server_time - Date.now() / 1000;
+      render();
+    }).catch(ACD.showError);
+  }
+
+  function render() {
+    var body = $("agents").tBodies[0];
+    body.textContent = "";
+    view.agents.forEach(function (a) {
+      var row = document.createElement("tr");
+      row.dataset.agent = a.id;
+      row.dataset.state = a.state;
+      ACD.cell(row, a.name || a.id);
+      ACD.cell(row, a.state.replace("_", " "), "state");
+      ACD.cell(row, a.reason);
+      ACD.cell(row, "", "num since").dataset.since = a.since;
+      ACD.cell(row, a.call);
+      ACD.cell(row, a.sip_uri);
+      body.appendChild(row);
+    });
+    $("agents-empty").hidden = view.agents.length > 0;
+    body = $("calls").tBodies[0];
+    body.textContent = "";
+    view.calls.forEach(function (c) {
+      var row = document.createElement("tr");
+      row.dataset.call = c.id;
+      ACD.cell(row, c.id);
+      ACD.cell(row, (c.info || {}).campaign);
+      ACD.cell(row, ACD.who(c.info));
+      ACD.cell(row, c.state);
+      ACD.cell(row, c.agent);
+      ACD.cell(row, "", "num since").dataset.since = c.queued_at;
+      var last = (c.transcript || []).slice(-1)[0];
+      ACD.cell(row, last ? last.text : "");
+      var td = ACD.cell(row, "");
+      if (c.state === "connected") {
+        ["listen", "whisper", "barge"].forEach(function (mode) {
+          var b = document.createElement("button");
+          b.type = "button";
+          b.textContent = mode;
+          b.onclick = function () {
+            ACD.showError(null);
+            ACD.request("POST", "/api/supervisor/monitor", {call: c.id, mode: mode})
+              .catch(ACD.showError);
+          };
+          td.appendChild(b);
+        });
+      }
+      body.appendChild(row);
+    });
+    $("calls-empty").hidden = view.calls.length > 0;
+    $("stats").textContent = Object.keys(view.stats).map(function (q) {
+      var s = view.stats[q];
+      return q + ": " + (s.accepted || 0) + " taken by agents, " + (s.abandoned || 0) +
+        " abandoned";
+    }).join(" · ");
+    tick();
+  }
+
+  function tick() {
+    var now = Date.now() / 1000 + view.skew;
+    document.querySelectorAll("td.since").forEach(function (td) {
+      td.textContent = ACD.clock(now - parseFloat(td.dataset.since));
+    });
+  }
+  setInterval(tick, 1000);
+  ACD.listen(refresh, function (ev) {
+    var row = document.querySelector("#calls tr[data-call='" + ev.call + "']");
+    if (row) row.cells[6].textContent = ev.turn.text;
+  });
+  refresh();
+})();
