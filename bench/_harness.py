@@ -77,14 +77,16 @@ def simulator(work: Path, personas: Path, rtp_port: int) -> Iterator[Simulator]:
 
 
 @contextmanager
-def simulators(work: Path, personas: Path, count: int) -> Iterator[list[Simulator]]:
+def simulators(work: Path, personas: Path, count: int,
+               rtp_base: int = 30000) -> Iterator[list[Simulator]]:
     """`count` simulators, each on its own SIP port and RTP range (a pjsua2 process holds
     at most 4 calls, so N concurrent calls need N/4 of them); calls dial their URIs."""
     _use(work)
+    work.mkdir(parents=True, exist_ok=True)
     sims: list[Simulator] = []
     try:
         for i in range(count):
-            sims.append(_start(personas, 30000 + i * 100, work / f"simulator-{i}.log"))
+            sims.append(_start(personas, rtp_base + i * 100, work / f"simulator-{i}.log"))
         yield sims
     finally:
         _stop(sims)

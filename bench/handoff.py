@@ -101,7 +101,8 @@ def main() -> int:
     phones.write_text(agent_phones(args.calls), encoding="utf-8")
     try:
         with simulators(work / "customers", customers, -(-args.calls // PHONE_CALLS)) as cs, \
-                simulators(work / "phones", phones, -(-args.calls // PHONE_CALLS)) as ps:
+                simulators(work / "phones", phones, -(-args.calls // PHONE_CALLS),
+                           rtp_base=32000) as ps:
             from dialer.acd import Acd
             from dialer.runtime import preload
             from voices.settings import VoiceSettings

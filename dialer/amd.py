@@ -175,12 +175,16 @@ class AmdKeywords(FrameProcessor):
         if isinstance(frame, AmdResult):
             self.pending = False
         elif self.pending and isinstance(frame, FinalTranscript) and frame.readings:
-            best = frame.readings[0]  # the grammar's reading; spacing varies, so squashed
-            if best.confidence < self.min_confidence:
-                return
-            heard = _squash(best.text)
-            for word, squashed in self.words:
-                if squashed in heard:
-                    self.pending = False
-                    self.push(AmdHint("machine", f"it said '{word}'", frame.at), UP)
-                    return
+            # The grammar's reading, and when it was weak its readings from later starts
+            # (a recorded greeting cut a little differently by the VAD, or a frame lost
+            # on the way, can flip a weak first reading); spacing varies, so squashed.
+            first, *others = frame.readings
+            for reading in (first, *(r for r in others if getattr(r, "grammar", False))):
+                if reading.confidence < self.min_confidence:
+                    continue
+                heard = _squash(reading.text)
+                for word, squashed in self.words:
+                    if squashed in heard:
+                        self.pending = False
+                        self.push(AmdHint("machine", f"it said '{word}'", frame.at), UP)
+                        return

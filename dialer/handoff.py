@@ -78,8 +78,13 @@ class AgentConnector:
 
     def __init__(self, desk: HandoffDesk, ua: UserAgent, account: SipAccount,
                  wait_s: float, skills: tuple[str, ...], reason: str,
-                 transcript: list[dict[str, Any]], poll_s: float = 0.05) -> None:
+                 transcript: list[dict[str, Any]], poll_s: float = 0.05,
+                 transfer: str = "bridge") -> None:
         self.desk, self.ua, self.account = desk, ua, account
+        # refer: the agent who took the call is not rung from here; the call's thread
+        # asks the trunk to transfer the customer to `refer_uri` (result "refer").
+        self.transfer = transfer
+        self.refer_uri = ""
         self.wait_s, self.skills, self.reason = wait_s, skills, reason
         self.transcript = transcript
         self.poll_s = poll_s
@@ -118,7 +123,7 @@ class AgentConnector:
                 acd.add_transcript(call_id, turn)
             acd.publish("queued", call=call_id, queue=self.desk.queue)
             if self._connect(time.monotonic() + self.wait_s):
-                self.result.result = "connected"
+                self.result.result = "refer" if self.refer_uri else "connected"
                 return
             acd.abandon(call_id)
             self.result.result = "abandoned"
@@ -155,6 +160,10 @@ class AgentConnector:
                     acd.reject(agent, call_id, missed=True)
                     acd.publish("missed", call=call_id, agent=agent)
             elif state == "connected" and agent:
+                uri = acd.agent(agent).get("sip_uri") or ""
+                if self.transfer == "refer" and uri.startswith("sip:"):
+                    self.refer_uri, self.result.agent = uri, agent
+                    return True
                 if self._ring(agent):
                     return True
                 acd.connect_failed(agent, call_id)

@@ -71,6 +71,10 @@ class ScriptSettings:
     no_agent_prompt: str = ("죄송합니다. 지금은 모든 상담원이 통화 중입니다. {callback} "
                             "상담원이 다시 전화드리겠습니다. 감사합니다.")
     callback_delay_s: float = 3600.0
+    # bridge: the worker calls the agent and joins the legs (recording and transcript go
+    # on); refer: a blind transfer, the trunk connects the customer to the agent itself
+    # (for trunks that want it; the worker's part ends there).
+    handoff_transfer: str = "bridge"
 
     def negative(self, language: str) -> tuple[str, ...]:
         if self.negative_words is not None:
@@ -333,6 +337,10 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
             raise ScriptError(f"{path}: settings.handoff_skills must be a list of skill "
                               "names, e.g. [billing, korean]")
         out["handoff_skills"] = tuple(x.strip() for x in skills)
+    if out.get("handoff_transfer", "bridge") not in ("bridge", "refer"):
+        raise ScriptError(f"{path}: settings.handoff_transfer {out['handoff_transfer']!r} "
+                          "must be bridge (the worker joins the legs) or refer (a blind "
+                          "transfer by SIP REFER)")
     if "{callback}" not in str(out.get("no_agent_prompt", "{callback}")):
         raise ScriptError(f"{path}: settings.no_agent_prompt must say when we call back: "
                           "put {callback} where the time goes")

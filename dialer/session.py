@@ -411,7 +411,8 @@ class CallSession:
         s = self.script.settings
         self._connector = AgentConnector(
             self.handoff, self.ua, self.account, s.handoff_wait_s, s.handoff_skills,
-            frame.reason, [_live_turn(t) for t in self._turns]).start()
+            frame.reason, [_live_turn(t) for t in self._turns],
+            transfer=s.handoff_transfer).start()
 
     def _with_agent(self, call: SipCall, outcome: CallOutcome,
                     answered_at: float) -> CallOutcome:
@@ -450,6 +451,10 @@ class CallSession:
                 outcome.handoff_result = "connected"
                 self._talk(call, conn.agent_call, customer, heard("agent"), answered_at)
                 return outcome
+            if res.result == "refer" and not call.disconnected.is_set():
+                if self._refer(call, outcome, conn):
+                    return outcome
+                res = conn.result
             outcome.handoff_result = "abandoned" if res.result == "abandoned" else "failed"
             if call.disconnected.is_set():
                 outcome.disposition = Disposition.HUNG_UP
@@ -459,6 +464,54 @@ class CallSession:
             return outcome
         finally:
             customer.close()
+
+    def _refer(self, call: SipCall, outcome: CallOutcome, conn: AgentConnector) -> bool:
+        """Blind transfer: the trunk calls the agent for the customer. True once the
+        agent answered (NOTIFY 200) and our leg is hung up."""
+        assert self.handoff is not None
+        acd, call_id, res = self.handoff.acd, self.handoff.call_id, conn.result
+        ok = False
+        try:
+            call.transfer(conn.refer_uri)
+            acd.publish("referred", call=call_id, agent=res.agent, uri=conn.refer_uri)
+            deadline = time.monotonic() + self.handoff.ring_s + 5
+            while time.monotonic() < deadline and not call.disconnected.is_set():
+                try:
+                    ev = call.events.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if ev.kind != "xfer":
+                    continue
+                if 180 <= ev.status < 200 and res.ringing_at is None:
+                    res.ringing_at = time.time()
+                    acd.publish("ringing", call=call_id, agent=res.agent)
+                if ev.state == "final":
+                    ok = 200 <= ev.status < 300
+                    break
+        except SipError as exc:
+            log.warning("handoff %s: REFER failed: %s", call_id, exc)
+        except (RedisError, OSError) as exc:
+            log.warning("handoff %s: ACD not told of the transfer: %s", call_id, exc)
+        if not ok:
+            res.result, res.reason = "failed", f"{res.reason}; the transfer (REFER) failed"
+            try:
+                if res.agent:
+                    acd.connect_failed(res.agent, call_id)
+            except (RedisError, OSError):
+                pass
+            return False
+        res.connected_at = time.time()
+        res.ringing_at = res.ringing_at or res.connected_at
+        outcome.handoff_result, outcome.agent = "transferred", res.agent
+        outcome.agent_ringing_at = utc(res.ringing_at)
+        outcome.agent_connected_at = utc(res.connected_at)
+        call.hangup_quietly()  # our part ends: the customer and the agent talk directly
+        try:
+            acd.hang_up(res.agent or "")  # wrap-up: the form; we no longer hear the call
+            acd.publish("transferred", call=call_id, agent=res.agent)
+        except (AcdError, RedisError, OSError) as exc:
+            log.warning("handoff %s: ACD not told of the transfer: %s", call_id, exc)
+        return True
 
     def _hold(self, call: SipCall, conn: AgentConnector, customer: Transcriber) -> None:
         s = self.script.settings

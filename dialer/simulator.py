@@ -263,6 +263,7 @@ class CustomerSimulator:
             if persona.echo_ms is not None:
                 call.audio.echo(persona.echo_ms, persona.echo_gain)
             call.audio.deaf = not persona.hears
+            call.on_transfer = lambda old, dst: self._transferred(persona, no, dst)
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
@@ -346,6 +347,52 @@ class CustomerSimulator:
                 spoke_until = self._say(call, reply.text)
             elif reply.kind == "dtmf":
                 call.dialDtmf(reply.text)
+
+    def _transferred(self, persona: Persona, no: int, dst: str) -> SipCall:
+        """The robot asked us (REFER) to call `dst`, an agent: the new call, on its own
+        thread. pjsua2 thread: never block here."""
+        new = SipCall(self.account)
+        new.uri = dst
+        if self.record_dir is not None:
+            new.recording = self.record_dir / f"call-{no}-{persona.number}-transferred.wav"
+            new.record_sent = False
+        self._event(persona, "transferred", call=no, to=dst)
+        t = threading.Thread(target=self._talk_after_transfer, args=(new, persona, no),
+                             daemon=True)
+        t.start()
+        self._threads.append(t)
+        return new
+
+    def _talk_after_transfer(self, call: SipCall, persona: Persona, no: int) -> None:
+        """Talk to the agent we were transferred to: listen to their greeting, say our
+        last line again, stay until they hang up; log how much we heard of them."""
+        self.ua.register_thread("sim-transfer")
+        try:
+            deadline = time.monotonic() + self.give_up_s
+            while call.state != "CONFIRMED" and not call.disconnected.is_set():
+                if time.monotonic() > deadline:
+                    self._event(persona, "transfer unanswered", call=no)
+                    return
+                time.sleep(0.05)
+            if call.disconnected.is_set():
+                self._event(persona, "transfer failed", call=no, status=call.status)
+                return
+            answered = time.monotonic()
+            self._event(persona, "transfer answered", call=no)
+            heard_ms = 0
+            said = False
+            last = next((r.text for r in reversed(persona.replies) if r.kind == "say"), "")
+            for item in self._frames_since(call, answered, answered + self.give_up_s * 4):
+                if item is not None and rms(item[1]) > LOUD:
+                    heard_ms += FRAME_MS
+                if not said and last and time.monotonic() - answered > 3.0:
+                    said = True
+                    self._say(call, last)
+            self._event(persona, "transfer heard", call=no, heard_ms=heard_ms)
+        finally:
+            call.hangup_quietly()
+            call.disconnected.wait(5)
+            call.release()
 
     def _agent(self, call: SipCall, persona: Persona, no: int) -> None:
         """A live agent's phone, auto-answering: says its greeting, then listens until

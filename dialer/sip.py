@@ -310,6 +310,9 @@ class SipCall(pj.Call):
         self.disconnected = threading.Event()
         self.peer_responded = threading.Event()  # any SIP response (100 Trying on) came back
         self.jitter: dict[str, float] = {}  # the receive jitter buffer's, when the call ended
+        # Who carries out a blind transfer (REFER) asked of this call: makes the new call
+        # to the target (the simulator's customers do; None declines, as the robot does).
+        self.on_transfer: Callable[[SipCall, str], SipCall | None] | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -406,6 +409,25 @@ class SipCall(pj.Call):
         return {"empty": jb.empty, "discard": jb.discard, "lost": jb.lost,
                 "avg_delay_ms": jb.avgDelayMsec, "max_delay_ms": jb.maxDelayMsec,
                 "prefetch": jb.prefetch}
+
+    def transfer(self, uri: str) -> None:
+        """Blind transfer: ask the far end (REFER) to call `uri` itself. Its progress comes
+        as CallEvent("xfer", status=...) ending with state "final". Registered thread."""
+        try:
+            self.xfer(uri, pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise SipError(f"cannot transfer {self.uri} to {uri}: {exc.info()}") from exc
+
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        new = self.on_transfer(self, prm.dstUri) if self.on_transfer is not None else None
+        if new is None:
+            prm.statusCode = 603
+        else:
+            prm.newCall = new
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        self.events.put(CallEvent("xfer", "final" if prm.finalNotify else "",
+                                  prm.statusCode, prm.reason))
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.events.put(CallEvent("dtmf", digit=prm.digit))

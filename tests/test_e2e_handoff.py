@@ -67,6 +67,11 @@ personas:
       - say: 담당자 연결 해 주세요
       - {say: 요금제 문의 드리려고요, after: 7}
       - {say: 네 감사합니다, after: 2}
+  - name: transferred
+    number: "+821077770004"
+    ring_s: 0.5
+    replies:
+      - say: 담당자 연결 해 주세요
 """
 AGENT_PHONE = f"""\
 personas:
@@ -96,6 +101,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     text = (DEMO / "script.yml").read_text(encoding="utf-8")
     (script / "script.yml").write_text(
         text.replace("settings:\n", "settings:\n  handoff_wait_s: 5\n", 1), encoding="utf-8")
+    refer = work / "refer-script"  # the same campaign, for a trunk that wants REFER
+    refer.mkdir()
+    (refer / "nlu.yml").write_bytes((DEMO / "nlu.yml").read_bytes())
+    (refer / "script.yml").write_text(text.replace(
+        "settings:\n", "settings:\n  handoff_wait_s: 5\n  handoff_transfer: refer\n", 1),
+        encoding="utf-8")
     (work / "customers.yml").write_text(CUSTOMERS, encoding="utf-8")
     (work / "agent.yml").write_text(AGENT_PHONE, encoding="utf-8")
     (work / "supervisor.yml").write_text(SUPERVISOR_PHONE, encoding="utf-8")
@@ -132,7 +143,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                        DIALER_SIP_REGISTRAR=trunk.uri, DIALER_SIP_USERNAME=trunk.username,
                        DIALER_SIP_PASSWORD=trunk.password, DIALER_SIP_CALLER_ID=trunk.username)
             with celery_worker(work, env, processes=1) as worker_log:
-                yield {"env": env, "work": work, "script": script, "broker": broker,
+                yield {"env": env, "work": work, "script": script, "refer_script": refer,
+                       "broker": broker,
                        "trunk": trunk, "heard": heard, "phone_log": phone_log,
                        "customers_log": customers_log, "worker_log": worker_log,
                        "sup_log": sup_log}
@@ -142,12 +154,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             stop(customers)
 
 
-def start_campaign(stack: dict[str, Any], name: str, phone: str) -> int:
+def start_campaign(stack: dict[str, Any], name: str, phone: str,
+                   script: str = "script") -> int:
     env, work = stack["env"], stack["work"]
     csv = work / f"{name}.csv"
     csv.write_text(f"name,phone\n한지민,{phone}\n", encoding="utf-8")
     created = subprocess.run(dialer_cmd("campaign", "create", "--name", name, "--script",
-                                        str(stack["script"]), "--csv", str(csv), "--dry-run",
+                                        str(stack[script]), "--csv", str(csv), "--dry-run",
                                         "--ring-timeout", "10", "--json"),
                              env=env, capture_output=True, text=True, timeout=120, check=False)
     assert created.returncode == 0, created.stderr[-2000:]
@@ -171,8 +184,9 @@ def finished_call(stack: dict[str, Any], cid: int) -> dict[str, Any]:
     return dict(call)
 
 
-def run_campaign(stack: dict[str, Any], name: str, phone: str) -> dict[str, Any]:
-    return finished_call(stack, start_campaign(stack, name, phone))
+def run_campaign(stack: dict[str, Any], name: str, phone: str,
+                 script: str = "script") -> dict[str, Any]:
+    return finished_call(stack, start_campaign(stack, name, phone, script))
 
 
 # The grammar the greeting is checked with: it and every phrase of the demo's NLU, so the
@@ -351,3 +365,45 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
               if ln.startswith("{")]
     until_heard = [e for e in events if e["event"] == "agent heard"]
     assert until_heard and until_heard[-1]["heard_ms"] > 500, events
+
+
+def test_a_blind_transfer_by_refer_through_kamailio(stack: dict[str, Any]) -> None:
+    """A campaign whose trunk wants REFER: the worker asks the customer's side to call
+    the agent itself; Kamailio relays the in-dialog REFER and the transferred INVITE to
+    the agent's registered phone; the robot's leg ends; customer and agent hear each
+    other."""
+    acd, trunk = Acd.from_url(stack["broker"]), stack["trunk"]
+    for agent in acd.agents():
+        if agent["state"] in ("ready", "wrap_up"):
+            acd.not_ready(agent["id"], "break")
+    acd.login("kim", name="김지수", sip_uri=f"sip:agent1@{trunk.host}:{trunk.port}",
+              auto_accept=True)
+    acd.ready("kim")
+    call = run_campaign(stack, "handoff by refer", "010-7777-0004", script="refer_script")
+
+    assert call["disposition"] == "handoff" and call["handoff_result"] == "transferred", call
+    assert call["agent"] == "kim" and call["agent_connected_at"], call
+    assert any(" REFER " in line for line in trunk.trunk_lines("IN-DIALOG")), \
+        trunk.log_text()[-3000:]
+    assert trunk.trunk_lines("INVITE-TRANSFERRED"), trunk.log_text()[-3000:]
+    def transferred() -> list[dict[str, Any]]:
+        return [e for e in (json.loads(ln) for ln in stack["customers_log"].read_text()
+                            .splitlines() if ln.startswith("{"))
+                if e.get("sim") == "transferred"]
+
+    # The robot is gone from the call; customer and agent talk on until the agent
+    # hangs up (14 s after answering).
+    wait_for(lambda: any(e["event"] == "transfer heard" for e in transferred()), 40,
+             "the transferred call to end")
+    events = transferred()
+    kinds = [e["event"] for e in events]
+    assert "transferred" in kinds and "transfer answered" in kinds, events
+    heard = [e for e in events if e["event"] == "transfer heard"]
+    assert heard and heard[-1]["heard_ms"] > 800, events  # the agent's greeting
+    (wav,) = stack["heard"].glob("call-*-+821077770004-transferred.wav")
+    lines = heard_phrases(wav, (GREETING, *NLU_PHRASES))
+    assert any(GREETING in line for line in lines), (wav, lines)
+    phone = [json.loads(ln) for ln in stack["phone_log"].read_text().splitlines()
+             if ln.startswith("{")]
+    assert [e for e in phone if e["event"] == "agent heard"][-1]["heard_ms"] > 500, phone
+    assert acd.agent("kim")["state"] == "wrap_up"

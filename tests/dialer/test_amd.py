@@ -171,6 +171,17 @@ def test_a_machines_words_decide_before_its_greeting_is_long(amd_script: Path) -
     # Spacing is the recogniser's: "메시지를남겨" counts; a weak reading does not.
     assert run_test(AmdKeywords(words), [said("메시지를남겨 주세요")])[1]
     assert not run_test(AmdKeywords(words), [said("메시지를 남겨 주세요", conf=0.3)])[1]
+    # A weak first reading, but a grammar reading from a later start holds the words
+    # (the open-vocabulary alternative does not count).
+    weak = FinalTranscript((AsrResult("여보세요", 0.4, grammar=True),
+                            AsrResult("메시지를 남겨 주세요", 0.9, grammar=False),
+                            AsrResult("메시지를 남겨", 0.8, grammar=True)), 0.5, 1.7, 10.0, 2.0)
+    assert run_test(AmdKeywords(words), [weak])[1] == [
+        AmdHint("machine", "it said '메시지를 남겨'", 2.0)]
+    open_only = FinalTranscript((AsrResult("여보세요", 0.4, grammar=True),
+                                 AsrResult("메시지를 남겨 주세요", 0.9, grammar=False)),
+                                0.5, 1.7, 10.0, 2.0)
+    assert not run_test(AmdKeywords(words), [open_only])[1]
     # After the verdict nothing more is looked for.
     assert not run_test(AmdKeywords(words), [AmdResult("human", "hello", 1.0),
                                              said("메시지를 남겨 주세요")])[1]

@@ -54,5 +54,10 @@ def test_handoff_settings_load_and_bad_ones_say_why(tmp_path: Path) -> None:
         load_script(_script(tmp_path, "  handoff_wait_s: 0"))
     with pytest.raises(ScriptError, match="handoff_skills must be a list"):
         load_script(_script(tmp_path, "  handoff_skills: billing"))
+    assert s.settings.handoff_transfer == "bridge"
+    refer = load_script(_script(tmp_path, "  handoff_transfer: refer"))
+    assert refer.settings.handoff_transfer == "refer"
+    with pytest.raises(ScriptError, match="handoff_transfer 'blind' must be bridge"):
+        load_script(_script(tmp_path, "  handoff_transfer: blind"))
     with pytest.raises(ScriptError, match=r"put \{callback\} where the time goes"):
         load_script(_script(tmp_path, "  no_agent_prompt: 죄송합니다"))

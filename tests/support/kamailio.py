@@ -15,6 +15,8 @@ tests can assert on it, e.g.::
     TRUNK INVITE-RELAY from=... ruri=sip:+8210...@127.0.0.1:5070 ...
     TRUNK REPLY 200 OK cseq=... INVITE ...
     TRUNK IN-DIALOG BYE ...
+    TRUNK IN-DIALOG REFER ...          (a blind transfer, relayed to the customer side)
+    TRUNK INVITE-TRANSFERRED ...       (the transferred customer calling the agent)
 """
 
 from __future__ import annotations
@@ -293,6 +295,16 @@ route[REGISTRAR] {{
 }}
 
 route[INVITE] {{
+    # A call from the carrier side (the target) to an agent registered here: the
+    # customer's leg of a blind transfer (REFER) coming back in. Trusted like a PSTN
+    # trunk's inbound call to an extension: no digest.
+    if ($si + ":" + $sp == "{target}" && registered("location")) {{
+        lookup("location");
+        record_route();
+        xlog("L_NOTICE", "TRUNK INVITE-TRANSFERRED from=$fu ruri=$ru call-id=$ci\n");
+        route(RELAY);
+        exit;
+    }}
     pv_proxy_authenticate("{realm}", "{password}", "0");
     $var(rc) = $rc;
     if ($var(rc) == -2) {{
