@@ -297,7 +297,7 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
             driver.find_element(By.NAME, "username").send_keys(user)
             driver.find_element(By.NAME, "password").send_keys(PASSWORD)
             driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-            until(lambda: driver.current_url.endswith(page), 20, f"{page} for {user}")
+            until(lambda: driver.current_url == f"{base}{page}", 20, f"{page} for {user}")
 
         def state() -> str:
             return str(b.find_element(By.ID, "state").get_attribute("data-state"))
