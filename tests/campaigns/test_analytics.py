@@ -1,0 +1,124 @@
+"""Every campaign metric on a hand-made set of calls whose answers are worked out by
+hand (in the comments), and the same metrics read back from a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from campaigns import service
+from campaigns.analytics import ATTEMPT_COLUMNS, DEFINITIONS, TURN_COLUMNS, load, metrics
+from campaigns.db import Database
+from tests.support.procs import DEMO
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def s(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+# id, status, disposition, answered, call seconds, handoff, seconds to an agent (None:
+# never), agent's disposition, turns as (speaker, intent, latency_ms)
+CALLS: list[tuple[Any, ...]] = [
+    (1, "completed", "interested", True, 60, False, None, None,
+     [("bot", None, None), ("customer", "affirm", 400), ("bot", None, None),
+      ("customer", "nlu_fallback", 600)]),
+    (2, "completed", "not_interested", True, 30, False, None, None,
+     [("bot", None, None), ("customer", "deny", 500)]),
+    (3, "completed", "machine", True, 20, False, None, None, [("bot", None, None)]),
+    (4, "completed", "no_answer", False, 0, False, None, None, []),
+    (5, "completed", "busy", False, 0, False, None, None, []),
+    (6, "completed", "handoff", True, 90, True, 1.0, "resolved",
+     [("bot", None, None), ("customer", "request_human", 300)]),
+    (7, "completed", "callback", True, 40, True, None, None,
+     [("bot", None, None), ("customer", "request_human", 700), ("bot", None, None)]),
+    (8, "completed", "opt_out", True, 10, False, None, None,
+     [("bot", None, None), ("customer", "opt_out", 450)]),
+    (9, "completed", "handoff", True, 100, True, 5.0, "opt_out",
+     [("bot", None, None), ("customer", "request_human", 350)]),
+    (10, "queued", None, False, 0, False, None, None, []),  # not dialed yet
+    (11, "completed", "blocked", False, 0, False, None, None, []),  # DNC: never dialed
+]
+
+
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    attempts, turns = [], []
+    for (i, status, disp, answered, secs, handoff, to_agent, agent_disp, said) in CALLS:
+        decided = s(i * 1000 + 5) if handoff else None
+        attempts.append({
+            "id": i, "campaign_id": 1, "status": status, "disposition": disp,
+            "answered_at": s(i * 1000) if answered else None,
+            "ended_at": s(i * 1000 + secs) if answered else None, "handoff": handoff,
+            "handoff_at": decided,
+            "agent_connected_at": decided + timedelta(seconds=to_agent)
+            if decided is not None and to_agent is not None else None,
+            "agent_disposition": agent_disp})
+        turns += [{"attempt_id": i, "speaker": sp, "intent": it, "latency_ms": lat}
+                  for sp, it, lat in said]
+    a = pd.DataFrame(attempts, columns=list(ATTEMPT_COLUMNS))
+    for col in ("answered_at", "ended_at", "handoff_at", "agent_connected_at"):
+        a[col] = pd.to_datetime(a[col], utc=True)
+    return a, pd.DataFrame(turns, columns=list(TURN_COLUMNS))
+
+
+def test_every_metric_on_calls_worked_out_by_hand() -> None:
+    got = metrics(*frames())
+    assert got == {
+        "attempts": 9,  # 1-9: 10 is still queued, 11 was never dialed
+        "answered": 7,  # 1 2 3 6 7 8 9
+        "connect_rate": 0.7778,  # 7 / 9
+        "live_contacts": 6,  # the answered but 3 (a machine)
+        "live_contact_rate": 0.6667,  # 6 / 9
+        "machine_rate": 0.1429,  # 1 / 7
+        "conversions": 1,  # 1
+        "conversion_rate": 0.1667,  # 1 / 6
+        "handoffs": 3,  # 6 7 9
+        "handoff_rate": 0.5,  # 3 / 6
+        "abandoned": 2,  # 7 (no agent) and 9 (5 s); 6 had one after 1 s
+        "abandon_rate": 0.3333,  # 2 / 6
+        "avg_handle_s": 50.0,  # (60+30+20+90+40+10+100) / 7
+        "avg_turns": 2.29,  # (4+2+1+2+3+2+2) / 7
+        "latency_p50_ms": 450.0,  # 300 350 400 [450] 500 600 700
+        "latency_p95_ms": 670.0,  # between 600 and 700, 0.7 of the way
+        "fallback_rate": 0.1429,  # 1 of 7 customer turns
+        "opt_outs": 2,  # 8 said so, 9 told the agent
+    }
+    assert set(got) == set(DEFINITIONS)  # every metric has its written definition
+
+
+def test_no_calls_give_no_rates_rather_than_a_division_by_zero() -> None:
+    a, t = frames()
+    got = metrics(a[a["id"] == 10], t[t["attempt_id"] == 10])
+    assert got["attempts"] == 0 and got["connect_rate"] is None
+    assert got["avg_handle_s"] is None and got["latency_p50_ms"] is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_metrics_from_the_database(backend: str, request: pytest.FixtureRequest,
+                                   tmp_path: Path) -> None:
+    from tests.conftest import database_url
+
+    db = Database(database_url(backend, request, tmp_path))
+    db.migrate()
+    csv = tmp_path / "list.csv"
+    csv.write_text("name,phone\n가,010-5200-0001\n나,010-5200-0002\n", encoding="utf-8")
+    cid = service.create_campaign(db, name="metrics", script_dir=DEMO, csv_path=csv,
+                                  uploads_dir=tmp_path / "up", dry_run=True).campaign_id
+    service.start_campaign(db, cid)
+    first, second = service.claim_due(db)
+    service.mark_answered(db, first)
+    service.finish_attempt(db, first, disposition="interested", sip_status=200,
+                           sip_reason="OK", reason=None, handoff=False, end_node="close",
+                           recording=None)
+    service.finish_attempt(db, second, disposition="busy", sip_status=486,
+                           sip_reason="Busy", reason=None, handoff=False, end_node=None,
+                           recording=None)
+    got = metrics(*load(db, [cid]))
+    assert (got["attempts"], got["answered"], got["conversions"]) == (2, 1, 1)
+    assert got["connect_rate"] == 0.5 and got["conversion_rate"] == 1.0
+    assert metrics(*load(db, [cid + 1]))["attempts"] == 0
