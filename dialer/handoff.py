@@ -250,27 +250,32 @@ class Transcriber:
             self.on_text(frame.readings[0].text, frame.started_at, frame.last_voiced_at)
 
 
-# How the robot says when it will call back, in the callee's words and local time.
+# How the robot says when it will call back, in the callee's words and local time:
+# today/tomorrow/the day after, a later date, morning/afternoon, minutes, the sentence.
+_SPOKEN_TIME = {
+    "ko": (("오늘", "내일", "모레"), "{m}월 {d}일", ("오전", "오후"), " {min}분",
+           "{day} {half} {hour}시{minute}에"),
+    "zh": (("今天", "明天", "后天"), "{m}月{d}日", ("上午", "下午"), "{min}分",
+           "{day}{half}{hour}点{minute}"),
+}
+
+
 def callback_phrase(when: datetime, now: datetime, language: str, tz: str = "UTC") -> str:
     zone = ZoneInfo(tz)
     local, today = when.astimezone(zone), now.astimezone(zone).date()
     days = (local.date() - today).days
-    lang = language.split("-")[0]
-    if lang == "ko":
-        day = {0: "오늘", 1: "내일", 2: "모레"}.get(days, f"{local.month}월 {local.day}일")
-        half = "오전" if local.hour < 12 else "오후"
-        hour = local.hour % 12 or 12
-        minute = f" {local.minute}분" if local.minute else ""
-        return f"{day} {half} {hour}시{minute}에"
-    if lang == "zh":
-        day = {0: "今天", 1: "明天", 2: "后天"}.get(days, f"{local.month}月{local.day}日")
-        half = "上午" if local.hour < 12 else "下午"
-        hour = local.hour % 12 or 12
-        minute = f"{local.minute}分" if local.minute else ""
-        return f"{day}{half}{hour}点{minute}"
-    day = {0: "today", 1: "tomorrow"}.get(days, local.strftime("on %A %B %d").replace(" 0", " "))
-    clock = local.strftime("%I:%M %p").lstrip("0").replace(":00 ", " ")
-    return f"{day} at {clock}"
+    spoken = _SPOKEN_TIME.get(language.split("-")[0])
+    if spoken is None:  # English, and any language without its own words here
+        day = {0: "today", 1: "tomorrow"}.get(
+            days, local.strftime("on %A %B %d").replace(" 0", " "))
+        clock = local.strftime("%I:%M %p").lstrip("0").replace(":00 ", " ")
+        return f"{day} at {clock}"
+    near, date_fmt, halves, minute_fmt, sentence = spoken
+    day = near[days] if 0 <= days < len(near) else date_fmt.format(m=local.month,
+                                                                    d=local.day)
+    return sentence.format(day=day, half=halves[local.hour >= 12],
+                           hour=local.hour % 12 or 12,
+                           minute=minute_fmt.format(min=local.minute) if local.minute else "")
 
 
 def utc(ts: float | None) -> datetime | None:
