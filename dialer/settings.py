@@ -57,6 +57,13 @@ class DialerSettings(BaseSettings):
     handoff_offer_s: float = 15.0  # an agent has this long to accept in the console
     handoff_ring_s: float = 20.0  # an agent's phone has this long to answer
 
+    # Operations: GET /metrics (Prometheus) is open unless this is set.
+    metrics_token: str | None = Field(
+        default=None, description="When set, GET /metrics wants the header "
+                                  "`Authorization: Bearer <this token>` and answers 401 "
+                                  "without it; unset, anyone who reaches the web app may "
+                                  "scrape it.")
+
     @property
     def resolved_acd_url(self) -> str | None:
         """None when there is no Redis to share agents through (handoffs just end)."""

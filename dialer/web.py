@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from campaigns.db import Database
 from campaigns.models import Role
+from campaigns.privacy import phone_for
 from campaigns.report import campaign_report
 from campaigns.service import CampaignError, list_campaigns
 from campaigns.settings import CampaignSettings
@@ -45,13 +46,21 @@ from dialer.auth import (
 
 HERE = Path(__file__).parent
 CAMPAIGN_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
+# The call explorer and CDR exports (phones masked for analysts: campaigns/privacy.py).
+CALL_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST, Role.SUPERVISOR)
+WALLBOARD_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.ANALYST)
 # What each role finds on its home page (the pages of later issues join this list).
 NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/campaigns", "Campaigns", frozenset(CAMPAIGN_ROLES)),
+    ("/dashboard", "Dashboard", frozenset(CAMPAIGN_ROLES)),
+    ("/calls", "Calls", frozenset(CALL_ROLES)),
+    ("/cdr", "CDR export", frozenset(CALL_ROLES)),
+    ("/wallboard", "Wallboard", frozenset(WALLBOARD_ROLES)),
     ("/dnc", "Do not call", frozenset({Role.ADMIN, Role.MARKETING})),
     ("/agent", "Agent console", frozenset({Role.AGENT})),
     ("/supervisor", "Supervisor", frozenset({Role.ADMIN, Role.SUPERVISOR})),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
+    ("/admin/audit", "Audit log", frozenset({Role.ADMIN})),
     ("/api/docs", "API", frozenset(ANY_ROLE)),
 ]
 
@@ -200,11 +209,16 @@ def create_app(settings: CampaignSettings | None = None, *,
         return list_campaigns(db)
 
     @app.get("/api/campaigns/{campaign_id}/report", dependencies=[allow(*CAMPAIGN_ROLES)])
-    def api_report(campaign_id: int) -> dict[str, Any]:
+    def api_report(request: Request, campaign_id: int) -> dict[str, Any]:
+        """What happened to every contact and call; numbers masked for analysts."""
         try:
-            return campaign_report(db, campaign_id)
+            report = campaign_report(db, campaign_id)
         except CampaignError as exc:
             raise HTTPException(404, str(exc)) from None
+        role = request.state.user.role
+        for row in (*report["contacts"], *report["calls"]):
+            row["phone"] = phone_for(role, row["phone"])
+        return report
 
     # -- users (admin) ----------------------------------------------------------------
     @app.get("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
@@ -291,10 +305,13 @@ def create_app(settings: CampaignSettings | None = None, *,
                             "roles": ", ".join(op.get("x-roles", []))})
         return out
 
-    from dialer import web_agents, web_campaigns
+    from dialer import web_agents, web_campaigns, web_cdr, web_dashboards, web_ops
 
     web_campaigns.add_routes(app, db, settings, allow, page)
     web_agents.add_routes(app, db, allow, page)
+    web_dashboards.add_routes(app, db, allow, page)
+    web_cdr.add_routes(app, db, allow, page)
+    web_ops.add_routes(app, db, allow)
     check_routes(app.routes)
     app.state.db = db
     return app

@@ -29,3 +29,9 @@ def test_csv_import_bench_counts_what_it_generated() -> None:
 def test_dispatch_bench_never_claims_twice() -> None:
     out = bench("bench/dispatch.py", "--contacts", "600", "--workers", "3")
     assert out["claims"] == 600 and out["double_claims"] == 0 and out["workers"] == 3
+
+
+def test_dashboard_bench_counts_every_call_it_made() -> None:
+    out = bench("bench/dashboard.py", "--calls", "2000", "--runs", "1", "--no-browser")
+    assert out["calls"] == out["counted"] == 2000 and int(str(out["turns"])) > 2000
+    assert isinstance(out["api_s"], float) and out["api_s"] > 0

@@ -177,3 +177,153 @@ personas:
     bad = run_cli(env, "campaign", "create", "--name", "bad voice", "--script", str(DEMO),
                   "--csv", str(contacts), "--voice", "klingon", check=False)
     assert bad.returncode != 0 and "not installed" in bad.stderr
+
+
+PASSWORD = "a long password"
+
+
+def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
+    """The dashboard, the call explorer, a call's page with its recording and the live
+    wallboard, in headless Chromium, on the demo campaign that ran above: every chart's
+    numbers are the report JSON's and the analytics' own. Screenshots in
+    test-artifacts/browser/dashboard/."""
+    from selenium.webdriver.common.by import By
+
+    from campaigns import analytics
+    from dialer.acd import Acd
+    from tests.support.browser import Shots, chromium, until, web_server
+
+    env, work = stack["env"], stack["work"]
+    db = Database(f"sqlite:///{Path(env['DIALER_DATA_DIR']).resolve() / 'dialer.db'}")
+    ids = {c["name"]: c["id"] for c in json.loads(
+        run_cli(env, "campaign", "list", "--json").stdout)}
+    cid = ids["e2e demo"]
+    other = ids.get("own trunk", cid)  # the campaign of the test before, when it ran
+    truth = analytics.dashboard(*analytics.load(db, [cid]), tz="UTC")
+    assert truth["funnel"][0]["count"] == 6 and truth["metrics"]["conversions"] == 1
+    for user, role in (("ana", "analyst"), ("mark", "marketing")):
+        subprocess.run(dialer_cmd("user", "create", user, "--role", role, "--password-stdin"),
+                       input=PASSWORD + "\n", env=env, text=True, check=True,
+                       capture_output=True, timeout=60)
+    (work / "analyst-browser").mkdir(exist_ok=True)
+    (work / "marketing-browser").mkdir(exist_ok=True)
+    with web_server(work, env) as base, chromium(work / "analyst-browser") as b:
+        shot = Shots(b, "dashboard")
+
+        def log_in(driver: Any, user: str, page: str) -> None:
+            driver.get(f"{base}{page}")
+            driver.find_element(By.NAME, "username").send_keys(user)
+            driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+            driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            until(lambda: driver.current_url == f"{base}{page}", 20, f"{page} for {user}")
+
+        def js(script: str) -> Any:
+            return b.execute_script(script)
+
+        # -- the dashboard: every chart drawn from the report, the report the truth
+        log_in(b, "ana", f"/dashboard?campaign={cid}")
+        until(lambda: js("return window.dashboardDrawn === true"), 30, "the charts")
+        report = js("return window.dashboardReport")
+        api = js(f"return fetch('/api/dashboard?campaign={cid}&tz=UTC').then(r => r.json())")
+        for key in ("metrics", "funnel", "intents", "drop_off", "latency"):
+            assert report[key] == api[key] == truth[key], key
+
+        def chart(name: str, n: int = 0) -> list[Any]:
+            return list(js(f"return Chart.getChart('chart-{name}').data.datasets[{n}].data"))
+
+        def labels(name: str) -> list[Any]:
+            return list(js(f"return Chart.getChart('chart-{name}').data.labels"))
+
+        assert labels("funnel") == ["dialed", "answered", "human", "engaged", "converted"]
+        assert chart("funnel") == [f["count"] for f in truth["funnel"]]
+        assert chart("funnel")[:2] == [6, 4]  # busy and no answer were not answered
+        assert labels("intents") == [i["intent"] for i in truth["intents"]]
+        assert chart("intents") == [i["count"] for i in truth["intents"]]
+        assert labels("drop-off") == [d["node"] for d in truth["drop_off"]]
+        assert chart("drop-off") == [d["count"] for d in truth["drop_off"]]
+        assert chart("latency") == truth["latency"]["counts"]
+        assert sum(chart("latency")) == len(
+            [t for c in json.loads(run_cli(env, "campaign", "report", str(cid),
+                                           "--json").stdout)["calls"]
+             for t in c["turns"] if t["speaker"] == "customer" and t["latency_ms"]])
+        series = js("return Chart.getChart('chart-over-time').data.datasets"
+                    ".map(d => [d.label, d.data])")
+        assert {name: data for name, data in series} == report["over_time"]["series"]
+        assert sum(sum(d) for _, d in series) == 6
+        cells = js("return [...document.querySelectorAll('#heatmap td')]"
+                   ".map(td => Number(td.dataset.count))")
+        assert len(cells) == 7 * 24 and sum(cells) == 6
+        shown = {el.get_attribute("data-metric"): el.text
+                 for el in b.find_elements(By.CSS_SELECTOR, "[data-metric]")}
+        assert shown["attempts"] == "6"
+        assert shown["connect_rate"] == f"{100 * truth['metrics']['connect_rate']:.1f} %"
+        tip = b.find_element(By.CSS_SELECTOR, "[data-metric=abandon_rate]").find_element(
+            By.XPATH, "..").get_attribute("title")
+        assert tip == analytics.DEFINITIONS["abandon_rate"]
+        shot("dashboard")
+
+        # side by side with another campaign
+        b.get(f"{base}/dashboard?campaign={cid}&compare={other}")
+        until(lambda: js("return window.dashboardDrawn === true"), 30, "the comparison")
+        assert chart("compare", 0) == chart("funnel")
+        assert chart("compare", 1) == [f["count"] for f in analytics.funnel(
+            *analytics.load(db, [other]))]
+        shot("compare")
+
+        # -- the call explorer: masked numbers for an analyst, the call's page
+        b.get(f"{base}/calls?phone=0001&campaign={cid}")
+        rows = b.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+        assert len(rows) == 1, b.page_source[:2000]
+        phone = rows[0].find_element(By.CSS_SELECTOR, ".phone").text
+        assert phone.endswith("0001") and "1011110001" not in phone and "•" in phone
+        shot("calls")
+        rows[0].find_element(By.CSS_SELECTOR, "a").click()
+        until(lambda: b.find_elements(By.ID, "transcript"), 20, "the call's page")
+        call = js("return fetch(location.pathname.replace('/calls/', '/api/calls/'))"
+                  ".then(r => r.json())")
+        assert call["disposition"] == "interested" and call["phone"] == phone
+        turns = b.find_elements(By.CSS_SELECTOR, "#transcript tbody tr")
+        assert len(turns) == len(call["turns"]) >= 5
+        said = [t for t in call["turns"] if t["speaker"] == "customer"]
+        assert said[1]["text"] == "가격이 얼마에요" and said[1]["text"] in turns[
+            call["turns"].index(said[1])].text
+        assert said[1]["intent"] in b.find_element(By.ID, "transcript").text
+        until(lambda: js("return document.getElementById('recording').readyState >= 1"),
+              20, "the recording's header in the browser")
+        assert js("return document.getElementById('recording').duration") > 5
+        shot("call")
+
+        # -- the wallboard: pushed, and at once on an ACD change
+        b.get(f"{base}/wallboard")
+        until(lambda: js("return window.wallboardUpdates") >= 1, 20, "the first snapshot")
+        board = js("return window.wallboardLast")
+        recent = analytics.metrics(*analytics.load(
+            db, None, analytics.pd.Timestamp.now(tz="UTC") - analytics.pd.Timedelta(
+                minutes=15)))
+        assert board["last_15_min"]["attempts"] == recent["attempts"] >= 1
+        assert board["acd"] is True and board["queue_length"] == 0
+        acd = Acd.from_url(stack["broker"])
+        acd.enqueue("wallboard-test", "e2e", info={"campaign": "e2e demo"})
+        try:
+            until(lambda: b.find_element(By.CSS_SELECTOR, "[data-board=queue_length]").text
+                  == "1", 5, "the queued call on the wallboard")
+            shot("wallboard")
+        finally:
+            acd.abandon("wallboard-test")
+        until(lambda: b.find_element(By.CSS_SELECTOR, "[data-board=queue_length]").text
+              == "0", 5, "the queue empty again")
+
+    # marketing sees whole numbers but not the recording
+    with web_server(work, env) as base, chromium(work / "marketing-browser") as m:
+        m.get(f"{base}/calls?phone=0001&campaign={cid}")
+        m.find_element(By.NAME, "username").send_keys("mark")
+        m.find_element(By.NAME, "password").send_keys(PASSWORD)
+        m.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        until(lambda: m.find_elements(By.CSS_SELECTOR, "#results .phone"), 20, "results")
+        assert m.find_element(By.CSS_SELECTOR, "#results .phone").text == "+821011110001"
+        m.find_element(By.CSS_SELECTOR, "#results a").click()
+        until(lambda: m.find_elements(By.ID, "no-recording"), 20, "the call, no player")
+        status = m.execute_script(
+            "return fetch(location.pathname.replace('/calls/', '/api/calls/') + "
+            "'/recording').then(r => r.status)")
+        assert status == 403

@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from campaigns import service
-from campaigns.analytics import ATTEMPT_COLUMNS, DEFINITIONS, TURN_COLUMNS, load, metrics
+from campaigns.analytics import (
+    ATTEMPT_COLUMNS,
+    DEFINITIONS,
+    TIME_COLUMNS,
+    TURN_COLUMNS,
+    dashboard,
+    load,
+    metrics,
+)
 from campaigns.db import Database
 from tests.support.procs import DEMO
 
@@ -46,11 +54,20 @@ CALLS: list[tuple[Any, ...]] = [
 ]
 
 
+# The script node each answered call ended on.
+END_NODE = {1: "close", 2: "objection", 3: "greeting", 6: "handoff", 7: "no_agent",
+            8: "greeting", 9: "handoff"}
+
+
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     attempts, turns = [], []
     for (i, status, disp, answered, secs, handoff, to_agent, agent_disp, said) in CALLS:
         decided = s(i * 1000 + 5) if handoff else None
         attempts.append({
+            "created_at": s(i * 1000 - 60),
+            "dialed_at": s(i * 1000 - 20) if status != "queued" and disp != "blocked"
+            else None,
+            "end_node": END_NODE.get(i),
             "id": i, "campaign_id": 1, "status": status, "disposition": disp,
             "answered_at": s(i * 1000) if answered else None,
             "ended_at": s(i * 1000 + secs) if answered else None, "handoff": handoff,
@@ -58,10 +75,10 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
             "agent_connected_at": decided + timedelta(seconds=to_agent)
             if decided is not None and to_agent is not None else None,
             "agent_disposition": agent_disp})
-        turns += [{"attempt_id": i, "speaker": sp, "intent": it, "latency_ms": lat}
+        turns += [{"attempt_id": i, "speaker": sp, "intent": it, "latency_ms": lat, "n": 1}
                   for sp, it, lat in said]
     a = pd.DataFrame(attempts, columns=list(ATTEMPT_COLUMNS))
-    for col in ("answered_at", "ended_at", "handoff_at", "agent_connected_at"):
+    for col in TIME_COLUMNS:
         a[col] = pd.to_datetime(a[col], utc=True)
     return a, pd.DataFrame(turns, columns=list(TURN_COLUMNS))
 
@@ -89,6 +106,48 @@ def test_every_metric_on_calls_worked_out_by_hand() -> None:
         "opt_outs": 2,  # 8 said so, 9 told the agent
     }
     assert set(got) == set(DEFINITIONS)  # every metric has its written definition
+
+
+def test_the_dashboards_charts_on_the_same_calls() -> None:
+    got = dashboard(*frames(), tz="Asia/Seoul")  # T0 is Monday 19:00 in Seoul
+    assert got["funnel"] == [
+        {"stage": "dialed", "count": 9}, {"stage": "answered", "count": 7},
+        {"stage": "human", "count": 6},
+        # every live contact said something understood (1's fallback came after affirm)
+        {"stage": "engaged", "count": 6},
+        {"stage": "converted", "count": 1}]
+    # dialed 20 s before each answer (i x 1000 s after T0): 1-3 in the 19:00 hour,
+    # 4-7 in the 20:00 hour, 8-9 in the 21:00 hour, local time
+    over = got["over_time"]
+    assert over["bucket"] == "hour"
+    assert over["labels"] == ["2026-11-02 19:00", "2026-11-02 20:00", "2026-11-02 21:00"]
+    assert over["series"]["handoff"] == [0, 1, 1]  # 6 and 9
+    assert over["series"]["interested"] == [1, 0, 0]
+    assert sum(map(sum, over["series"].values())) == 9
+    heat = got["heatmap"]
+    assert heat["dialed"][0][19:22] == [3, 4, 2] and sum(map(sum, heat["dialed"])) == 9
+    assert heat["answered"][0][19:22] == [3, 2, 2]  # 4 and 5 were not answered
+    assert got["intents"] == [  # customer turns of live contacts (3 is a machine)
+        {"intent": "request_human", "count": 3}, {"intent": "affirm", "count": 1},
+        {"intent": "nlu_fallback", "count": 1}, {"intent": "deny", "count": 1},
+        {"intent": "opt_out", "count": 1}]
+    drop = {d["node"]: (d["count"], d["dispositions"]) for d in got["drop_off"]}
+    assert drop == {"handoff": (2, {"handoff": 2}), "close": (1, {"interested": 1}),
+                    "greeting": (1, {"opt_out": 1}), "no_agent": (1, {"callback": 1}),
+                    "objection": (1, {"not_interested": 1})}
+    lat = got["latency"]  # 300 350 | 400 450 | 500 | 600 | 700
+    assert lat["counts"][3:8] == [2, 2, 1, 1, 1] and sum(lat["counts"]) == 7
+    assert lat["labels"][3] == "300–400" and lat["labels"][-1] == "≥2000"
+
+
+def test_over_time_goes_daily_past_two_days_and_keeps_empty_days() -> None:
+    a, t = frames()
+    a.loc[a["id"] == 9, "dialed_at"] = a.loc[a["id"] == 9, "dialed_at"] + pd.Timedelta(days=4)
+    over = dashboard(a, t, tz="UTC")["over_time"]
+    assert over["bucket"] == "day"
+    assert over["labels"] == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05",
+                              "2026-11-06"]
+    assert over["series"]["handoff"] == [1, 0, 0, 0, 1]
 
 
 def test_no_calls_give_no_rates_rather_than_a_division_by_zero() -> None:

@@ -1,0 +1,347 @@
+"""Call detail records (CDRs, 话单): one row per call attempt with the standard columns,
+read from the database in chunks and written as CSV (streamed) or XLSX (openpyxl's
+write-only workbook, so memory stays flat however many calls), and the audit log of who
+exported what.
+
+Times are UTC to the millisecond (ISO 8601 with `Z` in CSV; real date cells in XLSX).
+A call starts when it was dialed, or when its attempt was made if it never was (closed
+as blocked, still queued); `duration_s` runs from start to end, `billable_s` from the
+answer to the end in whole seconds rounded up (0 when nobody answered).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from campaigns.db import Database
+from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact, Disposition
+from campaigns.privacy import mask_phone
+from campaigns.service import safe_cell
+
+CDR_COLUMNS: tuple[str, ...] = (
+    "call_id", "campaign", "caller_id", "callee", "start", "answer", "end", "duration_s",
+    "billable_s", "sip_status", "sip_reason", "disposition", "handoff", "agent",
+    "agent_disposition",
+)
+# What each column holds, for the export page and anyone reading a file.
+CDR_DEFINITIONS: dict[str, str] = {
+    "call_id": "the call attempt's number (the same in the call explorer and the API)",
+    "campaign": "the campaign's name",
+    "caller_id": "the number the campaign calls from (empty: the trunk's default)",
+    "callee": "the customer's number, E.164 (analysts see only its last four digits)",
+    "start": "when the call was dialed (UTC); for a call never dialed, when it was queued",
+    "answer": "when the callee answered (UTC); empty if nobody did",
+    "end": "when the call ended (UTC); empty while it is under way",
+    "duration_s": "seconds from start to end, to the millisecond",
+    "billable_s": "seconds from answer to end, whole seconds rounded up; 0 if unanswered",
+    "sip_status": "the final SIP status code (200, 486 busy, 480, ...)",
+    "sip_reason": "the SIP reason phrase with it",
+    "disposition": "how the call ended (interested, busy, no_answer, handoff, ...)",
+    "handoff": "no, or what became of the handoff to a person (connected, abandoned, "
+               "failed; yes while undecided)",
+    "agent": "the agent who took the handed-off call",
+    "agent_disposition": "the agent's own disposition of the call",
+}
+TIME_COLUMNS = frozenset({"start", "answer", "end"})
+XLSX_MAX_ROWS = 1_048_575  # Excel's limit is 1,048,576 rows, the header is one
+CHUNK_ROWS = 1000
+CdrRow = dict[str, Any]
+
+
+class CdrError(ValueError):
+    """A filter or an export that cannot be done, with what to do instead."""
+
+
+@dataclass(frozen=True)
+class CdrFilter:
+    """Which calls to export; every field left empty does not filter."""
+
+    campaign_ids: tuple[int, ...] = ()
+    start: datetime | None = None  # calls starting at or after this
+    end: datetime | None = None  # calls starting before this
+    disposition: str | None = None
+    phone: str | None = None  # digits the callee's number ends with
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filters that are set, as JSON (for the audit log)."""
+        out: dict[str, Any] = {}
+        if self.campaign_ids:
+            out["campaign_ids"] = list(self.campaign_ids)
+        if self.start is not None:
+            out["start"] = iso(self.start)
+        if self.end is not None:
+            out["end"] = iso(self.end)
+        if self.disposition:
+            out["disposition"] = self.disposition
+        if self.phone:
+            out["phone"] = self.phone
+        return out
+
+
+def parse_when(text: str, *, end: bool = False) -> datetime | None:
+    """A filter's bound: `2026-11-02` is a whole UTC day (its first moment, or for `end`
+    the next day's, so the end day is included); `2026-11-02T09:30` (UTC) or with an
+    offset (`+09:00`, `Z`) is that moment. Empty: no bound."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CdrError(f"{text!r} is not a date (YYYY-MM-DD) or a date and time "
+                       "(YYYY-MM-DDTHH:MM, UTC unless an offset follows)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def phone_suffix(text: str) -> str | None:
+    """The digits a callee's number must end with: separators are ignored, and a
+    national number's leading 0 (010-1234-5678) is dropped so it matches the stored
+    E.164 form (+821012345678)."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 8 and digits.startswith("0"):
+        digits = digits.lstrip("0")
+    return digits or None
+
+
+def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = "",
+                disposition: str = "", phone: str = "") -> CdrFilter:
+    """A filter from what a person typed (CdrError says what is wrong)."""
+    lo, hi = parse_when(start), parse_when(end, end=True)
+    if lo is not None and hi is not None and hi <= lo:
+        raise CdrError(f"the end ({end}) must come after the start ({start})")
+    disposition = disposition.strip()
+    if disposition and disposition not in {d.value for d in Disposition}:
+        raise CdrError(f"no disposition {disposition!r}; one of "
+                       f"{', '.join(d.value for d in Disposition)}")
+    return CdrFilter(campaign_ids=tuple(sorted(set(campaign_ids))), start=lo, end=hi,
+                     disposition=disposition or None, phone=phone_suffix(phone))
+
+
+def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:
+    started = func.coalesce(CallAttempt.dialed_at, CallAttempt.created_at)
+    q = (select(CallAttempt.id, Campaign.name, Campaign.caller_id, Contact.phone,
+                CallAttempt.dialed_at, CallAttempt.created_at, CallAttempt.answered_at,
+                CallAttempt.ended_at, CallAttempt.sip_status, CallAttempt.sip_reason,
+                CallAttempt.disposition, CallAttempt.handoff, CallAttempt.handoff_result,
+                CallAttempt.agent, CallAttempt.agent_disposition)
+         .join(Campaign, Campaign.id == CallAttempt.campaign_id)
+         .join(Contact, Contact.id == CallAttempt.contact_id)
+         .order_by(CallAttempt.id))
+    if f.campaign_ids:
+        q = q.where(CallAttempt.campaign_id.in_(f.campaign_ids))
+    if f.start is not None:
+        q = q.where(started >= f.start.astimezone(UTC))
+    if f.end is not None:
+        q = q.where(started < f.end.astimezone(UTC))
+    if f.disposition:
+        q = q.where(CallAttempt.disposition == f.disposition)
+    if f.phone:
+        q = q.where(Contact.phone.endswith(f.phone, autoescape=True))
+    return q
+
+
+def iter_cdr(db: Database, f: CdrFilter | None = None, *, mask: bool = False,
+             chunk: int = CHUNK_ROWS) -> Iterator[CdrRow]:
+    """Every call matching `f` as a CDR row (keys: CDR_COLUMNS), oldest call first,
+    fetched `chunk` rows at a time (a server-side cursor on PostgreSQL). `mask` hides
+    all but the callee's last four digits (campaigns.privacy)."""
+    q = cdr_query(f or CdrFilter()).execution_options(yield_per=chunk, stream_results=True)
+    with db.session() as s:
+        for r in s.execute(q):
+            yield cdr_row(r, mask)
+
+
+def cdr_row(r: Any, mask: bool = False) -> CdrRow:
+    start = _utc_ms(r.dialed_at or r.created_at)
+    answer, end = _utc_ms(r.answered_at), _utc_ms(r.ended_at)
+    duration = (round((end - start) / timedelta(seconds=1), 3)
+                if start is not None and end is not None else None)
+    billable = 0
+    if answer is not None and end is not None and end > answer:
+        billable = -((answer - end) // timedelta(seconds=1))  # whole seconds, rounded up
+    return {"call_id": r.id, "campaign": r.name, "caller_id": r.caller_id,
+            "callee": mask_phone(r.phone) if mask else r.phone,
+            "start": start, "answer": answer, "end": end, "duration_s": duration,
+            "billable_s": billable, "sip_status": r.sip_status, "sip_reason": r.sip_reason,
+            "disposition": r.disposition,
+            "handoff": r.handoff_result or ("yes" if r.handoff else "no"),
+            "agent": r.agent, "agent_disposition": r.agent_disposition}
+
+
+def _utc_ms(moment: datetime | None) -> datetime | None:
+    """UTC (SQLite gives back naive datetimes, stored as UTC), cut to the millisecond:
+    what CSV shows and what an XLSX date cell holds exactly."""
+    if moment is None:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso(moment: datetime) -> str:
+    """2026-11-02T10:00:05.250Z"""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as CSV text: times in ISO 8601 UTC; text that a spreadsheet would run as
+    a formula (=, +, -, @ first) gets a leading apostrophe, except a plain number such
+    as +821012345678, which runs nothing and stays as it is for programs reading it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return text if _PLAIN_NUMBER.fullmatch(text) else safe_cell(text)
+
+
+def write_csv(rows: Iterable[CdrRow], chunk_rows: int = 500) -> Iterator[bytes]:
+    """The CDRs as UTF-8 CSV with a BOM (so Excel reads Korean and Chinese right), in
+    chunks of `chunk_rows` rows: the header first, then as the rows come."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\r\n")
+    out.writerow(CDR_COLUMNS)
+    yield ("\ufeff" + buf.getvalue()).encode()
+    buf.seek(0)
+    buf.truncate()
+    pending = 0
+    for row in rows:
+        out.writerow([csv_cell(row[c]) for c in CDR_COLUMNS])
+        pending += 1
+        if pending >= chunk_rows:
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+            pending = 0
+    if pending:
+        yield buf.getvalue().encode()
+
+
+# -- XLSX ------------------------------------------------------------------------------
+
+_WIDTHS = {"call_id": 10, "campaign": 24, "caller_id": 16, "callee": 17, "start": 21,
+           "answer": 21, "end": 21, "duration_s": 11, "billable_s": 11, "sip_status": 10,
+           "sip_reason": 22, "disposition": 15, "handoff": 11, "agent": 14,
+           "agent_disposition": 18}
+TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str = "CDR (UTC)") -> int:
+    """Write the CDRs to an XLSX file with openpyxl's write-only workbook (rows go to
+    disk as they come): a bold, frozen header row with filters, column widths, date
+    cells for the times (UTC), number cells for the numbers, and text kept as text
+    (a name like `=SUM(A1)` is a string cell, never a formula). Returns the row count;
+    CdrError above Excel's row limit."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(CDR_COLUMNS, 1):
+        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(col, 14)
+    bold = Font(bold=True)
+    header = []
+    for col in CDR_COLUMNS:
+        cell = WriteOnlyCell(ws, value=col)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+
+    def text_cell(value: str) -> Any:
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not value.startswith(_FORMULA_START):
+            return value
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # openpyxl would take a leading = for a formula
+        cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+        return cell
+
+    n = 0
+    for row in rows:
+        n += 1
+        if n > XLSX_MAX_ROWS:
+            raise CdrError(f"more than {XLSX_MAX_ROWS:,} calls do not fit in an Excel "
+                           "sheet: narrow the filters or export CSV")
+        out: list[Any] = []
+        for col in CDR_COLUMNS:
+            value = row[col]
+            if value is None:
+                out.append(None)
+            elif isinstance(value, datetime):
+                cell = WriteOnlyCell(ws, value=value.astimezone(UTC).replace(tzinfo=None))
+                cell.number_format = TIME_FORMAT
+                out.append(cell)
+            elif isinstance(value, int | float):
+                out.append(value)
+            else:
+                out.append(text_cell(str(value)))
+        ws.append(out)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(CDR_COLUMNS))}{n + 1}"
+    wb.save(path)
+    return n
+
+
+class Counted:
+    """Passes rows through and counts them (for the audit log of a streamed export)."""
+
+    def __init__(self, rows: Iterable[CdrRow]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[CdrRow]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+# -- the audit log ---------------------------------------------------------------------
+
+def record_audit(db: Database, username: str, role: str, action: str,
+                 detail: dict[str, Any]) -> int:
+    """Write one audit entry; its id."""
+    with db.session() as s:
+        entry = AuditEntry(username=username, role=role, action=action, detail=detail)
+        s.add(entry)
+        s.flush()
+        return entry.id
+
+
+def audit_entries(db: Database, *, username: str | None = None, action: str | None = None,
+                  page: int = 1, per_page: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """One page of the audit log, newest first, and how many entries match in all."""
+    q = select(AuditEntry)
+    if username:
+        q = q.where(AuditEntry.username == username)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = s.scalars(q.order_by(AuditEntry.id.desc())
+                         .offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
+        return [{"id": e.id, "at": iso(_utc_ms(e.at) or e.at), "username": e.username,
+                 "role": e.role, "action": e.action, "detail": e.detail or {}}
+                for e in rows], total

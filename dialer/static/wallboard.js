@@ -1,0 +1,41 @@
+// The wallboard: every number is replaced from the server's pushed snapshots
+// (/api/wallboard/events, server-sent events). window.wallboardUpdates counts them.
+(function () {
+  "use strict";
+  window.wallboardUpdates = 0;
+
+  function get(obj, path) {
+    return path.split(".").reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
+  }
+
+  function show(board) {
+    document.querySelectorAll("[data-board]").forEach(function (el) {
+      var v = get(board, el.dataset.board);
+      if (v === undefined && el.dataset.board.indexOf("agents.") === 0) v = 0;
+      el.dataset.value = v == null ? "" : v;
+      if (v == null) { el.textContent = "–"; return; }
+      if (el.dataset.kind === "%") el.textContent = (100 * v).toFixed(1) + " %";
+      else if (el.dataset.kind === "clock") {
+        var s = Math.floor(v);
+        el.textContent = Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+      } else el.textContent = String(v);
+    });
+    var rate = board.last_15_min.abandon_rate;
+    document.getElementById("abandon-tile").classList.toggle("alarm", rate !== null && rate > 0.03);
+    document.getElementById("acd-note").hidden = board.acd;
+    document.getElementById("updated").textContent = "live · " + new Date(board.at).toLocaleTimeString();
+    window.wallboardUpdates += 1;
+    window.wallboardLast = board;
+  }
+
+  var source = new EventSource("/api/wallboard/events");
+  source.onmessage = function (e) {
+    document.getElementById("error").hidden = true;
+    show(JSON.parse(e.data));
+  };
+  source.onerror = function () {
+    var box = document.getElementById("error");
+    box.textContent = "Lost the live feed; reconnecting…";
+    box.hidden = false;
+  };
+})();
