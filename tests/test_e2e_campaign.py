@@ -3,18 +3,25 @@ on 127.0.0.1 to the customer simulator, vosk on the received RTP audio."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import math
 import os
 import subprocess
 import time
 import wave
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from celery import Celery
+from sqlalchemy import select
 
 from campaigns.db import Database
+from campaigns.models import CallAttempt
 from campaigns.service import progress
 from tests.support.procs import DEMO, celery_worker, dialer_cmd, redis_server, simulator
 
@@ -111,9 +118,7 @@ def test_redelivered_place_call_never_dials_twice(stack: Any) -> None:
     """Send place_call again for every finished attempt through the real broker."""
     env = stack["env"]
     db = Database(f"sqlite:///{Path(env['DIALER_DATA_DIR']).resolve() / 'dialer.db'}")
-    from sqlalchemy import func, select
-
-    from campaigns.models import CallAttempt
+    from sqlalchemy import func
 
     with db.session() as s:
         ids = list(s.scalars(select(CallAttempt.id)))
@@ -313,7 +318,38 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
         until(lambda: b.find_element(By.CSS_SELECTOR, "[data-board=queue_length]").text
               == "0", 5, "the queue empty again")
 
-    # marketing sees whole numbers but not the recording
+        # -- CDR: the XLSX the page's button downloads, opened with openpyxl
+        def ms(t: datetime) -> datetime:
+            return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+        b.get(f"{base}/cdr")
+        b.find_element(By.ID, "download-xlsx")
+        shot("cdr")
+        data = js("return fetch('/api/cdr.xlsx?campaign=" + str(cid) + "').then(r => "
+                  "r.arrayBuffer()).then(b => btoa(String.fromCharCode(...new Uint8Array(b))))")
+        sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(data))).active
+        assert sheet is not None
+        header, *cdr = [list(r) for r in sheet.iter_rows(values_only=True)]
+        rows = {r[header.index("call_id")]: dict(zip(header, r, strict=True)) for r in cdr}
+        with db.session() as s:
+            attempts = s.scalars(select(CallAttempt).where(
+                CallAttempt.campaign_id == cid)).all()
+            assert set(rows) == {a.id for a in attempts} and len(rows) == 6
+            for a in attempts:
+                row = rows[a.id]
+                assert (row["disposition"], row["sip_status"]) == (a.disposition, a.sip_status)
+                assert row["callee"].startswith("•") and row["campaign"] == "e2e demo"
+                talk = ((ms(a.ended_at) - ms(a.answered_at)).total_seconds()  # CDR: to the ms
+                        if a.answered_at and a.ended_at else 0)
+                assert row["billable_s"] == math.ceil(talk)
+        b.get(f"{base}/cdr")
+        assert "xlsx" in b.find_element(By.ID, "recent-exports").text
+
+    # marketing sees whole numbers but not the recording; the admin sees the export
+    subprocess.run(dialer_cmd("user", "create", "root", "--role", "admin",
+                              "--password-stdin"), input=PASSWORD + "\n", env=env, text=True,
+                   check=True, capture_output=True, timeout=60)
+
     with web_server(work, env) as base, chromium(work / "marketing-browser") as m:
         m.get(f"{base}/calls?phone=0001&campaign={cid}")
         m.find_element(By.NAME, "username").send_keys("mark")
@@ -327,3 +363,13 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
             "return fetch(location.pathname.replace('/calls/', '/api/calls/') + "
             "'/recording').then(r => r.status)")
         assert status == 403
+        m.find_element(By.CSS_SELECTOR, "form.who button").click()
+        until(lambda: m.find_elements(By.NAME, "username"), 20, "logged out")
+        m.get(f"{base}/admin/audit")
+        m.find_element(By.NAME, "username").send_keys("root")
+        m.find_element(By.NAME, "password").send_keys(PASSWORD)
+        m.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        until(lambda: m.find_elements(By.ID, "audit"), 20, "the audit log")
+        log = m.find_element(By.ID, "audit").text
+        assert "ana" in log and "xlsx" in log and "analyst" in log
+        Shots(m, "audit-log")("audit")
