@@ -12,11 +12,13 @@ Chromium from navigation to every chart drawn (the page sets `window.dashboardDr
 The goal is the dashboard in <= 2 s with 100,000 calls.
 
     .venv/bin/python bench/dashboard.py [--calls 100000] [--runs 3] [--no-browser]
+        [--db sqlite|postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -107,9 +109,14 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         url = f"sqlite:///{Path(tmp) / 'dash.db'}"
+        if args.db == "postgresql":  # a private server, as the tests start one
+            from tests.support.postgres import fresh_database, postgres_server
+
+            url = fresh_database(stack.enter_context(postgres_server()))
         t0 = time.perf_counter()
         from campaigns.synthetic import generate
 
@@ -117,7 +124,7 @@ def main() -> None:
         print(f"generated {args.calls} calls, {n_turns} turns in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
         took, report = time_report(url, args.runs)
-        out: dict[str, Any] = {"calls": args.calls, "turns": n_turns, "db": "sqlite",
+        out: dict[str, Any] = {"calls": args.calls, "turns": n_turns, "db": args.db,
                                "counted": report["metrics"]["attempts"],
                                "report_s": round(took, 3)}
         out.update(time_web(url, Path(tmp), args.runs, not args.no_browser))

@@ -16,7 +16,9 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Executable,
+    Float,
     Text,
+    cast,
     func,
     literal,
     null,
@@ -162,12 +164,13 @@ def load(db: Database, campaign_ids: Iterable[int] | None = None,
     turns: each customer turn, and the robot's and agent's turns counted per call (`n`).
 
     Built for 100,000 calls in well under a second: columns are read as the driver gives
-    them (timestamps as text on SQLite, parsed by pandas in one go) and the turns are
-    selected by a subquery, never by a list of ids.
+    them (timestamps as text on SQLite and as epoch seconds on PostgreSQL, converted by
+    pandas in one go) and the turns are selected by a subquery, never by a list of ids.
     """
     where = _where(campaign_ids, start, end, disposition)
-    cols = [type_coerce(getattr(CallAttempt, c), Text).label(c) if c in TIME_COLUMNS
-            else getattr(CallAttempt, c) for c in ATTEMPT_COLUMNS]
+    epoch = db.engine.dialect.name == "postgresql"  # floats: psycopg's datetimes cost more
+    cols = [_time_column(c, epoch) if c in TIME_COLUMNS else getattr(CallAttempt, c)
+            for c in ATTEMPT_COLUMNS]
     ids = select(CallAttempt.id).where(*where)
     customer = select(Turn.attempt_id, Turn.speaker, Turn.intent, Turn.latency_ms,
                       literal(1).label("n")).where(Turn.attempt_id.in_(ids),
@@ -180,11 +183,20 @@ def load(db: Database, campaign_ids: Iterable[int] | None = None,
         turn_rows = _raw_rows(conn, union_all(customer, others))
     attempts = _frame(ATTEMPT_COLUMNS, rows)
     for col in TIME_COLUMNS:
-        attempts[col] = pd.to_datetime(attempts[col], utc=True, format="ISO8601")
+        attempts[col] = (pd.to_datetime(pd.to_numeric(attempts[col]), unit="s", utc=True)
+                         if epoch else
+                         pd.to_datetime(attempts[col], utc=True, format="ISO8601"))
     attempts["handoff"] = attempts["handoff"].astype(bool)
     turns = _frame(TURN_COLUMNS, turn_rows)
     turns["latency_ms"] = pd.to_numeric(turns["latency_ms"])
     return attempts, turns
+
+
+def _time_column(name: str, epoch: bool) -> Any:
+    col = getattr(CallAttempt, name)
+    if epoch:
+        return cast(func.extract("epoch", col), Float).label(name)
+    return type_coerce(col, Text).label(name)
 
 
 def _raw_rows(conn: Connection, stmt: Executable) -> list[tuple[Any, ...]]:

@@ -21,6 +21,7 @@ from campaigns.analytics import (
     metrics,
 )
 from campaigns.db import Database
+from campaigns.models import CallAttempt
 from tests.support.procs import DEMO
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -177,7 +178,15 @@ def test_metrics_from_the_database(backend: str, request: pytest.FixtureRequest,
     service.finish_attempt(db, second, disposition="busy", sip_status=486,
                            sip_reason="Busy", reason=None, handoff=False, end_node=None,
                            recording=None)
-    got = metrics(*load(db, [cid]))
+    attempts, _turns = load(db, [cid])
+    got = metrics(attempts, _turns)
     assert (got["attempts"], got["answered"], got["conversions"]) == (2, 1, 1)
+    with db.session() as s:  # timestamps survive the fast path (text or epoch seconds)
+        a = s.get(CallAttempt, first)
+        assert a is not None and a.answered_at is not None
+        stored = pd.Timestamp(a.answered_at).tz_convert("UTC") if pd.Timestamp(
+            a.answered_at).tzinfo else pd.Timestamp(a.answered_at, tz="UTC")
+    loaded = attempts.loc[attempts["id"] == first, "answered_at"].iloc[0]
+    assert abs((loaded - stored).total_seconds()) < 1e-5
     assert got["connect_rate"] == 0.5 and got["conversion_rate"] == 1.0
     assert metrics(*load(db, [cid + 1]))["attempts"] == 0
