@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import time
+import urllib.request
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Any
 import openpyxl
 import pytest
 from celery import Celery
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaigns.db import Database
-from campaigns.models import CallAttempt
+from campaigns.models import CallAttempt, Turn
 from campaigns.service import progress
 from tests.support.procs import DEMO, celery_worker, dialer_cmd, redis_server, simulator
 
@@ -118,8 +119,6 @@ def test_redelivered_place_call_never_dials_twice(stack: Any) -> None:
     """Send place_call again for every finished attempt through the real broker."""
     env = stack["env"]
     db = Database(f"sqlite:///{Path(env['DIALER_DATA_DIR']).resolve() / 'dialer.db'}")
-    from sqlalchemy import func
-
     with db.session() as s:
         ids = list(s.scalars(select(CallAttempt.id)))
         before = s.scalar(select(func.count(CallAttempt.id)))
@@ -344,6 +343,25 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
                 assert row["billable_s"] == math.ceil(talk)
         b.get(f"{base}/cdr")
         assert "xlsx" in b.find_element(By.ID, "recent-exports").text
+
+        # -- Prometheus: the campaign's calls from the database, the worker's turn
+        # timings from Redis (every customer turn of every call of this module so far)
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+            families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        dialed = {s.labels["campaign"]: s.value
+                  for s in families["dialer_calls_dialed"].samples}
+        assert dialed["e2e demo"] == 6
+        with db.session() as s:
+            turns = int(s.scalar(select(func.count(Turn.id)).where(
+                Turn.speaker == "customer", Turn.latency_ms.is_not(None))) or 0)
+        latency = {s.name: s.value for s in families["dialer_turn_latency_seconds"].samples
+                   if not s.labels.get("le")}
+        assert latency["dialer_turn_latency_seconds_count"] == turns > 0
+        assert 0.2 < latency["dialer_turn_latency_seconds_sum"] / turns < 3.0
+        assert {s.labels["component"]: s.value
+                for s in families["dialer_up"].samples} == {"db": 1.0, "acd": 1.0}
 
     # marketing sees whole numbers but not the recording; the admin sees the export
     subprocess.run(dialer_cmd("user", "create", "root", "--role", "admin",
