@@ -24,7 +24,7 @@ from sqlalchemy import Select, func, select
 
 from campaigns.db import Database
 from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact, Disposition
-from campaigns.privacy import mask_phone
+from campaigns.privacy import mask_phone, phone_suffix
 from campaigns.service import safe_cell
 
 CDR_COLUMNS: tuple[str, ...] = (
@@ -105,28 +105,18 @@ def parse_when(text: str, *, end: bool = False) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def phone_suffix(text: str) -> str | None:
-    """The digits a callee's number must end with: separators are ignored, and a
-    national number's leading 0 (010-1234-5678) is dropped so it matches the stored
-    E.164 form (+821012345678)."""
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 8 and digits.startswith("0"):
-        digits = digits.lstrip("0")
-    return digits or None
-
-
 def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = "",
                 disposition: str = "", phone: str = "") -> CdrFilter:
     """A filter from what a person typed (CdrError says what is wrong)."""
     lo, hi = parse_when(start), parse_when(end, end=True)
     if lo is not None and hi is not None and hi <= lo:
         raise CdrError(f"the end ({end}) must come after the start ({start})")
-    disposition = disposition.strip()
-    if disposition and disposition not in {d.value for d in Disposition}:
-        raise CdrError(f"no disposition {disposition!r}; one of "
-                       f"{', '.join(d.value for d in Disposition)}")
+    try:
+        wanted = Disposition.parse(disposition)
+    except ValueError as exc:
+        raise CdrError(str(exc)) from None
     return CdrFilter(campaign_ids=tuple(sorted(set(campaign_ids))), start=lo, end=hi,
-                     disposition=disposition or None, phone=phone_suffix(phone))
+                     disposition=wanted, phone=phone_suffix(phone))
 
 
 def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:

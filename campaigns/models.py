@@ -75,6 +75,16 @@ class Disposition(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"  # never dialed: on a do-not-call list when its turn came
 
+    @classmethod
+    def parse(cls, text: str | None) -> str | None:
+        """A disposition typed as a filter: None when blank; ValueError naming the
+        valid ones otherwise."""
+        text = (text or "").strip()
+        if text and text not in {d.value for d in cls}:
+            raise ValueError(f"no disposition {text!r}; one of "
+                             f"{', '.join(d.value for d in cls)}")
+        return text or None
+
 
 # Dispositions after which a contact may be tried again (when attempts remain).
 RETRYABLE_DISPOSITIONS = frozenset(

@@ -5,6 +5,8 @@ here."""
 
 from __future__ import annotations
 
+import re
+
 from campaigns.models import Role
 
 # Roles that see whole phone numbers (they dial, call back, or scrub lists).
@@ -30,6 +32,24 @@ def mask_phone(phone: str | None) -> str | None:
         else:
             out.append("•" if ch == "+" else ch)
     return "".join(reversed(out))
+
+
+def phone_suffix(text: str) -> str | None:
+    """The digits a number searched for must end with: separators are ignored, and a
+    national number's leading 0 (010-1234-5678) is dropped so it matches the stored
+    E.164 form (+821012345678)."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 8 and digits.startswith("0"):
+        digits = digits.lstrip("0")
+    return digits or None
+
+
+def check_search(role: str, suffix: str | None) -> None:
+    """Roles that see masked numbers search by the visible digits alone: more would let
+    them find a whole number digit by digit (ValueError says so)."""
+    if suffix and role not in FULL_PHONE_ROLES and len(suffix) > VISIBLE_DIGITS:
+        raise ValueError(f"{role} may search by the last {VISIBLE_DIGITS} digits of a "
+                         "number at most")
 
 
 def phone_for(role: str, phone: str | None) -> str | None:

@@ -33,6 +33,8 @@ from typing import Any
 
 import redis
 
+_SHARED: dict[str, Acd] = {}
+
 STATES = ("offline", "not_ready", "ready", "offered", "on_call", "wrap_up")
 NOT_READY_REASONS = ("logged in", "break", "lunch", "meeting", "training", "rejected offer",
                      "missed offer", "other")
@@ -95,6 +97,13 @@ class Acd:
     @classmethod
     def from_url(cls, url: str, prefix: str = "acd:") -> Acd:
         return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
+
+    @classmethod
+    def shared(cls, url: str) -> Acd:
+        """This process's ACD at `url` (one connection pool for every page and route)."""
+        if url not in _SHARED:
+            _SHARED[url] = cls.from_url(url)
+        return _SHARED[url]
 
     # -- agents ---------------------------------------------------------------------
     def login(self, agent_id: str, *, name: str = "", sip_uri: str = "",

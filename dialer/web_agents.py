@@ -63,7 +63,6 @@ class MonitorIn(BaseModel):
 def add_routes(app: FastAPI, db: Database, allow: Any,
                page: Callable[..., HTMLResponse]) -> None:
     settings = DialerSettings()
-    holder: dict[str, Acd] = {}
 
     @app.exception_handler(RedisError)
     async def _acd_down(request: Request, exc: RedisError) -> JSONResponse:
@@ -75,9 +74,7 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
         if url is None:
             raise HTTPException(503, "no Redis for the ACD: set DIALER_ACD_URL (or a redis:// "
                                      "DIALER_BROKER_URL)")
-        if "acd" not in holder:
-            holder["acd"] = Acd.from_url(url)
-        return holder["acd"]
+        return Acd.shared(url)
 
     def me(request: Request) -> CurrentUser:
         user: CurrentUser = request.state.user

@@ -31,7 +31,7 @@ from campaigns.cdr import (
 )
 from campaigns.db import Database
 from campaigns.models import Disposition, Role
-from campaigns.privacy import FULL_PHONE_ROLES, VISIBLE_DIGITS
+from campaigns.privacy import FULL_PHONE_ROLES, VISIBLE_DIGITS, check_search
 from campaigns.service import list_campaigns
 from campaigns.users import CurrentUser
 from dialer.web import CALL_ROLES
@@ -71,10 +71,10 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
             f = make_filter(campaign or (), start, end, disposition, phone)
         except CdrError as exc:
             raise HTTPException(400, str(exc)) from None
-        if masked(user) and f.phone and len(f.phone) > VISIBLE_DIGITS:
-            # Digits beyond the visible ones would let a masked role probe whole numbers.
-            raise HTTPException(400, f"{user.role} may filter by the last {VISIBLE_DIGITS} "
-                                     "digits of a number at most")
+        try:
+            check_search(user.role, f.phone)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
         return f
 
     def masked(user: CurrentUser) -> bool:

@@ -27,17 +27,22 @@ from sqlalchemy import exists, func, select
 
 from campaigns import analytics
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Campaign, Contact, Disposition, Role, Turn
-from campaigns.privacy import FULL_PHONE_ROLES, RECORDING_ROLES, phone_for
+from campaigns.models import AttemptStatus, CallAttempt, Campaign, Contact, Disposition, Turn
+from campaigns.privacy import (
+    FULL_PHONE_ROLES,
+    RECORDING_ROLES,
+    VISIBLE_DIGITS,
+    check_search,
+    phone_for,
+    phone_suffix,
+)
 from campaigns.report import call_detail
 from campaigns.service import list_campaigns
 from campaigns.users import CurrentUser
 from dialer.acd import Acd
 from dialer.settings import DialerSettings
+from dialer.web import CALL_ROLES, CAMPAIGN_ROLES, WALLBOARD_ROLES
 
-READERS = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
-CALL_ROLES = (Role.ADMIN, Role.MARKETING, Role.ANALYST, Role.SUPERVISOR)
-WALLBOARD_ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.ANALYST)
 PAGE_SIZE = 50
 WALLBOARD_WINDOW = timedelta(minutes=15)
 WALLBOARD_EVERY_S = 3.0
@@ -64,24 +69,19 @@ def _day_bounds(start: date | None, end: date | None, tz: str
 
 
 def _check_disposition(disposition: str | None) -> str | None:
-    if disposition and disposition not in {d.value for d in Disposition}:
-        raise HTTPException(400, f"unknown disposition {disposition!r}: one of "
-                                 f"{', '.join(d.value for d in Disposition)}")
-    return disposition or None
+    try:
+        return Disposition.parse(disposition)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def add_routes(app: FastAPI, db: Database, allow: Any,
                page: Callable[..., HTMLResponse]) -> None:
     settings = DialerSettings()
-    holder: dict[str, Acd] = {}
 
     def acd() -> Acd | None:
         url = settings.resolved_acd_url
-        if url is None:
-            return None
-        if "acd" not in holder:
-            holder["acd"] = Acd.from_url(url)
-        return holder["acd"]
+        return None if url is None else Acd.shared(url)
 
     def me(request: Request) -> CurrentUser:
         user: CurrentUser = request.state.user
@@ -98,13 +98,13 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
         ids = None if campaign is None else [campaign]
         return analytics.dashboard(*analytics.load(db, ids, lo, hi, disposition), tz=tz)
 
-    @app.get("/dashboard", response_class=HTMLResponse, dependencies=[allow(*READERS)])
+    @app.get("/dashboard", response_class=HTMLResponse, dependencies=[allow(*CAMPAIGN_ROLES)])
     def dashboard_page(request: Request) -> HTMLResponse:
         return page(request, "dashboard.html", campaigns=list_campaigns(db),
                     dispositions=[d.value for d in Disposition],
                     definitions=analytics.DEFINITIONS, charts=analytics.CHART_DEFINITIONS)
 
-    @app.get("/api/dashboard", dependencies=[allow(*READERS)])
+    @app.get("/api/dashboard", dependencies=[allow(*CAMPAIGN_ROLES)])
     def api_dashboard(campaign: int | None = None, compare: int | None = None,
                       start: date | None = None, end: date | None = None,
                       disposition: str | None = None, tz: str = "UTC") -> dict[str, Any]:
@@ -138,13 +138,13 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
         lo, hi = _day_bounds(start, end, tz)
         where: list[Any] = [CallAttempt.status != AttemptStatus.QUEUED]
         if phone:
-            digits = "".join(ch for ch in phone if ch.isdigit())
-            if len(digits) < 4:
+            digits = phone_suffix(phone) or ""
+            if len(digits) < VISIBLE_DIGITS:
                 raise HTTPException(400, "search by at least the last 4 digits of the number")
-            if role not in FULL_PHONE_ROLES and len(digits) > 4:  # no guessing digit by digit
-                raise HTTPException(400, "your role searches by the last 4 digits only")
-            if len(digits) >= 8 and digits.startswith("0"):  # a whole national number:
-                digits = digits[1:]  # stored E.164, without the trunk 0 of 010-...
+            try:
+                check_search(role, digits)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
             where.append(Contact.phone.like(f"%{digits}"))
         if disposition:
             where.append(CallAttempt.disposition == disposition)
@@ -237,8 +237,7 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
     def call_page(request: Request, attempt_id: int) -> HTMLResponse:
         call = one_call(request, attempt_id)
         latencies = [t["latency_ms"] for t in call["turns"] if t["latency_ms"] is not None]
-        return page(request, "call.html", call=call, latencies=latencies,
-                    intents=Counter(t["intent"] for t in call["turns"] if t["intent"]))
+        return page(request, "call.html", call=call, latencies=latencies)
 
     @app.get("/api/calls/{attempt_id}", dependencies=[allow(*CALL_ROLES)])
     def api_call(request: Request, attempt_id: int) -> dict[str, Any]:

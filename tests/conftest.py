@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from campaigns.db import Database
 from tests.support import postgres
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -33,3 +34,11 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    """A new, migrated database on each backend."""
+    database = Database(db_url)
+    database.migrate()
+    return database

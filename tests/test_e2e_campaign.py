@@ -195,7 +195,7 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
 
     from campaigns import analytics
     from dialer.acd import Acd
-    from tests.support.browser import Shots, chromium, until, web_server
+    from tests.support.browser import Shots, chromium, log_in, until, web_server
 
     env, work = stack["env"], stack["work"]
     db = Database(f"sqlite:///{Path(env['DIALER_DATA_DIR']).resolve() / 'dialer.db'}")
@@ -214,18 +214,11 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
     with web_server(work, env) as base, chromium(work / "analyst-browser") as b:
         shot = Shots(b, "dashboard")
 
-        def log_in(driver: Any, user: str, page: str) -> None:
-            driver.get(f"{base}{page}")
-            driver.find_element(By.NAME, "username").send_keys(user)
-            driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-            driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-            until(lambda: driver.current_url == f"{base}{page}", 20, f"{page} for {user}")
-
         def js(script: str) -> Any:
             return b.execute_script(script)
 
         # -- the dashboard: every chart drawn from the report, the report the truth
-        log_in(b, "ana", f"/dashboard?campaign={cid}")
+        log_in(b, base, "ana", PASSWORD, f"/dashboard?campaign={cid}")
         until(lambda: js("return window.dashboardDrawn === true"), 30, "the charts")
         report = js("return window.dashboardReport")
         api = js(f"return fetch('/api/dashboard?campaign={cid}&tz=UTC').then(r => r.json())")
@@ -369,11 +362,7 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
                    check=True, capture_output=True, timeout=60)
 
     with web_server(work, env) as base, chromium(work / "marketing-browser") as m:
-        m.get(f"{base}/calls?phone=0001&campaign={cid}")
-        m.find_element(By.NAME, "username").send_keys("mark")
-        m.find_element(By.NAME, "password").send_keys(PASSWORD)
-        m.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        until(lambda: m.find_elements(By.CSS_SELECTOR, "#results .phone"), 20, "results")
+        log_in(m, base, "mark", PASSWORD, f"/calls?phone=0001&campaign={cid}")
         assert m.find_element(By.CSS_SELECTOR, "#results .phone").text == "+821011110001"
         m.find_element(By.CSS_SELECTOR, "#results a").click()
         until(lambda: m.find_elements(By.ID, "no-recording"), 20, "the call, no player")
@@ -383,11 +372,7 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
         assert status == 403
         m.find_element(By.CSS_SELECTOR, "form.who button").click()
         until(lambda: m.find_elements(By.NAME, "username"), 20, "logged out")
-        m.get(f"{base}/admin/audit")
-        m.find_element(By.NAME, "username").send_keys("root")
-        m.find_element(By.NAME, "password").send_keys(PASSWORD)
-        m.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        until(lambda: m.find_elements(By.ID, "audit"), 20, "the audit log")
+        log_in(m, base, "root", PASSWORD, "/admin/audit")
         log = m.find_element(By.ID, "audit").text
         assert "ana" in log and "xlsx" in log and "analyst" in log
         Shots(m, "audit-log")("audit")

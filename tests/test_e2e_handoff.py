@@ -274,7 +274,7 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from tests.support.browser import Shots, chromium, until, web_server
+    from tests.support.browser import Shots, chromium, log_in, until, web_server
 
     env, work, trunk = stack["env"], stack["work"], stack["trunk"]
     acd = Acd.from_url(stack["broker"])
@@ -292,17 +292,10 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
             chromium(work / "supervisor-browser") as sb:
         shot, sshot = Shots(b, "agent-console"), Shots(sb, "supervisor")
 
-        def log_in(driver: Any, user: str, page: str) -> None:
-            driver.get(f"{base}{page}")
-            driver.find_element(By.NAME, "username").send_keys(user)
-            driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-            driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-            until(lambda: driver.current_url == f"{base}{page}", 20, f"{page} for {user}")
-
         def state() -> str:
             return str(b.find_element(By.ID, "state").get_attribute("data-state"))
 
-        log_in(b, "jisu", "/agent")
+        log_in(b, base, "jisu", PASSWORD, "/agent")
         until(lambda: state() == "offline", 20, "the console's first state")
         b.find_element(By.ID, "login").click()
         until(lambda: state() == "not_ready", 20, "logged in to the queue")
@@ -310,7 +303,7 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
         until(lambda: state() == "ready", 20, "ready")
         shot("ready")
 
-        log_in(sb, "boss", "/supervisor")
+        log_in(sb, base, "boss", PASSWORD, "/supervisor")
         until(lambda: sb.find_elements(By.CSS_SELECTOR, "#agents tr[data-agent=jisu]"
                                        "[data-state=ready]"), 20, "jisu on the floor")
         sshot("floor")

@@ -88,13 +88,6 @@ def make_calls(db: Database) -> dict[str, int]:
         return {k: a.id for k, a in calls.items()}
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.migrate()
-    return database
-
-
 def ms(seconds: float) -> datetime:
     """A time as the CDR holds it: UTC, cut to the millisecond."""
     t = at(seconds)

@@ -125,13 +125,6 @@ def test_observe_turn_never_raises_when_redis_is_away() -> None:
     TurnTimings(away).observe(Turn(seq=1, latency_ms=300.0))
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.migrate()
-    return database
-
-
 def at(seconds_ago: float) -> datetime:
     return datetime.fromtimestamp(NOW - seconds_ago, UTC)
 

@@ -88,6 +88,17 @@ class Shots:
         return path
 
 
+def log_in(driver: Any, base: str, user: str, password: str, page: str) -> None:
+    """Open `page`, which sends to the login form, log in there, and wait to be back."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}{page}")
+    driver.find_element(By.NAME, "username").send_keys(user)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    until(lambda: driver.current_url == f"{base}{page}", 20, f"{page} for {user}")
+
+
 def until(predicate: Callable[[], Any], timeout: float, what: str,
           every: float = 0.25) -> Any:
     """Poll until predicate() is truthy; its value. Fails with `what` on time out."""

@@ -23,13 +23,6 @@ from campaigns.users import (
 )
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    d = Database(db_url)
-    d.migrate()
-    return d
-
-
 def test_passwords_are_salted_scrypt_hashes() -> None:
     a, b = hash_password("correct horse"), hash_password("correct horse")
     assert a != b and a.startswith("scrypt$") and "correct" not in a
