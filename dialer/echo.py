@@ -1,14 +1,19 @@
 """The robot must never hear itself: its own speech coming back on the line (a handset
 on speaker, a hybrid's line echo) would otherwise open utterances and interrupt it.
 
-`EchoCanceller` is a line echo canceller for one echo path. The last 100 ms of what is
-received is compared with the robot's own audio of the last `max_delay_ms` (normalised
-cross-correlation through the FFT, at every lag); when one lag explains it, that is the
-echo path (delay and gain), kept for the call. Along it, the robot's audio is subtracted
-from every frame (the linear part), and a frame the echo explains almost wholly is
-muted (the non-linear part: codec noise is left over from the subtraction). A customer
-who talks over the echo leaves far more than that, so their voice passes: barge-in
-still works.
+`EchoCanceller` is a line echo canceller. The last 100 ms of what is received is
+compared with the robot's own audio of the last `max_delay_ms` (normalised
+cross-correlation through the FFT, at every lag); when one lag explains it, that is an
+echo path (delay and gain). Along it, the robot's audio is subtracted from every frame
+(the linear part), and a frame the echo explains almost wholly is muted (the non-linear
+part: codec noise is left over from the subtraction). A customer who talks over the echo
+leaves far more than that, so their voice passes: barge-in still works.
+
+A real line's path is not one fixed delay: a jitter buffer that grows, shrinks or
+drops a frame moves it, and on a loaded machine it moves back and forth (seen: 183 and
+193 ms in turn, every second or so). So the paths found in a call are kept (the last
+few), and each half frame is cancelled along whichever of them explains it best: a move
+back to a known path costs no frame of echo, only a new one waits for its confirmation.
 
 `EchoGuard` is the processor: it sits first in the pipeline and replaces the audio of
 each received frame with what is left after cancellation.
@@ -47,6 +52,7 @@ class EchoConfig:
     # block can be like our speech by chance (same synthetic voice on both sides: seen
     # at 0.84), a real echo path repeats through everything the robot says.
     confirm_ms: int = 100
+    known_paths: int = 4  # paths found in this call that are tried on every frame
 
 
 class EchoCanceller:
@@ -80,6 +86,7 @@ class EchoCanceller:
         self.frames_cancelled = 0
         self.frames_muted = 0
         self.paths: list[tuple[int, int]] = []  # (frame no, delay) each time a path was taken
+        self.known: list[tuple[int, float]] = []  # (delay, gain), the one in use first
 
     @property
     def last_delay_ms(self) -> float | None:
@@ -115,9 +122,7 @@ class EchoCanceller:
         # far from it must be confirmed by blocks `confirm_ms` apart.
         near = self.delay is not None and abs(delay - self.delay) <= 4 * self.n
         if (near and len(agree) >= 2) or (len(agree) >= 2 and now - agree[0][0] >= span):
-            if self.delay is None or abs(self.delay - delay) > 2:
-                self.paths.append((now, delay))
-            self.delay, self.gain = delay, gain
+            self._use(delay, gain, now)
 
     def process(self, rx_pcm: bytes, ref_pcm: bytes) -> bytes:
         """`ref_pcm`: the robot's audio that ends when `rx_pcm` arrived (the last
@@ -139,20 +144,49 @@ class EchoCanceller:
             self._search(ref)
         if self.delay is None:
             return rx_pcm
-        end = len(ref) - self.delay
-        segment = ref[end - self.n:end]
-        seg_energy = float(segment @ segment)
-        if seg_energy < self._min_ref_energy:
+        return self._cancel(rx, rx_pcm, ref)
+
+    def _use(self, delay: int, gain: float, frame_no: int) -> None:
+        """Cancel along this path from now on; it joins (or leads) the known ones."""
+        if self.delay is None or abs(self.delay - delay) > 2:
+            self.paths.append((frame_no, delay))
+        self.delay, self.gain = delay, gain
+        others = [p for p in self.known if abs(p[0] - delay) > 2]
+        self.known = [(delay, gain), *others][:self.cfg.known_paths]
+
+    def _cancel(self, rx: np.ndarray, rx_pcm: bytes, ref: np.ndarray) -> bytes:
+        """Subtract our voice along the known path that explains each half frame best
+        (a move between two known paths may fall inside a frame); a frame the echo
+        explains almost wholly is muted."""
+        n, h = self.n, self.n // 2
+        echoes = []
+        for delay, gain in self.known:
+            end = len(ref) - delay
+            segment = ref[end - n:end]
+            if float(segment @ segment) >= self._min_ref_energy:
+                echoes.append((delay, gain, gain * segment))
+        if not echoes:
             return rx_pcm  # what comes back now is from a moment the robot was quiet
-        echo = self.gain * segment
-        left = rx - echo
         self.frames_cancelled += 1
+        out = np.empty(n)
+        left_energy = echo_energy = 0.0
+        use = echoes[0]
+        for lo in (0, h):
+            part = rx[lo:lo + h]
+            best = min(echoes, key=lambda e: float(np.sum((part - e[2][lo:lo + h]) ** 2)))
+            echo = best[2][lo:lo + h]
+            out[lo:lo + h] = left = part - echo
+            left_energy += float(left @ left)
+            echo_energy += float(echo @ echo)
+            use = best
+        if use[0] != self.delay:  # the line went back to a path it had before
+            self._use(use[0], use[1], self._frame_no)
         # Much left over: the customer talks, or the path moved; search on every frame.
-        self._suspect = float(left @ left) > self.cfg.mute_ratio * float(echo @ echo)
+        self._suspect = left_energy > self.cfg.mute_ratio * echo_energy
         if not self._suspect:
             self.frames_muted += 1
             return b"\x00" * len(rx_pcm)
-        return np.clip(np.rint(left), -32768, 32767).astype("<i2").tobytes()
+        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
 
 
 class EchoGuard(FrameProcessor):

@@ -393,10 +393,11 @@ class CallSession:
         outcome.recording = str(recording) if recording else None
         if echo and echo[0].canceller.delay is not None:
             ec = echo[0].canceller
-            log.info("echo guard: echo path %.0f ms (gain %.2f); %d frames cancelled, "
-                     "%d muted; paths taken (frame, delay ms): %s", ec.last_delay_ms, ec.gain,
-                     ec.frames_cancelled, ec.frames_muted,
-                     [(n, round(d * 1000 / CLOCK_RATE)) for n, d in ec.paths])
+            log.info("echo guard: echo paths %s ms (gain %.2f); %d frames cancelled, %d muted; "
+                     "%d moves, the first at frames %s", [round(d * 1000 / CLOCK_RATE)
+                                                          for d, _ in ec.known],
+                     ec.gain, ec.frames_cancelled, ec.frames_muted, len(ec.paths),
+                     [n for n, _ in ec.paths[:5]])
         outcome.underruns = audio_out.underruns
         outcome.late_frames = call.audio.late_frames
         outcome.slots = dict(policy.slots)

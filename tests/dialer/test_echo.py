@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dialer.echo import EchoCanceller, EchoGuard
+from dialer.echo import EchoCanceller, EchoConfig, EchoGuard
 from dialer.frames import InputAudio
 from dialer.pipeline import run_test
 from dialer.sip import CLOCK_RATE, FRAME_BYTES
@@ -126,3 +126,42 @@ def test_no_search_when_nothing_could_be_echo(voices: dict[str, np.ndarray]) -> 
     assert quiet_line.searches == 0 and robot_quiet.searches == 0
     _, echoing = run(line_echo(robot, 100, 0.5), robot)
     assert echoing.searches > 10 and echoing.last_delay_ms == pytest.approx(100, abs=1)
+
+
+def moving_echo(robot: np.ndarray, plan: list[tuple[float, int]], gain: float = 0.5) -> np.ndarray:
+    """A line whose echo delay changes: `plan` is [(from second, delay ms), ...]."""
+    rx = np.zeros(len(robot))
+    for k, (t0, delay_ms) in enumerate(plan):
+        a = int(t0 * CLOCK_RATE)
+        b = int(plan[k + 1][0] * CLOCK_RATE) if k + 1 < len(plan) else len(robot)
+        d = CLOCK_RATE * delay_ms // 1000
+        rx[a:b] = gain * np.concatenate((np.zeros(d), robot))[a:b]
+    return rx + np.random.default_rng(1).normal(0, 30, len(robot))
+
+
+def test_a_path_that_moves_back_and_forth_is_followed_at_once(
+        voices: dict[str, np.ndarray]) -> None:
+    """Seen on a loaded machine: the jitter buffer moves the echo between 183 and 193 ms
+    every second or so. Once both paths are known, a move back costs no more than the
+    frame it happens in; with one path remembered it costs several, each move."""
+    robot = voices["robot"]
+    plan = [(0.0, 183), (2.0, 193)] + [(3.0 + 0.4 * i, (183, 193)[i % 2]) for i in range(9)]
+    rx = moving_echo(robot, plan)
+    floor = N * (32768 * 10 ** (-50 / 20)) ** 2  # the VAD's floor: quieter is silence
+
+    def leaked_frames(config: EchoConfig) -> tuple[list[int], EchoCanceller]:
+        ec = EchoCanceller(CLOCK_RATE, config=config)
+        out = []
+        for i in range(0, len(rx) - N + 1, N):
+            ref = robot[max(0, i + N - ec.window):i + N]
+            out.append(np.frombuffer(ec.process(pcm(rx[i:i + N]), pcm(ref)), dtype="<i2"))
+        first = 3 * CLOCK_RATE // N  # both paths learnt by then
+        return [j for j, o in enumerate(out[first:], first)
+                if energy(o.astype(float)) > floor], ec
+
+    moves = len(plan) - 2
+    remembered, ec = leaked_frames(EchoConfig())
+    assert sorted(round(d * 1000 / CLOCK_RATE) for d, _ in ec.known) == [183, 193]
+    forgotten, _ = leaked_frames(EchoConfig(known_paths=1))
+    assert len(remembered) <= moves, remembered
+    assert len(forgotten) >= 2 * moves, forgotten
