@@ -20,7 +20,7 @@ demo: system venv
 	$(BIN)/dialer demo
 
 test: system venv lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 # Debian packages the voice loop and the tests need; installed only when one is missing.
 system:
