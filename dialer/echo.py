@@ -53,6 +53,10 @@ class EchoConfig:
     # at 0.84), a real echo path repeats through everything the robot says.
     confirm_ms: int = 100
     known_paths: int = 4  # paths found in this call that are tried on every frame
+    # ... and the current one moved by these many ms either way: the steps a jitter
+    # buffer moves in (10 ms codec frames as G.722's, 20 ms as G.711's), tried at once
+    # rather than after a search confirms them.
+    steps_ms: tuple[int, ...] = (10, 20)
 
 
 class EchoCanceller:
@@ -87,6 +91,7 @@ class EchoCanceller:
         self.frames_muted = 0
         self.paths: list[tuple[int, int]] = []  # (frame no, delay) each time a path was taken
         self.known: list[tuple[int, float]] = []  # (delay, gain), the one in use first
+        self._steps = [sample_rate * ms // 1000 for ms in self.cfg.steps_ms]
 
     @property
     def last_delay_ms(self) -> float | None:
@@ -157,36 +162,65 @@ class EchoCanceller:
     def _cancel(self, rx: np.ndarray, rx_pcm: bytes, ref: np.ndarray) -> bytes:
         """Subtract our voice along the known path that explains each half frame best
         (a move between two known paths may fall inside a frame); a frame the echo
-        explains almost wholly is muted."""
-        n, h = self.n, self.n // 2
-        echoes = []
-        for delay, gain in self.known:
-            end = len(ref) - delay
-            segment = ref[end - n:end]
-            if float(segment @ segment) >= self._min_ref_energy:
-                echoes.append((delay, gain, gain * segment))
+        explains almost wholly is muted. When no known path explains it, the current
+        one moved by a jitter buffer's step is tried, and taken if it does."""
+        assert self.delay is not None
+        echoes = self._echoes(ref, self.known)
         if not echoes:
             return rx_pcm  # what comes back now is from a moment the robot was quiet
         self.frames_cancelled += 1
-        out = np.empty(n)
+        out, explained, use = self._subtract(rx, echoes)
+        if not explained:
+            near = [(self.delay + sign * step, self.gain)
+                    for step in self._steps for sign in (-1, 1)]
+            moved = self._echoes(ref, [p for p in near
+                                       if all(abs(p[0] - d) > 2 for d, _ in self.known)])
+            if moved:
+                out2, explained2, use2 = self._subtract(rx, echoes + moved)
+                if explained2:
+                    out, explained, use = out2, explained2, use2
+        if use[0] != self.delay:  # the line moved: to a path it had before, or a step
+            self._use(use[0], use[1], self._frame_no)
+        # Much left over: the customer talks, or the path moved; search on every frame.
+        self._suspect = not explained
+        if explained:
+            self.frames_muted += 1
+            return b"\x00" * len(rx_pcm)
+        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
+
+    def _echoes(self, ref: np.ndarray, paths: list[tuple[int, float]]
+                ) -> list[tuple[int, float, np.ndarray]]:
+        """(delay, gain, our voice coming back along it now) of each path; none when
+        nothing of ours comes back along any of them (we were quiet then). A path
+        along which we were quiet stays a candidate while another is not: at the onset
+        of a word the true path may still be silent while a wrong one is not, and
+        subtracting the wrong one would put our voice into what the robot hears."""
+        n, found, loud = self.n, [], False
+        for delay, gain in paths:
+            end = len(ref) - delay
+            if delay < 0 or end - n < 0:
+                continue
+            segment = ref[end - n:end]
+            loud = loud or float(segment @ segment) >= self._min_ref_energy
+            found.append((delay, gain, gain * segment))
+        return found if loud else []
+
+    def _subtract(self, rx: np.ndarray, echoes: list[tuple[int, float, np.ndarray]]
+                  ) -> tuple[np.ndarray, bool, tuple[int, float, np.ndarray]]:
+        """rx less the echo along the best path for each half; whether that leaves
+        hardly anything (the frame was our voice), and the path of the last half."""
+        h = self.n // 2
+        out = np.empty(self.n)
         left_energy = echo_energy = 0.0
         use = echoes[0]
         for lo in (0, h):
             part = rx[lo:lo + h]
-            best = min(echoes, key=lambda e: float(np.sum((part - e[2][lo:lo + h]) ** 2)))
-            echo = best[2][lo:lo + h]
+            use = min(echoes, key=lambda e: float(np.sum((part - e[2][lo:lo + h]) ** 2)))
+            echo = use[2][lo:lo + h]
             out[lo:lo + h] = left = part - echo
             left_energy += float(left @ left)
             echo_energy += float(echo @ echo)
-            use = best
-        if use[0] != self.delay:  # the line went back to a path it had before
-            self._use(use[0], use[1], self._frame_no)
-        # Much left over: the customer talks, or the path moved; search on every frame.
-        self._suspect = left_energy > self.cfg.mute_ratio * echo_energy
-        if not self._suspect:
-            self.frames_muted += 1
-            return b"\x00" * len(rx_pcm)
-        return np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes()
+        return out, left_energy <= self.cfg.mute_ratio * echo_energy, use
 
 
 class EchoGuard(FrameProcessor):

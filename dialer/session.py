@@ -391,7 +391,7 @@ class CallSession:
         outcome.duration_s = round(time.monotonic() - answered_at, 2)
         outcome.turns = list(self._turns)
         outcome.recording = str(recording) if recording else None
-        if echo and echo[0].canceller.delay is not None:
+        if echo and echo[0].canceller.searches:
             ec = echo[0].canceller
             log.info("echo guard: echo paths %s ms (gain %.2f); %d frames cancelled, %d muted; "
                      "%d moves, the first at frames %s", [round(d * 1000 / CLOCK_RATE)

@@ -33,23 +33,30 @@ personas:
 """
 
 
+def guard_log(log: Path) -> list[str]:
+    """What the echo guard said about the call (its paths, frames muted), for a failure."""
+    return [ln[ln.find("echo guard"):] for ln in log.read_text(encoding="utf-8").splitlines()
+            if "echo guard" in ln]
+
+
 def test_an_echoing_line_does_not_make_the_robot_hear_itself(tmp_path: Path) -> None:
     personas = tmp_path / "personas.yml"
     personas.write_text(PERSONAS, encoding="utf-8")
     env = call_env(tmp_path, 48800)
     with simulator(tmp_path, env, personas) as (port, log):
         env["DIALER_SIP_TRUNK"] = f"127.0.0.1:{port}"
-        echoed = call_json(env, "+821055550001")
-        over = call_json(env, "+821055550002")
+        echoed = call_json(env, "+821055550001", log=tmp_path / "echoed.log")
+        over = call_json(env, "+821055550002", log=tmp_path / "over.log")
         control = call_json(dict(env, DIALER_ECHO_GUARD="false"), "+821055550001")
 
     bots = [t for t in echoed["turns"] if t["speaker"] == "bot"]
     customer = [t for t in echoed["turns"] if t["speaker"] == "customer"]
-    assert not any(t["interrupted"] for t in bots), [
+    why = guard_log(tmp_path / "echoed.log"), [
         (t["speaker"], t["node"], t["text"][:10], t.get("interrupted"), t["offset_ms"])
         for t in echoed["turns"]]
+    assert not any(t["interrupted"] for t in bots), why
     assert [(t["node"], t["intent"]) for t in customer] == [
-        ("greeting", "deny"), ("objection", "too_expensive")], echoed["turns"]
+        ("greeting", "deny"), ("objection", "too_expensive")], why
     assert echoed["disposition"] == "not_interested"
 
     # Talking over the echo is still talking: the robot stops and hears the question.
@@ -57,7 +64,7 @@ def test_an_echoing_line_does_not_make_the_robot_hear_itself(tmp_path: Path) -> 
     assert turns[0]["node"] == "greeting" and turns[0]["interrupted"] is True, turns
     assert next((t["node"], t["intent"]) for t in turns if t["speaker"] == "customer") == (
         "greeting", "ask_price"), turns
-    assert over["disposition"] == "not_interested"
+    assert over["disposition"] == "not_interested", guard_log(tmp_path / "over.log")
     quiet = sim_events(log, "robot quiet")
     assert quiet and quiet[0]["ms"] is not None and quiet[0]["ms"] <= 400 + 60 + 200, quiet
 

@@ -139,29 +139,45 @@ def moving_echo(robot: np.ndarray, plan: list[tuple[float, int]], gain: float = 
     return rx + np.random.default_rng(1).normal(0, 30, len(robot))
 
 
+def leaked_frames(robot: np.ndarray, rx: np.ndarray, config: EchoConfig,
+                  after_s: float) -> tuple[list[int], EchoCanceller]:
+    """Frames after `after_s` in which some of the echo got through, loud enough for the
+    VAD to hear (-50 dBFS)."""
+    floor = N * (32768 * 10 ** (-50 / 20)) ** 2
+    ec = EchoCanceller(CLOCK_RATE, config=config)
+    out = []
+    for i in range(0, len(rx) - N + 1, N):
+        ref = robot[max(0, i + N - ec.window):i + N]
+        out.append(np.frombuffer(ec.process(pcm(rx[i:i + N]), pcm(ref)), dtype="<i2"))
+    first = int(after_s * CLOCK_RATE) // N
+    return [j for j, o in enumerate(out[first:], first) if energy(o.astype(float)) > floor], ec
+
+
 def test_a_path_that_moves_back_and_forth_is_followed_at_once(
         voices: dict[str, np.ndarray]) -> None:
     """Seen on a loaded machine: the jitter buffer moves the echo between 183 and 193 ms
-    every second or so. Once both paths are known, a move back costs no more than the
-    frame it happens in; with one path remembered it costs several, each move."""
+    every second or so. Once both paths are known, a move back costs at most the frame
+    it happens in; with one path remembered (and no step tried) it costs several."""
     robot = voices["robot"]
     plan = [(0.0, 183), (2.0, 193)] + [(3.0 + 0.4 * i, (183, 193)[i % 2]) for i in range(9)]
     rx = moving_echo(robot, plan)
-    floor = N * (32768 * 10 ** (-50 / 20)) ** 2  # the VAD's floor: quieter is silence
-
-    def leaked_frames(config: EchoConfig) -> tuple[list[int], EchoCanceller]:
-        ec = EchoCanceller(CLOCK_RATE, config=config)
-        out = []
-        for i in range(0, len(rx) - N + 1, N):
-            ref = robot[max(0, i + N - ec.window):i + N]
-            out.append(np.frombuffer(ec.process(pcm(rx[i:i + N]), pcm(ref)), dtype="<i2"))
-        first = 3 * CLOCK_RATE // N  # both paths learnt by then
-        return [j for j, o in enumerate(out[first:], first)
-                if energy(o.astype(float)) > floor], ec
-
     moves = len(plan) - 2
-    remembered, ec = leaked_frames(EchoConfig())
+    remembered, ec = leaked_frames(robot, rx, EchoConfig(steps_ms=()), 3.0)
     assert sorted(round(d * 1000 / CLOCK_RATE) for d, _ in ec.known) == [183, 193]
-    forgotten, _ = leaked_frames(EchoConfig(known_paths=1))
+    forgotten, _ = leaked_frames(robot, rx, EchoConfig(known_paths=1, steps_ms=()), 3.0)
     assert len(remembered) <= moves, remembered
     assert len(forgotten) >= 2 * moves, forgotten
+
+
+@pytest.mark.parametrize("step_ms", [10, 20, -20])
+def test_a_jitter_buffer_step_to_a_new_path_is_followed_at_once(
+        voices: dict[str, np.ndarray], step_ms: int) -> None:
+    """A path never seen before, one jitter-buffer step (a codec frame) from the one in
+    use, is taken in the frame it appears, not after a search confirms it over 100 ms."""
+    robot = voices["robot"]
+    rx = moving_echo(robot, [(0.0, 150), (3.0, 150 + step_ms)])
+    stepped, ec = leaked_frames(robot, rx, EchoConfig(), 2.9)
+    assert ec.last_delay_ms == pytest.approx(150 + step_ms, abs=1)
+    searched, _ = leaked_frames(robot, rx, EchoConfig(steps_ms=()), 2.9)
+    assert len(stepped) <= 1, stepped
+    assert len(searched) >= 2, searched

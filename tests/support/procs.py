@@ -129,11 +129,14 @@ def celery_worker(workdir: Path, env: dict[str, str], processes: int = 2) -> Ite
 
 
 def call_json(env: dict[str, str], number: str, script: Path = DEMO,
-              name: str = "최지영") -> dict[str, Any]:
-    """Place one call with `dialer call --json` and return its outcome."""
+              name: str = "최지영", log: Path | None = None) -> dict[str, Any]:
+    """Place one call with `dialer call --json` and return its outcome; `log`: keep
+    the call's log there (for a failing test to show)."""
     proc = subprocess.run(dialer_cmd("call", number, "--script", str(script), "--field",
                                      f"name={name}", "--ring-timeout", "10", "--json"),
                           env=env, capture_output=True, text=True, timeout=150, check=False)
+    if log is not None:
+        log.write_text(proc.stderr, encoding="utf-8")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
