@@ -85,13 +85,21 @@ class EchoCanceller:
         self._suspect = False
         self._frame_no = 0
         self._seen: list[tuple[int, int, float]] = []  # (frame no, delay, gain) candidates
-        self.delay: int | None = None  # samples, once locked
-        self.gain = 0.0
         self.frames_cancelled = 0
         self.frames_muted = 0
         self.paths: list[tuple[int, int]] = []  # (frame no, delay) each time a path was taken
-        self.known: list[tuple[int, float]] = []  # (delay, gain), the one in use first
+        # (delay in samples, gain) of the paths found, the one in use first
+        self.known: list[tuple[int, float]] = []
         self._steps = [sample_rate * ms // 1000 for ms in self.cfg.steps_ms]
+
+    @property
+    def delay(self) -> int | None:
+        """The path in use (samples), once one is found."""
+        return self.known[0][0] if self.known else None
+
+    @property
+    def gain(self) -> float:
+        return self.known[0][1] if self.known else 0.0
 
     @property
     def last_delay_ms(self) -> float | None:
@@ -155,7 +163,6 @@ class EchoCanceller:
         """Cancel along this path from now on; it joins (or leads) the known ones."""
         if self.delay is None or abs(self.delay - delay) > 2:
             self.paths.append((frame_no, delay))
-        self.delay, self.gain = delay, gain
         others = [p for p in self.known if abs(p[0] - delay) > 2]
         self.known = [(delay, gain), *others][:self.cfg.known_paths]
 
@@ -164,14 +171,14 @@ class EchoCanceller:
         (a move between two known paths may fall inside a frame); a frame the echo
         explains almost wholly is muted. When no known path explains it, the current
         one moved by a jitter buffer's step is tried, and taken if it does."""
-        assert self.delay is not None
+        delay, gain = self.known[0]
         echoes = self._echoes(ref, self.known)
         if not echoes:
             return rx_pcm  # what comes back now is from a moment the robot was quiet
         self.frames_cancelled += 1
         out, explained, use = self._subtract(rx, echoes)
         if not explained:
-            near = [(self.delay + sign * step, self.gain)
+            near = [(delay + sign * step, gain)
                     for step in self._steps for sign in (-1, 1)]
             moved = self._echoes(ref, [p for p in near
                                        if all(abs(p[0] - d) > 2 for d, _ in self.known)])
@@ -179,7 +186,7 @@ class EchoCanceller:
                 out2, explained2, use2 = self._subtract(rx, echoes + moved)
                 if explained2:
                     out, explained, use = out2, explained2, use2
-        if use[0] != self.delay:  # the line moved: to a path it had before, or a step
+        if use[0] != delay:  # the line moved: to a path it had before, or a step
             self._use(use[0], use[1], self._frame_no)
         # Much left over: the customer talks, or the path moved; search on every frame.
         self._suspect = not explained
