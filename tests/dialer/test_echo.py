@@ -33,9 +33,10 @@ def pcm(x: np.ndarray) -> bytes:
     return np.clip(np.rint(x), -32768, 32767).astype("<i2").tobytes()
 
 
-def run(rx: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, EchoCanceller]:
+def run(rx: np.ndarray, sent: np.ndarray,
+        config: EchoConfig | None = None) -> tuple[np.ndarray, EchoCanceller]:
     """Feed rx frame by frame, each with the robot audio sent up to its end."""
-    ec = EchoCanceller(CLOCK_RATE)
+    ec = EchoCanceller(CLOCK_RATE, config=config)
     out = []
     for i in range(0, len(rx) - N + 1, N):
         ref = sent[max(0, i + N - ec.window):i + N]
@@ -144,13 +145,10 @@ def leaked_frames(robot: np.ndarray, rx: np.ndarray, config: EchoConfig,
     """Frames after `after_s` in which some of the echo got through, loud enough for the
     VAD to hear (-50 dBFS)."""
     floor = N * (32768 * 10 ** (-50 / 20)) ** 2
-    ec = EchoCanceller(CLOCK_RATE, config=config)
-    out = []
-    for i in range(0, len(rx) - N + 1, N):
-        ref = robot[max(0, i + N - ec.window):i + N]
-        out.append(np.frombuffer(ec.process(pcm(rx[i:i + N]), pcm(ref)), dtype="<i2"))
+    out, ec = run(rx, robot, config)
     first = int(after_s * CLOCK_RATE) // N
-    return [j for j, o in enumerate(out[first:], first) if energy(o.astype(float)) > floor], ec
+    return [j for j in range(first, len(out) // N)
+            if energy(out[j * N:(j + 1) * N]) > floor], ec
 
 
 def test_a_path_that_moves_back_and_forth_is_followed_at_once(
