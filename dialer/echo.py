@@ -52,6 +52,11 @@ class EchoConfig:
     # block can be like our speech by chance (same synthetic voice on both sides: seen
     # at 0.84), a real echo path repeats through everything the robot says.
     confirm_ms: int = 100
+    # A path already known is learnt again (its gain) only from a block this like our
+    # voice: while the customer talks over the echo, a block can still pass `lock_corr`
+    # at the path's lag, but the gain measured on it is theirs as much as ours (seen:
+    # the echo left whole after such a re-learning).
+    relearn_corr: float = 0.9
     known_paths: int = 4  # paths found in this call that are tried on every frame
     # ... and the current one moved by these many ms either way: the steps a jitter
     # buffer moves in (10 ms codec frames as G.722's, 20 ms as G.711's), tried at once
@@ -135,6 +140,9 @@ class EchoCanceller:
         # far from it must be confirmed by blocks `confirm_ms` apart.
         near = self.delay is not None and abs(delay - self.delay) <= 4 * self.n
         if (near and len(agree) >= 2) or (len(agree) >= 2 and now - agree[0][0] >= span):
+            if corr[lag] < self.cfg.relearn_corr and any(
+                    abs(d - delay) <= 2 for d, _ in self.known):
+                return  # a path we have, in a block with more than our voice in it
             self._use(delay, gain, now)
 
     def process(self, rx_pcm: bytes, ref_pcm: bytes) -> bytes:
