@@ -21,6 +21,7 @@ from celery import Celery, signals
 from campaigns.db import Database
 from campaigns.models import AttemptStatus, CampaignStatus
 from campaigns.settings import CampaignSettings
+from campaigns.trunks import TrunkError
 from dialer.settings import DialerSettings
 from voices.settings import VoiceSettings
 
@@ -30,6 +31,11 @@ DISPATCH_PERIOD_S = 2.0  # how often beat runs the dispatcher; pacing spreads ca
 campaign_settings = CampaignSettings()
 dialer_settings = DialerSettings()
 voice_settings = VoiceSettings()
+
+# A sandbox worker (simulated customers only) has queues of its own, so a production
+# worker on the same broker never even receives a dry-run's task, nor it a real one.
+_SUFFIX = ".sandbox" if dialer_settings.is_sandbox else ""
+CALLS_QUEUE, DISPATCH_QUEUE = f"calls{_SUFFIX}", f"dispatch{_SUFFIX}"
 
 app = Celery("dialer", broker=dialer_settings.broker_url)
 app.conf.update(
@@ -43,11 +49,11 @@ app.conf.update(
     # Longer than the longest call, or Redis hands a running call to a second worker.
     broker_transport_options={"visibility_timeout": int(dialer_settings.max_call_s * 2 + 600)},
     broker_connection_retry_on_startup=True,
-    task_routes={"dialer.place_call": {"queue": "calls"},
-                 "dialer.dispatch": {"queue": "dispatch"}},
-    task_default_queue="dispatch",
+    task_routes={"dialer.place_call": {"queue": CALLS_QUEUE},
+                 "dialer.dispatch": {"queue": DISPATCH_QUEUE}},
+    task_default_queue=DISPATCH_QUEUE,
     beat_schedule={"dispatch": {"task": "dialer.dispatch", "schedule": DISPATCH_PERIOD_S,
-                                "options": {"expires": 10}}},
+                                "options": {"expires": 10, "queue": DISPATCH_QUEUE}}},
     beat_schedule_filename=str(campaign_settings.data_dir / "celerybeat-schedule"),
     worker_redirect_stdouts=False,
 )
@@ -120,12 +126,14 @@ def dispatch() -> dict[str, Any]:
     from campaigns.service import claim_due, finish_campaigns, stale_queued
 
     db = database()
-    sent = claim_due(db, period_s=DISPATCH_PERIOD_S)
+    # A sandbox worker claims its dry-runs only; a production one never claims them.
+    sandbox, only = dialer_settings.is_sandbox, dialer_settings.sandbox_campaign
+    sent = claim_due(db, period_s=DISPATCH_PERIOD_S, sandbox=sandbox, only_campaign=only)
     # Spread over the period rather than all at once: the campaign's calls a second.
     step = DISPATCH_PERIOD_S / max(1, len(sent))
     for i, attempt_id in enumerate(sent):
         place_call.apply_async((attempt_id,), countdown=i * step)
-    for attempt_id in stale_queued(db):
+    for attempt_id in stale_queued(db, sandbox=sandbox, only_campaign=only):
         place_call.delay(attempt_id)
     finished = finish_campaigns(db)
     if sent or finished:
@@ -207,6 +215,26 @@ def handoff_desk(db: Database, rt: Any, attempt_id: int) -> Any:
                        ring_s=dialer_settings.handoff_ring_s)
 
 
+def trunk_config(db: Database, ctx: dict[str, Any]) -> Any:
+    """The trunk this attempt dials through: the campaign's, from the admins' list, or
+    the workers' own (DIALER_SIP_*). A sandbox worker always uses its own (the loopback
+    simulator, checked when it started), whatever the campaign names."""
+    from campaigns import trunks
+    from dialer.sip import TrunkConfig
+
+    if dialer_settings.is_sandbox or not ctx["trunk"]:
+        return dialer_settings.trunk(ctx["caller_id"])
+    t = trunks.for_call(db, ctx["trunk"])
+    caller_id = ctx["caller_id"] or next(iter(t["caller_ids"]), None)
+    if caller_id is not None and caller_id not in t["caller_ids"]:
+        raise trunks.TrunkError(f"caller ID {caller_id} is no longer allowed on trunk "
+                                f"{t['name']}; an admin changed the trunk's list")
+    return TrunkConfig(host=t["host"], registrar=t["registrar"], username=t["username"],
+                       password=t["password"], realm=t["realm"] or "*",
+                       outbound_proxy=t["outbound_proxy"], caller_id=caller_id,
+                       transport=t["transport"])
+
+
 def run_call(attempt_id: int) -> dict[str, Any]:
     """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
@@ -219,13 +247,21 @@ def run_call(attempt_id: int) -> dict[str, Any]:
     if ctx["campaign_status"] != CampaignStatus.RUNNING:
         service.release_attempt(db, attempt_id)
         return {"attempt_id": attempt_id, "skipped": f"campaign {ctx['campaign_status']}"}
-    why_not = service.dial_check(db, attempt_id)  # DNC and window, again, at dial time
+    # DNC and window, again, at dial time; and a dry-run only ever on a sandbox worker.
+    why_not = service.dial_check(db, attempt_id, sandbox=dialer_settings.is_sandbox)
     if why_not is not None:
         log.info("attempt %s not dialed: %s", attempt_id, why_not)
         return {"attempt_id": attempt_id, "skipped": why_not}
     rt = runtime()
-    uri = rt.settings.trunk(ctx["caller_id"], ctx["trunk"]).dial_uri(ctx["phone"])
-    if not service.begin_attempt(db, attempt_id, uri):
+    try:
+        trunk = trunk_config(db, ctx)
+    except TrunkError as exc:
+        if service.begin_attempt(db, attempt_id, None):
+            service.finish_attempt(db, attempt_id, disposition="failed", sip_status=None,
+                                   sip_reason=None, reason=None, handoff=False,
+                                   end_node=None, recording=None, error=str(exc))
+        return {"attempt_id": attempt_id, "error": str(exc)}
+    if not service.begin_attempt(db, attempt_id, trunk.dial_uri(ctx["phone"])):
         return {"attempt_id": attempt_id, "skipped": "already taken"}
     recording = (campaign_settings.recordings_dir / f"campaign-{ctx['campaign_id']}"
                  / f"attempt-{attempt_id}.wav").resolve()
@@ -246,7 +282,7 @@ def run_call(attempt_id: int) -> dict[str, Any]:
                                f"DIALER_LANGUAGE={ctx['language']}")
         outcome = rt.call(ctx["phone"], ctx["script_dir"], ctx["fields"],
                           caller_id=ctx["caller_id"], recording=recording,
-                          voice=ctx["voice"], trunk_host=ctx["trunk"],
+                          voice=ctx["voice"], trunk=trunk,
                           ring_timeout_s=ctx["ring_timeout_s"], handoff=desk,
                           on_turn=on_turn,
                           on_answer=lambda: service.mark_answered(db, attempt_id))

@@ -56,7 +56,9 @@ def time_web(url: str, work: Path, runs: int, browser: bool) -> dict[str, float]
     from tests.support.browser import chromium, web_server
 
     create_user(Database(url), "bench", "bench password", "analyst")
-    env = dict(os.environ, DIALER_DATABASE_URL=url, DIALER_DATA_DIR=str(work))
+    # Plain http on loopback: urllib's cookie jar sends no Secure cookie over http.
+    env = dict(os.environ, DIALER_DATABASE_URL=url, DIALER_DATA_DIR=str(work),
+               DIALER_WEB_SECURE_COOKIES="false")
     env.pop("DIALER_ACD_URL", None)
     out: dict[str, float] = {}
     with web_server(work, env) as base:

@@ -24,7 +24,7 @@ from sqlalchemy import Select, func, select
 
 from campaigns.db import Database
 from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact, Disposition
-from campaigns.privacy import mask_phone, phone_suffix
+from campaigns.privacy import mask_phone, phone_suffix, scrub
 from campaigns.service import safe_cell
 
 CDR_COLUMNS: tuple[str, ...] = (
@@ -115,7 +115,12 @@ def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = ""
         wanted = Disposition.parse(disposition)
     except ValueError as exc:
         raise CdrError(str(exc)) from None
-    return CdrFilter(campaign_ids=tuple(sorted(set(campaign_ids))), start=lo, end=hi,
+    ids = tuple(sorted(set(campaign_ids)))
+    # Checked here, before an export starts streaming: a database error after the 200
+    # went out would cut the file off with no word of why.
+    if any(not 1 <= i < 2**63 for i in ids) or len(ids) > 1000:
+        raise CdrError("campaign ids are whole numbers from 1 to 2^63-1, at most 1000")
+    return CdrFilter(campaign_ids=ids, start=lo, end=hi,
                      disposition=wanted, phone=phone_suffix(phone))
 
 
@@ -146,7 +151,7 @@ def iter_cdr(db: Database, f: CdrFilter | None = None, *, mask: bool = False,
              chunk: int = CHUNK_ROWS) -> Iterator[CdrRow]:
     """Every call matching `f` as a CDR row (keys: CDR_COLUMNS), oldest call first,
     fetched `chunk` rows at a time (a server-side cursor on PostgreSQL). `mask` hides
-    all but the callee's last four digits (campaigns.privacy)."""
+    all but the callee's last four digits, in the SIP reason too (campaigns.privacy)."""
     q = cdr_query(f or CdrFilter()).execution_options(yield_per=chunk, stream_results=True)
     with db.session() as s:
         for r in s.execute(q):
@@ -164,7 +169,9 @@ def cdr_row(r: Any, mask: bool = False) -> CdrRow:
     return {"call_id": r.id, "campaign": r.name, "caller_id": r.caller_id,
             "callee": mask_phone(r.phone) if mask else r.phone,
             "start": start, "answer": answer, "end": end, "duration_s": duration,
-            "billable_s": billable, "sip_status": r.sip_status, "sip_reason": r.sip_reason,
+            "billable_s": billable, "sip_status": r.sip_status,
+            # the far end writes what it likes in its reason phrase, numbers included
+            "sip_reason": scrub(r.sip_reason) if mask and r.sip_reason else r.sip_reason,
             "disposition": r.disposition,
             "handoff": r.handoff_result or ("yes" if r.handoff else "no"),
             "agent": r.agent, "agent_disposition": r.agent_disposition}

@@ -13,13 +13,20 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import Database
 from campaigns.importer import normalize_phone
-from campaigns.models import DncEntry
+from campaigns.models import Campaign, DncEntry
 
 SOURCES = ("manual", "upload", "opt_out", "dtmf", "api", "agent")
+MAX_ID = 2**31 - 1  # the largest id an Integer column holds (PostgreSQL's integer)
+MAX_PHONE_INPUT = 64  # characters of a number as typed, separators and all
+MAX_REASON = 500  # characters of the reason kept with an entry
 
 
 class DncError(ValueError):
     """A number or list the operator can correct."""
+
+
+class UnknownCampaign(DncError):
+    """The campaign whose list was named does not exist (the web answers 404)."""
 
 
 def scope_of(campaign_id: int | None) -> str:
@@ -27,6 +34,9 @@ def scope_of(campaign_id: int | None) -> str:
 
 
 def normalise(phone: str, region: str = "KR") -> str:
+    if len(phone) > MAX_PHONE_INPUT:
+        raise DncError(f"a phone number has at most {MAX_PHONE_INPUT} characters; this one "
+                       f"has {len(phone):,} (starting {phone[:20]!r}); type the number alone")
     try:
         return normalize_phone(phone, region)
     except ValueError as exc:
@@ -55,16 +65,43 @@ def add(s: Session, phone_e164: str, *, campaign_id: int | None = None,
 def add_number(db: Database, phone: str, *, campaign_id: int | None = None,
                region: str = "KR", source: str = "manual", reason: str | None = None,
                added_by: str | None = None) -> tuple[str, bool]:
+    """Add a number as typed; (its E.164 form, False if it was on that list already).
+    UnknownCampaign when `campaign_id` names no campaign."""
     e164 = normalise(phone, region)
+    reason = check_reason(reason)
     with db.session() as s:
+        _check_campaign(s, campaign_id)
         return e164, add(s, e164, campaign_id=campaign_id, source=source, reason=reason,
                          added_by=added_by)
 
 
+def check_reason(reason: str | None) -> str | None:
+    """The reason as kept: at most MAX_REASON characters, one paragraph of text."""
+    if reason is None:
+        return None
+    if len(reason) > MAX_REASON:
+        raise DncError(f"the reason is {len(reason):,} characters long; keep it to "
+                       f"{MAX_REASON} characters")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" or ord(ch) == 127 for ch in reason):
+        raise DncError("the reason contains a control character (such as NUL); type it "
+                       "again as plain text")
+    return reason
+
+
+def _check_campaign(s: Session, campaign_id: int | None) -> None:
+    if campaign_id is not None and (not 0 < campaign_id <= MAX_ID
+                                    or s.get(Campaign, campaign_id) is None):
+        raise UnknownCampaign(f"no campaign {campaign_id}; give the number of an existing "
+                              "campaign, or none for the global list")
+
+
 def remove_number(db: Database, phone: str, *, campaign_id: int | None = None,
                   region: str = "KR") -> bool:
+    """Take a number as typed off a list; False if it was not on it. UnknownCampaign
+    when `campaign_id` names no campaign."""
     e164 = normalise(phone, region)
     with db.session() as s:
+        _check_campaign(s, campaign_id)
         gone = s.execute(delete(DncEntry).where(DncEntry.scope == scope_of(campaign_id),
                                                 DncEntry.phone == e164))
         return bool(gone.rowcount)  # type: ignore[attr-defined]

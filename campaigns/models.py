@@ -158,6 +158,9 @@ class ImportBatch(Base):
     progress: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     phone_column: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # When the stored file was deleted under the upload retention rule
+    # (campaigns/uploads.py); the counts and rejected rows stay.
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     rejections: Mapped[list[ImportRejection]] = relationship(back_populates="batch")
 
@@ -277,9 +280,36 @@ class Turn(Base):
     # barged in.
     tts_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Customer turns: "asked" when the robot asked them to confirm the irreversible
+    # action this reply would take; "yes" / "no" / "unclear" on the reply to that
+    # question. `commits` names the irreversible action (e.g. opt_out) the robot took on
+    # this reply: only then is the number put on a do-not-call list.
+    confirmation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    commits: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     attempt: Mapped[CallAttempt] = relationship(back_populates="turns")
+
+
+class Trunk(Base):
+    """A SIP trunk campaigns may dial through, kept by admins: where calls go, the
+    credentials and the one realm they answer, and the caller IDs it allows. A campaign
+    names one; the password is never shown back."""
+
+    __tablename__ = "trunk"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    host: Mapped[str] = mapped_column(String(255))  # host[:port] of sip:<number>@<host>
+    transport: Mapped[str] = mapped_column(String(8), default="udp", server_default="udp")
+    registrar: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    outbound_proxy: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    username: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    realm: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    caller_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Role(enum.StrEnum):
@@ -303,8 +333,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Guessing is slowed down: after too many wrong passwords in a row the account
-    # refuses logins until locked_until.
+    # Password checks since the last successful login, for admins to see guessing. It
+    # locks nothing: guessing is slowed per address (LoginThrottle). locked_until is
+    # no longer set (revision 0010) and stays for old databases.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                           nullable=True)
@@ -315,6 +346,19 @@ class User(Base):
     # skills routing matches against (comma-separated).
     sip_uri: Mapped[str | None] = mapped_column(String(255), nullable=True)
     skills: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class LoginThrottle(Base):
+    """The pace of login attempts from one source: an address, or one user name from
+    one address (campaigns/users.py). `key` is a SHA-256, so no typed user name is
+    kept; times are seconds since the epoch (UTC)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_attempt: Mapped[float] = mapped_column(Float, index=True)
+    not_before: Mapped[float] = mapped_column(Float)  # no attempt is taken before this
 
 
 class WebSession(Base):

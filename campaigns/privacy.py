@@ -1,7 +1,9 @@
 """Who sees what of a customer: analysts study calls, not people, so they get phone
 numbers with only the last four digits; recordings are served to the roles that review
 call quality. Every page, API and export that shows a phone number or a recording asks
-here."""
+here, and every free text it shows (a SIP reason, why a call ended, an error, the
+agent's notes, what was said) goes through `scrub_text` first: a number can hide in
+any of them."""
 
 from __future__ import annotations
 
@@ -14,6 +16,15 @@ FULL_PHONE_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SUPERVISOR, Role.
 # Roles that may listen to recordings (quality review).
 RECORDING_ROLES = frozenset({Role.ADMIN, Role.ANALYST, Role.SUPERVISOR})
 VISIBLE_DIGITS = 4
+# How people and programs split a number's digits: 010-1234-5678, (02) 123.4567,
+# +82 10 1234 5678, 010/1234/5678.
+SEPARATORS = " \t-.()/"
+# A number in free text: digits joined by up to three separators. Seven digits is the
+# shortest subscriber number worth hiding; shorter runs (600s, 486, 10:30) stay.
+_NUMBER = re.compile(rf"\+?\d(?:[{re.escape(SEPARATORS)}]{{0,3}}\d)*")
+MIN_NUMBER_DIGITS = 7
+# The user part of a SIP or tel URI: a number, or a name that is somebody's phone.
+_URI_USER = re.compile(r"(?i)\b(?:(sips?):([^@\s;>,\"']+)(?=@)|(tel):([^\s;>,\"'@]+))")
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -55,3 +66,43 @@ def check_search(role: str, suffix: str | None) -> None:
 def phone_for(role: str, phone: str | None) -> str | None:
     """The phone number as this role may see it."""
     return phone if role in FULL_PHONE_ROLES else mask_phone(phone)
+
+
+def scrub(text: str) -> str:
+    """`text` with every SIP/SIPS/tel URI's user part and every number of seven digits
+    or more masked as `mask_phone` does, character for character (the sentence keeps its
+    shape, the last four digits still tell two calls apart). Dates and IP addresses
+    written with separators look like numbers and are masked too: a free text cannot
+    tell them apart, and the call's own columns carry its times."""
+    def user(m: re.Match[str]) -> str:
+        scheme, part = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        return f"{scheme}:{mask_phone(part)}"
+
+    def number(m: re.Match[str]) -> str:
+        found = m.group()
+        if sum(ch.isdecimal() for ch in found) < MIN_NUMBER_DIGITS:
+            return found
+        return _mask_digits(found)
+
+    return _NUMBER.sub(number, _URI_USER.sub(user, text))
+
+
+def _mask_digits(text: str) -> str:
+    """Like `mask_phone`, by the regex's notion of a digit (any script's), so that what
+    `_NUMBER` found is exactly what gets hidden."""
+    seen, out = 0, []
+    for ch in reversed(text):
+        if ch.isdecimal():
+            seen += 1
+            out.append(ch if seen <= VISIBLE_DIGITS else "•")
+        else:
+            out.append("•" if ch == "+" else ch)
+    return "".join(reversed(out))
+
+
+def scrub_text(role: str, text: str | None) -> str | None:
+    """A free text as this role may read it: whole for the roles that see whole numbers,
+    scrubbed (`scrub`) for the others."""
+    if not text or role in FULL_PHONE_ROLES:
+        return text
+    return scrub(text)

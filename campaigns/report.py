@@ -1,4 +1,5 @@
-"""The campaign report: what happened to every contact and every call, turn by turn."""
+"""The campaign report: what happened to every contact and every call, turn by turn,
+and the same as a given role may read it (campaigns/privacy.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from campaigns.db import Database
 from campaigns.models import CallAttempt, Contact
+from campaigns.privacy import phone_for, scrub_text
 from campaigns.service import get_campaign
+
+# A call's texts that anyone may have typed or said a number into. The transcript is
+# among them: customers say their number aloud (and the recogniser writes digits).
+FREE_TEXT = ("reason", "error", "sip_reason", "agent_notes")
 
 
 def _duration_s(a: CallAttempt) -> float:
@@ -41,7 +47,8 @@ def call_dict(a: CallAttempt) -> dict[str, Any]:
                    "asr_confidence": t.asr_confidence, "latency_ms": t.latency_ms,
                    "asr_ms": t.asr_ms, "nlu_ms": t.nlu_ms, "offset_ms": t.offset_ms,
                    "duration_ms": t.duration_ms, "processing_ms": t.processing_ms,
-                   "tts_ms": t.tts_ms, "interrupted": t.interrupted} for t in a.turns],
+                   "tts_ms": t.tts_ms, "interrupted": t.interrupted,
+                   "confirmation": t.confirmation, "commits": t.commits} for t in a.turns],
     }
 
 
@@ -76,3 +83,29 @@ def campaign_report(db: Database, campaign_id: int) -> dict[str, Any]:
             "dispositions": dict(Counter(c.last_disposition or "pending" for c in contacts)),
             "calls": calls,
         }
+
+
+def call_for(role: str, call: dict[str, Any]) -> dict[str, Any]:
+    """A call (`call_dict`) as `role` may read it, changed in place: the number masked,
+    and every free text, slot value and turn scrubbed for the roles that see masked
+    numbers."""
+    if "phone" in call:
+        call["phone"] = phone_for(role, call["phone"])
+    for key in FREE_TEXT:
+        if key in call:
+            call[key] = scrub_text(role, call[key])
+    if isinstance(call.get("slots"), dict):
+        call["slots"] = {k: scrub_text(role, v) if isinstance(v, str) else v
+                         for k, v in call["slots"].items()}
+    for turn in call.get("turns") or ():
+        turn["text"] = scrub_text(role, turn.get("text"))
+    return call
+
+
+def report_for(role: str, report: dict[str, Any]) -> dict[str, Any]:
+    """A `campaign_report` as `role` may read it (changed in place)."""
+    for contact in report["contacts"]:
+        contact["phone"] = phone_for(role, contact["phone"])
+    for call in report["calls"]:
+        call_for(role, call)
+    return report

@@ -19,9 +19,9 @@ from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaigns import dnc
+from campaigns import dnc, trunks
 from campaigns.db import Database
-from campaigns.importer import CsvImportError, ParsedList, read_call_list
+from campaigns.importer import MAX_COLUMN_NAME, CallList, CsvImportError, open_call_list
 from campaigns.models import (
     RETRYABLE_DISPOSITIONS,
     AttemptStatus,
@@ -60,32 +60,56 @@ class ImportSummary:
                 "rejected": self.rejected, "errors": self.errors}
 
 
-def _store_upload(uploads_dir: Path, csv_path: Path, filename: str | None = None) -> Path:
-    # Keep the file exactly as uploaded: rejected rows can always be traced back to it.
+def _store_upload(uploads_dir: Path, csv_path: Path, filename: str | None = None,
+                  move: bool = False) -> Path:
+    # Keep the file exactly as uploaded: rejected rows can always be traced back to it
+    # until the retention rule deletes it (campaigns/uploads.py). `move` takes a file the
+    # web app already streamed into uploads_dir, instead of copying it a second time.
     uploads_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_"
                    for ch in Path(filename or csv_path.name).name)[-100:] or "upload.csv"
     dest = uploads_dir / f"{stamp}-{safe}"
-    shutil.copyfile(csv_path, dest)
+    if move:
+        os.replace(csv_path, dest)
+    else:
+        shutil.copyfile(csv_path, dest)
     return dest
+
+
+MAX_FILENAME = 255  # characters of an uploaded file's name, as most file systems allow
+
+
+def check_filename(filename: str) -> str:
+    """An uploaded file's name as it is kept and shown; CampaignError says what to
+    rename when it cannot be (PostgreSQL text holds no NUL, and a name is one line)."""
+    if len(filename) > MAX_FILENAME:
+        raise CampaignError(f"the file name is {len(filename):,} characters long; rename the "
+                            f"file to at most {MAX_FILENAME} characters and upload it again")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in filename):
+        raise CampaignError(f"the file name {filename.encode('unicode_escape').decode()[:80]!r}"
+                            " contains a control character; rename the file and upload it "
+                            "again")
+    return filename
 
 
 def create_campaign(db: Database, *, name: str, script_dir: Path, csv_path: Path,
                     uploads_dir: Path, region: str = "KR", phone_column: str | None = None,
                     check_columns: Callable[[list[str]], None] | None = None,
-                    **options: Any) -> ImportSummary:
+                    max_rows: int | None = None, **options: Any) -> ImportSummary:
     """Create a draft campaign and import its call list in one transaction.
 
-    The CSV is parsed before anything is written, so a file-level error leaves the
-    database as it was; `check_columns` (e.g. the script's fields) may refuse it too.
+    The CSV's header and size are read before anything is written, so a file-level
+    error (or more than `max_rows` rows) leaves the database as it was; `check_columns`
+    (e.g. the script's fields) may refuse it too.
     """
-    parsed = read_call_list(csv_path, default_region=region, phone_column=phone_column)
+    calls = open_call_list(csv_path, default_region=region, phone_column=phone_column,
+                           max_rows=max_rows)
     if check_columns is not None:
-        check_columns(parsed.columns)
+        check_columns(calls.columns)
     with db.session() as s:
         campaign_id = _new_campaign(s, name, script_dir, region, options)
-        summary = _import(s, campaign_id, parsed, _store_upload(uploads_dir, Path(csv_path)))
+        summary = _import(s, campaign_id, calls, _store_upload(uploads_dir, Path(csv_path)))
     return summary
 
 
@@ -97,6 +121,7 @@ def _new_campaign(s: Session, name: str, script_dir: Path, region: str,
     if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
         raise CampaignError(f"a campaign named {name!r} already exists; choose another name")
     options = check_options(options)
+    _check_trunk(s, options.get("trunk"), options.get("caller_id"))
     options.setdefault("language", script_language(script_dir))
     campaign = Campaign(name=name, script_dir=str(Path(script_dir).resolve()),
                         region=region.upper(), **options)
@@ -120,28 +145,63 @@ def script_language(script_dir: Path | str) -> str:
 EDITABLE = frozenset({
     "name", "script_dir", "region", "caller_id", "voice", "trunk", "max_concurrent",
     "max_attempts", "retry_delay_s", "ring_timeout_s", "window_start", "window_end",
-    "first_day", "last_day", "max_cps", "retry_delays", "dry_run"})
-TRUNK_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+    "first_day", "last_day", "max_cps", "retry_delays"})
+MAX_RETRY_DELAY_S = 30 * 86400  # a month: the bound of retry_delay_s and of each per-disposition delay
+
+
+def _check_trunk(s: Session, trunk: str | None, caller_id: str | None) -> None:
+    try:
+        trunks.check_choice(s, trunk, caller_id)
+    except trunks.TrunkError as exc:
+        raise CampaignError(str(exc)) from None
 
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
     """Refuse settings that cannot work, naming the fix; returns them cleaned."""
     out = dict(options)
     limits = {"max_concurrent": (1, 100_000), "max_attempts": (1, 10),
-              "retry_delay_s": (0, 30 * 86400), "ring_timeout_s": (5, 120)}
+              "retry_delay_s": (0, MAX_RETRY_DELAY_S), "ring_timeout_s": (5, 120)}
     for key, (low, high) in limits.items():
         if key in out and not (isinstance(out[key], int) and low <= out[key] <= high):
             raise CampaignError(f"{key} {out[key]!r} must be a whole number from {low} to {high}")
     for key in ("caller_id", "voice", "trunk"):
         if key in out:
             out[key] = (str(out[key]).strip() or None) if out[key] is not None else None
-    if out.get("trunk") and not TRUNK_RE.match(out["trunk"]):
-        raise CampaignError(f"trunk {out['trunk']!r} must be host or host:port (e.g. "
-                            "sip.example.net:5060); leave it empty for the workers' trunk")
-    if out.get("caller_id") and len(out["caller_id"]) > 64:
-        raise CampaignError("caller ID is longer than 64 characters")
-    if out.get("voice") and len(out["voice"]) > 64:
-        raise CampaignError("voice is longer than 64 characters")
+    if out.get("trunk") and not trunks.NAME.match(out["trunk"]):
+        raise CampaignError(f"trunk {out['trunk'][:80]!r} is not a trunk's name; pick one "
+                            "an admin has set up, or leave it empty for the workers' trunk")
+    if out.get("caller_id"):
+        try:
+            out["caller_id"] = trunks.check_caller_id(out["caller_id"])
+        except trunks.TrunkError as exc:
+            raise CampaignError(str(exc)) from None
+    if out.get("voice") and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_+/.-]{0,63}",
+                                             out["voice"]):
+        raise CampaignError(f"voice {out['voice'][:80]!r}: an espeak-ng voice name such as "
+                            "ko or gmw/en-us (letters, digits, _ + / . -, at most 64)")
+    if "retry_delays" in out:
+        out["retry_delays"] = check_retry_delays(out["retry_delays"])
+    return out
+
+
+def check_retry_delays(delays: object) -> dict[str, int] | None:
+    """Seconds before a retry per disposition, with the same bounds as retry_delay_s: an
+    unbounded one made finish_attempt fail and left the attempt holding a line."""
+    if delays is None or delays == {}:
+        return None
+    if not isinstance(delays, dict):
+        raise CampaignError("retry delays must map a disposition to seconds, e.g. "
+                            "{\"busy\": 300}")
+    out: dict[str, int] = {}
+    for name, seconds in delays.items():
+        if name not in RETRYABLE_DISPOSITIONS:
+            raise CampaignError(f"retry delay for {str(name)[:40]!r}: only "
+                                f"{', '.join(sorted(RETRYABLE_DISPOSITIONS))} are retried")
+        if isinstance(seconds, bool) or not isinstance(seconds, int) \
+                or not 0 <= seconds <= MAX_RETRY_DELAY_S:
+            raise CampaignError(f"retry delay for {name} {str(seconds)[:40]!r} must be a "
+                                f"whole number of seconds from 0 to {MAX_RETRY_DELAY_S}")
+        out[str(name)] = seconds
     return out
 
 
@@ -161,6 +221,8 @@ def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> 
             hint = ("pause it first" if c.status == CampaignStatus.RUNNING
                     else "it is final; create a new campaign")
             raise CampaignError(f"a {c.status} campaign cannot be edited; {hint}")
+        if "trunk" in changes or "caller_id" in changes:
+            _check_trunk(s, changes.get("trunk", c.trunk), changes.get("caller_id", c.caller_id))
         if "name" in changes:
             changes["name"] = str(changes["name"]).strip()
             if not changes["name"]:
@@ -201,11 +263,14 @@ def add_contacts(db: Database, campaign_id: int,
 
 
 def queue_import(db: Database, campaign_id: int, upload: Path, filename: str,
-                 uploads_dir: Path) -> int:
-    """Keep the uploaded file as it came and record a queued import of it."""
-    stored = _store_upload(uploads_dir, upload, filename)
+                 uploads_dir: Path, move: bool = False) -> int:
+    """Keep the uploaded file as it came and record a queued import of it (`move`: the
+    file is already in uploads_dir, see _store_upload)."""
+    check_filename(filename)
     with db.session() as s:
         get_campaign(s, campaign_id)
+    stored = _store_upload(uploads_dir, upload, filename, move)
+    with db.session() as s:
         batch = ImportBatch(campaign_id=campaign_id, filename=filename, stored_path=str(stored),
                             status="queued", progress=0.0)
         s.add(batch)
@@ -217,12 +282,34 @@ MAPPING_HINTS = ("no phone number column", "no column named", "look like phone n
                  "hold phone numbers")
 
 
+def claim_mapping(db: Database, batch_id: int, phone_column: str) -> bool:
+    """Queue an import that waits for its phone column, with the one chosen; False when
+    it is not waiting (any more). Like the dispatcher's claims the UPDATE checks the
+    status it changes, so of several requests at once exactly one wins."""
+    column = phone_column.strip()
+    if not column:
+        raise CampaignError("choose the column that holds the phone numbers")
+    if len(column) > MAX_COLUMN_NAME:
+        raise CampaignError(f"the column name sent is {len(column):,} characters long, but a "
+                            f"column name has at most {MAX_COLUMN_NAME} characters; choose one "
+                            "of the file's columns")
+    with db.session() as s:
+        claimed = s.execute(update(ImportBatch).where(
+            ImportBatch.id == batch_id, ImportBatch.status == "needs_mapping").values(
+            status="queued", progress=0.0, message=None, phone_column=column))
+        return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
 def run_import(db: Database, batch_id: int, phone_column: str | None = None,
-               check_columns: Callable[[list[str]], None] | None = None) -> str:
-    """Import a queued upload (in a background thread of the web app); returns the
-    batch's final status. A file whose phone column cannot be told waits for the person
-    to pick it (needs_mapping); any other problem with the file fails the batch with the
-    reason; the stored file is kept either way."""
+               check_columns: Callable[[list[str]], None] | None = None,
+               max_rows: int | None = None) -> str:
+    """Import a queued upload (in a background thread of the web app, or from the
+    command line); returns the batch's status. The batch is claimed first (queued ->
+    running, a compare-and-set), so an import started twice runs once. A file whose
+    phone column cannot be told waits for the person to pick it (needs_mapping, then
+    claim_mapping); any other problem with the file, or more than `max_rows` rows, fails
+    the batch with the reason; the stored file is kept either way (until its retention,
+    campaigns/uploads.py). The rows are stored chunk by chunk in one transaction."""
     def mark(**values: Any) -> None:
         with db.session() as s:
             s.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(**values))
@@ -233,66 +320,88 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
             raise CampaignError(f"no import {batch_id}")
         campaign = get_campaign(s, batch.campaign_id)
         stored, region, campaign_id = Path(batch.stored_path), campaign.region, campaign.id
-    mark(status="running", progress=0.05, message=None, phone_column=phone_column)
+        column = phone_column or batch.phone_column
+        status = str(batch.status)
+        claimed = s.execute(update(ImportBatch).where(
+            ImportBatch.id == batch_id, ImportBatch.status == "queued").values(
+            status="running", progress=0.05, message=None))
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return status  # running elsewhere, or already done: nothing to do twice
     try:
-        parsed = read_call_list(stored, default_region=region, phone_column=phone_column)
+        calls = open_call_list(stored, default_region=region, phone_column=column,
+                               max_rows=max_rows)
         if check_columns is not None:
-            check_columns(parsed.columns)
+            check_columns(calls.columns)
     except (CsvImportError, ValueError) as exc:
         text = str(exc)
         needs = isinstance(exc, CsvImportError) and any(h in text for h in MAPPING_HINTS)
-        mark(status="needs_mapping" if needs else "failed", progress=0.0, message=text)
+        mark(status="needs_mapping" if needs else "failed", progress=0.0, message=text,
+             phone_column=None)
         return "needs_mapping" if needs else "failed"
-    mark(progress=0.6, phone_column=parsed.phone_column)
-    with db.session() as s:
-        _import(s, campaign_id, parsed, stored, batch_id=batch_id)
+    mark(progress=0.3, phone_column=calls.phone_column)
+    try:
+        with db.session() as s:
+            _import(s, campaign_id, calls, stored, batch_id=batch_id, keep_errors=False)
+    except Exception as exc:
+        # The transaction is rolled back: say so, rather than leave it "running".
+        mark(status="failed", progress=0.0, message=f"the import stopped ({exc}); nothing of "
+             "it was stored; upload the file again")
+        if isinstance(exc, CsvImportError):
+            return "failed"
+        raise
     mark(status="done", progress=1.0)
     return "done"
 
 
-def _import(s: Session, campaign_id: int, parsed: ParsedList, stored: Path,
-            batch_id: int | None = None) -> ImportSummary:
+def _import(s: Session, campaign_id: int, calls: CallList, stored: Path,
+            batch_id: int | None = None, keep_errors: bool = True) -> ImportSummary:
+    """Store a list's contacts and rejected rows in the caller's transaction, a chunk at
+    a time (CallList.chunks): numbers already in the campaign or on a do-not-call list
+    are rejected rows too. `keep_errors` also returns every rejection (the CLI prints
+    them); the web app reads them from the database instead."""
     existing = set(s.scalars(select(Contact.phone).where(Contact.campaign_id == campaign_id)))
     if batch_id is None:
-        batch = ImportBatch(campaign_id=campaign_id, filename=parsed.path.name,
-                            stored_path=str(stored), total_rows=parsed.total_rows)
+        batch = ImportBatch(campaign_id=campaign_id, filename=calls.path.name,
+                            stored_path=str(stored), total_rows=calls.total_rows)
         s.add(batch)
         s.flush()
     else:
         found = s.get(ImportBatch, batch_id)
         assert found is not None
         batch = found
-        batch.total_rows = parsed.total_rows
-    errors: list[dict[str, Any]] = [
-        {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw}
-        for e in parsed.errors]
-    on_dnc = dnc.blocked_among(s, [c.phone for c in parsed.contacts], campaign_id)
+        batch.total_rows = calls.total_rows
+    accepted = rejected = 0
+    kept: list[dict[str, Any]] = []
     now = utcnow()
-    rows: list[dict[str, Any]] = []
-    for c in parsed.contacts:
-        if c.phone in existing:
-            errors.append({"row": c.row, "value": c.phone, "reason":
-                           f"{c.phone} is already in this campaign", "raw": c.fields})
-            continue
-        if c.phone in on_dnc:
-            errors.append({"row": c.row, "value": c.phone, "reason":
-                           f"{c.phone} is on a do-not-call list", "raw": c.fields})
-            continue
-        existing.add(c.phone)
-        rows.append({"campaign_id": campaign_id, "phone": c.phone, "fields": c.fields,
-                     "source_row": c.row, "status": ContactStatus.PENDING.value,
-                     "attempts": 0, "next_attempt_at": now,
-                     "timezones": c.zone or ",".join(zones_for_number(c.phone)) or None})
-    accepted = len(rows)
-    errors.sort(key=lambda e: e["row"])
-    rejections = [{"batch_id": batch.id, "row": e["row"], "value": e["value"],
-                   "reason": e["reason"], "raw": e["raw"]} for e in errors]
-    _bulk_insert(s, Contact, rows)
-    _bulk_insert(s, ImportRejection, rejections)
-    batch.accepted, batch.rejected = accepted, len(errors)
+    for contacts, refused in calls.chunks():
+        errors: list[dict[str, Any]] = [
+            {"row": e.row, "value": e.value, "reason": e.reason, "raw": e.raw} for e in refused]
+        on_dnc = dnc.blocked_among(s, [c.phone for c in contacts], campaign_id)
+        rows: list[dict[str, Any]] = []
+        for c in contacts:
+            if c.phone in existing:
+                errors.append({"row": c.row, "value": c.phone, "reason":
+                               f"{c.phone} is already in this campaign", "raw": c.fields})
+                continue
+            if c.phone in on_dnc:
+                errors.append({"row": c.row, "value": c.phone, "reason":
+                               f"{c.phone} is on a do-not-call list", "raw": c.fields})
+                continue
+            existing.add(c.phone)
+            rows.append({"campaign_id": campaign_id, "phone": c.phone, "fields": c.fields,
+                         "source_row": c.row, "status": ContactStatus.PENDING.value,
+                         "attempts": 0, "next_attempt_at": now,
+                         "timezones": c.zone or ",".join(zones_for_number(c.phone)) or None})
+        errors.sort(key=lambda e: e["row"])  # chunks come in row order, so all rows are
+        _bulk_insert(s, Contact, rows)
+        _bulk_insert(s, ImportRejection, [{"batch_id": batch.id, **e} for e in errors])
+        accepted += len(rows)
+        rejected += len(errors)
+        if keep_errors:
+            kept += [{k: e[k] for k in ("row", "value", "reason")} for e in errors]
+    batch.accepted, batch.rejected = accepted, rejected
     return ImportSummary(campaign_id=campaign_id, batch_id=batch.id, accepted=accepted,
-                         rejected=len(errors),
-                         errors=[{k: e[k] for k in ("row", "value", "reason")} for e in errors])
+                         rejected=rejected, errors=kept)
 
 
 def _bulk_insert(s: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -387,7 +496,8 @@ def list_campaigns(db: Database, rehearsals: bool = True) -> list[dict[str, Any]
 # -- dispatching ---------------------------------------------------------------------
 
 def claim_due(db: Database, now: datetime | None = None, limit: int = 50,
-              period_s: float = 2.0, fallback_zone: str = "Asia/Seoul") -> list[int]:
+              period_s: float = 2.0, fallback_zone: str = "Asia/Seoul",
+              sandbox: bool = False, only_campaign: int | None = None) -> list[int]:
     """Turn due contacts of running campaigns into queued attempts; return attempt ids.
 
     The claim is a compare-and-set (`UPDATE ... WHERE status='pending'`), so two
@@ -396,12 +506,21 @@ def claim_due(db: Database, now: datetime | None = None, limit: int = 50,
     list are closed as `blocked` without a call; contacts outside their call window
     (in their own time zone; `fallback_zone` when the number tells none) wait for it;
     at most `max_cps * period_s` calls are claimed per campaign and call.
+
+    A production dispatcher (`sandbox` False) never claims a dry-run's contacts: those
+    are simulated customers, called with no call window, and only a sandbox worker (a
+    private broker and a loopback simulator, dialer.rehearsal) may dial them; a sandbox
+    dispatcher claims nothing else, and `only_campaign` binds it to its one rehearsal.
     """
     now = now or utcnow()
     fallback = fallback_zone
     claimed: list[int] = []
     with db.session() as s:
-        campaigns = s.scalars(select(Campaign).where(Campaign.status == CampaignStatus.RUNNING))
+        which = select(Campaign).where(Campaign.status == CampaignStatus.RUNNING,
+                                       Campaign.dry_run == sandbox)
+        if only_campaign is not None:
+            which = which.where(Campaign.id == only_campaign)
+        campaigns = s.scalars(which)
         for campaign in campaigns.all():
             active = s.scalar(select(func.count(CallAttempt.id)).where(
                 CallAttempt.campaign_id == campaign.id,
@@ -467,10 +586,12 @@ def _zones(text: str | None) -> tuple[str, ...]:
 
 
 def dial_check(db: Database, attempt_id: int, now: datetime | None = None,
-               fallback_zone: str = "Asia/Seoul") -> str | None:
+               fallback_zone: str = "Asia/Seoul", sandbox: bool = False) -> str | None:
     """Just before dialing: None if the call may go, else why not. A number put on a DNC
     list while its call waited is closed as `blocked`; one whose window shut meanwhile is
-    given back, due when it opens."""
+    given back, due when it opens. A dry-run's attempt reaching a production worker (or
+    a real campaign's reaching a sandbox worker) is given back undialed: the window is
+    skipped only for simulated customers, and only a sandbox worker calls them."""
     now = now or utcnow()
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
@@ -478,6 +599,13 @@ def dial_check(db: Database, attempt_id: int, now: datetime | None = None,
             return None
         campaign, contact = s.get(Campaign, a.campaign_id), a.contact
         assert campaign is not None
+        if bool(campaign.dry_run) != sandbox:
+            contact.status = ContactStatus.PENDING
+            contact.attempts = max(0, contact.attempts - 1)
+            s.delete(a)
+            return ("refused: a dry-run is dialed only by its rehearsal's sandbox worker"
+                    if campaign.dry_run else
+                    "refused: a sandbox worker dials dry-runs only, never a real campaign")
         entry = dnc.blocked(s, contact.phone, campaign.id)
         if entry is not None:
             a.status, a.disposition, a.ended_at = (AttemptStatus.COMPLETED,
@@ -498,13 +626,19 @@ def dial_check(db: Database, attempt_id: int, now: datetime | None = None,
     return None
 
 
-def stale_queued(db: Database, older_than_s: float = 60.0) -> list[int]:
+def stale_queued(db: Database, older_than_s: float = 60.0, sandbox: bool = False,
+                 only_campaign: int | None = None) -> list[int]:
     """Attempts claimed but never started (lost message); safe to send again because
-    begin_attempt lets only one delivery through."""
+    begin_attempt lets only one delivery through. Only the kind this dispatcher claims
+    (a dry-run's, or a real campaign's: see claim_due)."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
+    query = (select(CallAttempt.id).join(Campaign, Campaign.id == CallAttempt.campaign_id)
+             .where(CallAttempt.status == AttemptStatus.QUEUED, CallAttempt.created_at < cutoff,
+                    Campaign.dry_run == sandbox))
+    if only_campaign is not None:
+        query = query.where(Campaign.id == only_campaign)
     with db.session() as s:
-        return list(s.scalars(select(CallAttempt.id).where(
-            CallAttempt.status == AttemptStatus.QUEUED, CallAttempt.created_at < cutoff)))
+        return list(s.scalars(query))
 
 
 def begin_attempt(db: Database, attempt_id: int, uri: str | None = None) -> bool:
@@ -541,7 +675,8 @@ def attempt_context(db: Database, attempt_id: int) -> dict[str, Any]:
                 "attempt_status": a.status,
                 "script_dir": camp.script_dir, "language": camp.language,
                 "ring_timeout_s": camp.ring_timeout_s, "caller_id": camp.caller_id,
-                "voice": camp.voice, "trunk": camp.trunk, "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}
+                "voice": camp.voice, "trunk": camp.trunk, "dry_run": bool(camp.dry_run),
+                "phone": c.phone, "fields": dict(c.fields), "attempt_no": a.attempt_no}
 
 
 def handoff_context(db: Database, attempt_id: int,
@@ -628,6 +763,7 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
         "speaker", "node", "text", "intent", "confidence", "asr_confidence", "latency_ms",
         "asr_ms", "nlu_ms", "offset_ms", "duration_ms", "processing_ms", "tts_ms",
         "interrupted")}
+    values.update({k: getattr(turn, k, None) for k in ("confirmation", "commits")})
     with db.session() as s:
         row = s.scalar(select(Turn).where(Turn.attempt_id == attempt_id, Turn.seq == turn.seq))
         if row is None:
@@ -635,8 +771,9 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
         else:
             for k, v in values.items():
                 setattr(row, k, v)
-        if values["speaker"] == "customer" and values["intent"] == OPT_OUT_INTENT:
-            # The moment they say it (or press the key), not when the call ends.
+        if values["speaker"] == "customer" and values["commits"] == OPT_OUT_INTENT:
+            # The moment the robot takes the opt-out (a key, a confident reply, or a
+            # confirmed one), not when the call ends; a reply it only asked about is not.
             a = s.get(CallAttempt, attempt_id)
             if a is not None:
                 by_key = str(values["text"] or "").startswith("DTMF")
@@ -678,10 +815,22 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         elif disposition in RETRYABLE_DISPOSITIONS and contact.attempts < campaign.max_attempts:
             delays = campaign.retry_delays or {}
             contact.status = ContactStatus.PENDING
-            contact.next_attempt_at = utcnow() + timedelta(
-                seconds=int(delays.get(disposition, campaign.retry_delay_s)))
+            contact.next_attempt_at = utcnow() + timedelta(seconds=_retry_delay(
+                delays.get(disposition), campaign.retry_delay_s))
         else:
             contact.status = ContactStatus.DONE
+
+
+def _retry_delay(value: object, default: int) -> int:
+    """A stored delay, bounded: a row written before the bounds were checked must not
+    keep the attempt from closing."""
+    for candidate in (value, default, 600):
+        try:
+            seconds = int(candidate)  # type: ignore[call-overload]
+        except (TypeError, ValueError, OverflowError):
+            continue
+        return max(0, min(seconds, MAX_RETRY_DELAY_S))
+    return 600
 
 
 def finish_campaigns(db: Database) -> list[int]:
@@ -731,12 +880,13 @@ def schedule_options(window: str, first_day: str | None, last_day: str | None,
     delays: dict[str, int] = {}
     for item in retry:
         name, sep, seconds = item.partition("=")
-        if not sep or not seconds.strip().isdigit():
+        if not sep or not seconds.strip().isdigit() or len(seconds.strip()) > 12:
             raise CampaignError(f"--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300")
         if name not in RETRYABLE_DISPOSITIONS:
             raise CampaignError(f"--retry {name!r}: only {', '.join(sorted(RETRYABLE_DISPOSITIONS))}"
                                 " are retried")
         delays[name] = int(seconds)
+    delays = check_retry_delays(delays) or {}
     return {"window_start": f"{w.start:%H:%M}", "window_end": f"{w.end:%H:%M}",
             "first_day": w.first_day, "last_day": w.last_day, "max_cps": max_cps,
             "retry_delays": delays or None, "dry_run": dry_run}
@@ -755,8 +905,10 @@ def safe_cell(value: object) -> str:
 
 
 def import_status(db: Database, batch_id: int, limit: int = 200) -> dict[str, Any]:
+    """An import's state and its first `limit` rejected rows. Numbers are whole: the
+    web app masks them for the roles that see masked numbers."""
     with db.session() as s:
-        b = s.get(ImportBatch, batch_id)
+        b = s.get(ImportBatch, batch_id) if 0 < batch_id <= dnc.MAX_ID else None
         if b is None:
             raise CampaignError(f"no import {batch_id}")
         rows = s.scalars(select(ImportRejection).where(ImportRejection.batch_id == batch_id)
@@ -765,29 +917,58 @@ def import_status(db: Database, batch_id: int, limit: int = 200) -> dict[str, An
                 "status": b.status, "progress": b.progress, "message": b.message,
                 "phone_column": b.phone_column, "total_rows": b.total_rows,
                 "accepted": b.accepted, "rejected": b.rejected,
+                "created_at": _iso(b.created_at), "purged_at": _iso(b.purged_at),
                 "rejections": [{"row": r.row, "value": r.value, "reason": r.reason}
                                for r in rows]}
 
 
+def _iso(at: datetime | None) -> str | None:
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
+
+
+REJECTIONS_PAGE = 1000  # rejected rows read (and sent) at a time
+
+
 def rejections_csv(db: Database, batch_id: int) -> Iterator[str]:
     """Every rejected row of an import as CSV (row, value, reason, then the row's own
-    cells), formulas neutralised, streamed."""
+    cells), every cell and the header neutralised (the column names come from the
+    uploaded file), streamed a page at a time: a million rejected rows are not held."""
     import csv
     import io
 
-    with db.session() as s:
-        rows = s.scalars(select(ImportRejection).where(ImportRejection.batch_id == batch_id)
-                         .order_by(ImportRejection.row)).all()
-        columns: list[str] = []
-        for r in rows:
-            columns += [k for k in r.raw if k not in columns]
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow(["row", "value", "reason", *columns])
-        yield "\ufeff" + buf.getvalue()  # a BOM: Excel reads UTF-8 (Korean, Chinese) right
-        for r in rows:
-            buf.seek(0)
-            buf.truncate()
-            out.writerow([r.row, safe_cell(r.value), r.reason,
+    columns: list[str] = []
+    known: set[str] = set()
+    for page in _rejection_pages(db, batch_id):
+        for r in page:
+            for name in r.raw:
+                if name not in known:
+                    known.add(name)
+                    columns.append(name)
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow([safe_cell(c) for c in ("row", "value", "reason", *columns)])
+    yield "\ufeff" + buf.getvalue()  # a BOM: Excel reads UTF-8 (Korean, Chinese) right
+    for page in _rejection_pages(db, batch_id):
+        buf.seek(0)
+        buf.truncate()
+        for r in page:
+            out.writerow([r.row, safe_cell(r.value), safe_cell(r.reason),
                           *(safe_cell(r.raw.get(c, "")) for c in columns)])
-            yield buf.getvalue()
+        yield buf.getvalue()
+
+
+def _rejection_pages(db: Database, batch_id: int) -> Iterator[list[ImportRejection]]:
+    """An import's rejected rows in row order (the order they were stored in), a page
+    per short session: a download may take minutes."""
+    after = 0
+    while True:
+        with db.session() as s:
+            page = list(s.scalars(select(ImportRejection).where(
+                ImportRejection.batch_id == batch_id, ImportRejection.id > after)
+                .order_by(ImportRejection.id).limit(REJECTIONS_PAGE)))
+        if not page:
+            return
+        yield page
+        after = page[-1].id

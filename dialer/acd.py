@@ -20,7 +20,11 @@ Keys (prefix `acd:` by default):
                             the console's list and the supervisor)
   events              pub/sub channel: one JSON message per change (queued, offered,
                             accepted, rejected, ringing, connected, transcript, ended,
-                            abandoned, agent), pushed to the consoles
+                            abandoned, agent), pushed to the consoles; an agent's
+                            console gets only what is about them (`event_for_agent`)
+  floor               pub/sub channel: supervisors' monitor commands and how they went
+                            (command, monitoring, monitor_failed), for supervisors only
+  call:<id>:commands  list  those commands, for the worker carrying the call
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import redis
 _SHARED: dict[str, Acd] = {}
 
 STATES = ("offline", "not_ready", "ready", "offered", "on_call", "wrap_up")
+# Kept off the channel agents read: an agent must not learn they are being listened to.
+MONITOR_EVENTS = frozenset({"command", "monitoring", "monitor_failed"})
 NOT_READY_REASONS = ("logged in", "break", "lunch", "meeting", "training", "rejected offer",
                      "missed offer", "other")
 
@@ -310,7 +316,8 @@ class Acd:
 
     def command(self, call_id: str, command: dict[str, Any]) -> None:
         """Ask the worker carrying a live call to do something (a supervisor's listen,
-        whisper or barge); it picks commands up within half a second."""
+        whisper or barge); it picks commands up within half a second. Supervisors hear
+        of it on their own channel; the agents' never carries it."""
         key = self._k(f"call:{call_id}:commands")
         with self.r.pipeline() as p:
             p.rpush(key, json.dumps(command, ensure_ascii=False))
@@ -323,14 +330,24 @@ class Acd:
         return None if raw is None else dict(json.loads(raw))
 
     def publish(self, kind: str, **data: Any) -> None:
-        self.r.publish(self._k("events"), json.dumps({"type": kind, "at": self.now(), **data},
-                                                     ensure_ascii=False))
+        """Tell the consoles; monitor events go to the supervisors' channel only."""
+        channel = "floor" if kind in MONITOR_EVENTS else "events"
+        self.r.publish(self._k(channel), json.dumps({"type": kind, "at": self.now(), **data},
+                                                    ensure_ascii=False))
 
-    def subscribe(self) -> Any:
-        """A redis PubSub on the events channel (get_message() / listen())."""
+    def channels(self, *, supervisors: bool = False) -> list[str]:
+        """What a console subscribes to: supervisors hear the monitor events too."""
+        return [self._k("events"), *([self._k("floor")] if supervisors else [])]
+
+    def subscribe(self, *, supervisors: bool = False) -> Any:
+        """A redis PubSub on the consoles' channels (get_message() / listen())."""
         ps = self.r.pubsub(ignore_subscribe_messages=True)
-        ps.subscribe(self._k("events"))
+        ps.subscribe(*self.channels(supervisors=supervisors))
         return ps
+
+    def agent_key(self, agent_id: str) -> str:
+        """The agent's hash; its `call` is the call offered to them, taken or wrapped up."""
+        return self._agent(agent_id)
 
     def queue(self, name: str) -> list[dict[str, Any]]:
         """The calls waiting in one queue, next first, with how long each has waited."""
@@ -370,3 +387,19 @@ class Acd:
         self._require(agent_id, {"offered"}, "answer an offer")
         if self.r.hget(self._agent(agent_id), "call") != call_id:
             raise AcdError(f"call {call_id!r} is not offered to agent {agent_id!r}")
+
+
+def event_for_agent(event: dict[str, Any], agent_id: str,
+                    current_call: str | None) -> dict[str, Any] | None:
+    """What an agent's console may receive of an ACD event: the whole event when it is
+    about them or the call offered to them (`current_call`, from their hash); a bare
+    "queue" nudge (refresh the waiting count) for any other change on the floor; nothing
+    for another call's transcript (too chatty to nudge for) or for a monitor event."""
+    kind = event.get("type")
+    if kind in MONITOR_EVENTS or "monitor" in event:
+        return None
+    if event.get("agent") == agent_id or (current_call and event.get("call") == current_call):
+        return event
+    if kind == "transcript":
+        return None
+    return {"type": "queue", "at": event.get("at")}

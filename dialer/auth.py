@@ -5,13 +5,19 @@ A browser logs in with a form and gets a session cookie (HttpOnly, SameSite=Lax)
 request that changes something must also carry the session's CSRF token, as the form
 field `csrf_token` or the header `X-CSRF-Token`, so another site cannot make a logged-in
 browser post for it. Pages answer a missing login with a redirect to /login, the API
-with 401; a role that is not allowed gets 403 either way.
+with 401; a role that is not allowed gets 403 either way. A route machines call (GET
+/metrics) may also take `Authorization: Bearer <token>` instead of a login, and answers
+a missing one with 401.
+
+Before any of this runs, dialer/web_guard.py refuses a request body sent without a
+login to a route that needs one, so nobody anonymous gets a body parsed.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -36,21 +42,54 @@ class LoginRequired(Exception):
         self.path = path
 
 
+@dataclass(frozen=True)
+class Bearer:
+    """A token a machine may send instead of logging in; `setting` names where it is
+    set (None: not set, only a login opens the route)."""
+
+    token: str | None
+    setting: str
+
+    def opens(self, request: Request) -> bool | None:
+        """None without an Authorization header, else whether it carries the token."""
+        sent = request.headers.get("authorization")
+        if sent is None:
+            return None
+        scheme, _, value = sent.partition(" ")
+        return bool(self.token) and scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), (self.token or "").encode())
+
+
 class Guard:
     """The dependency `allow()` makes; it also records the roles for checks and docs."""
 
-    def __init__(self, db: Database, roles: Iterable[Role | str]) -> None:
+    def __init__(self, db: Database, roles: Iterable[Role | str],
+                 bearer: Bearer | None = None) -> None:
         self.db = db
         self.public = PUBLIC in roles
         self.roles = frozenset(Role(r) for r in roles if r != PUBLIC)
+        self.bearer = bearer
 
     async def __call__(self, request: Request) -> CurrentUser | None:
         user = session_user(self.db, request.cookies.get(SESSION_COOKIE))
         request.state.user = user
         if self.public:
             return user
+        if self.bearer is not None:
+            opened = self.bearer.opens(request)
+            if opened:
+                return user
+            if opened is False:  # a machine with a wrong token: no session decides
+                raise HTTPException(401, "wrong bearer token: send Authorization: Bearer "
+                                         f"<{self.bearer.setting}>",
+                                    headers={"WWW-Authenticate": "Bearer"})
         api = request.url.path.startswith("/api/")
         if user is None:
+            if self.bearer is not None:
+                raise HTTPException(401, f"log in first as {' or '.join(sorted(self.roles))}"
+                                         f", or send Authorization: Bearer "
+                                         f"<{self.bearer.setting}>",
+                                    headers={"WWW-Authenticate": "Bearer"})
             if api:
                 raise HTTPException(401, "log in first (POST /api/login)")
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -71,12 +110,13 @@ class Guard:
 
 def allow_factory(db: Database) -> Any:
     """`allow(*roles)` for one app: `dependencies=[allow(Role.ADMIN)]`, or
-    `allow(PUBLIC)` for the few routes that need no login."""
+    `allow(PUBLIC)` for the few routes that need no login; `bearer=` also lets a
+    machine in with that token."""
 
-    def allow(*roles: Role | str) -> Any:
+    def allow(*roles: Role | str, bearer: Bearer | None = None) -> Any:
         if not roles:
             raise ValueError("allow() needs at least one role (or PUBLIC)")
-        return Depends(Guard(db, roles))
+        return Depends(Guard(db, roles, bearer))
 
     return allow
 

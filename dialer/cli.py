@@ -13,6 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dialer.cli_imports import imports_app
+from dialer.cli_trunks import trunk_app
+
 app = typer.Typer(help="Offline AI outbound voice robot.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 campaign_app = typer.Typer(help="Create, start and inspect campaigns.", no_args_is_help=True)
@@ -22,6 +25,8 @@ app.add_typer(db_app, name="db")
 user_app = typer.Typer(help="Users of the web app (the first admin is made here).",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(trunk_app, name="trunk")
+app.add_typer(imports_app, name="imports")
 # Piped output (make demo | tee, CI logs) would otherwise be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
@@ -88,12 +93,13 @@ def campaign_create(
     max_attempts: Annotated[int, typer.Option(help="Attempts per contact.")] = 1,
     retry_delay: Annotated[int, typer.Option(help="Seconds before a retry.")] = 600,
     ring_timeout: Annotated[int, typer.Option(help="Seconds to ring before giving up.")] = 25,
-    caller_id: Annotated[str | None, typer.Option(help="Caller ID for this campaign.")] = None,
+    caller_id: Annotated[str | None, typer.Option(
+        help="One of the caller IDs its trunk allows (+ and digits).")] = None,
     voice: Annotated[str | None, typer.Option(
         help="TTS voice (espeak-ng, e.g. ko or gmw/en-us); default: the workers'.")] = None,
     trunk: Annotated[str | None, typer.Option(
-        help="Trunk host[:port] for this campaign; default: the workers' DIALER_SIP_TRUNK."
-    )] = None,
+        help="The name of a trunk on the admins' list (`dialer trunk list`); default: the "
+             "workers' DIALER_SIP_TRUNK.")] = None,
     window: Annotated[str, typer.Option(
         help="Call window in the callee's time zone, HH:MM-HH:MM (within 08:00-21:00).")
     ] = "09:00-20:00",
@@ -104,7 +110,9 @@ def campaign_create(
         help="Retry delay for one disposition, e.g. --retry busy=300 --retry no_answer=3600"
     )] = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Simulated customers only: call windows do not apply.")] = False,
+        "--dry-run", help="Simulated customers only: dialed by a sandbox worker "
+                          "(DIALER_SANDBOX=1, a loopback simulator) and never by a "
+                          "production one; call windows do not apply.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Create a campaign from a script directory and import its call list."""
@@ -122,7 +130,7 @@ def campaign_create(
                      uploads_dir=settings.uploads_dir, region=region or settings.default_region,
                      phone_column=phone_column,
                      check_columns=lambda cols: kit.script.check_fields(cols, str(csv)),
-                     max_concurrent=max_concurrent,
+                     max_rows=settings.max_list_rows, max_concurrent=max_concurrent,
                      max_attempts=max_attempts, retry_delay_s=retry_delay,
                      ring_timeout_s=ring_timeout, caller_id=caller_id, voice=voice,
                      trunk=trunk,
@@ -177,7 +185,8 @@ def campaign_import(
     kit = _guard(load_kit, script_dir)
     batch = _guard(queue_import, db, campaign_id, csv, csv.name, settings.uploads_dir)
     outcome = _guard(run_import, db, batch, phone_column,
-                     lambda cols: kit.script.check_fields(cols, str(csv)))
+                     lambda cols: kit.script.check_fields(cols, str(csv)),
+                     settings.max_list_rows)
     result = import_status(db, batch, limit=10_000)
     if as_json:
         print(json.dumps(result, ensure_ascii=False, default=str))
@@ -471,8 +480,8 @@ def worker(
     from dialer.demo import redis_answers
     from voices.asr import resolve_model_path
     from voices.settings import VoiceSettings
+    from worker import CALLS_QUEUE, DISPATCH_QUEUE, dialer_settings
     from worker import app as celery_app
-    from worker import dialer_settings
 
     # Refuse to start with what would fail every call, in one line instead of a retry loop.
     voices = VoiceSettings()
@@ -481,10 +490,13 @@ def worker(
     if url.startswith(("redis://", "rediss://")) and not redis_answers(url):
         fail(f"the broker {url} does not answer; start redis-server there or set "
              "DIALER_BROKER_URL (`make demo` starts a local one for you)")
+    problem = dialer_settings.sandbox_problem()
+    if problem:
+        fail(problem)
     _database()
     n = processes or dialer_settings.call_processes
     # One spare child keeps the dispatcher running while every other child is on a call.
-    argv = ["worker", "-Q", "calls,dispatch", "-c", str(n + 1), "-P", "prefork",
+    argv = ["worker", "-Q", f"{CALLS_QUEUE},{DISPATCH_QUEUE}", "-c", str(n + 1), "-P", "prefork",
             "-O", "fair", f"--loglevel={loglevel}", "-n", f"dialer-{int(time.time())}@%h"]
     if beat:
         argv.append("-B")
@@ -533,8 +545,10 @@ def user_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          secure_cookies: Annotated[bool, typer.Option(
-              help="Mark cookies Secure (behind an HTTPS proxy).")] = False) -> None:
+          secure_cookies: Annotated[bool | None, typer.Option(
+              "--secure-cookies/--insecure-cookies",
+              help="Cookies only over HTTPS (the default, also DIALER_WEB_SECURE_COOKIES); "
+                   "--insecure-cookies for plain http on this machine.")] = None) -> None:
     """Start the web app. Create the first admin with `dialer user create NAME --role
     admin`."""
     import uvicorn

@@ -200,7 +200,9 @@ def run_demo(console: Console, timeout: float = 900, processes: int = 2) -> int:
         stack.callback(stop_process, sim)
         worker_log = logs / "worker.log"
         worker_log.unlink(missing_ok=True)
-        work = _spawn(exe + ["worker", "--processes", str(processes)], worker_log)
+        # A sandbox worker: it dials the demo's dry-run and nothing else, and only here.
+        work = _spawn(exe + ["worker", "--processes", str(processes)], worker_log,
+                      dict(os.environ, DIALER_SANDBOX="1"))
         stack.callback(stop_process, work, 30)
         _wait_line(sim_log, '"event": "ready"', sim, 60)
         _wait_line(worker_log, "ready.", work, 120)

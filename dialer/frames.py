@@ -116,6 +116,9 @@ class FinalTranscript(Frame):
     last_voiced_at: float
     asr_ms: float
     at: float
+    # The grammar the recogniser was restricted to (empty: none, or unknown): a grammar
+    # reading that is none of these phrases whole was forced (dialer.confirm).
+    phrases: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,12 @@ class ParseResult(Frame):
     nlu_ms: float = 0.0
     node: str | None = None  # the script node it answered (set by the policy)
     endpoint_at: float = 0.0  # when the VAD decided the customer had finished
+    heard: str = "grammar"  # how the reading was obtained (dialer.confirm.HEARD)
+    weakest_word: float = 1.0  # ASR confidence of the reading's least sure word
+    # Set by the policy: a confirmation asked on this reply or its answer, and the
+    # irreversible action taken on it (TurnRecord.confirmation / .commits).
+    confirmation: str | None = None
+    commits: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from campaigns.models import Disposition
+from dialer.confirm import KEY, heard_as, weakest_word
 from dialer.frames import (
     AmdResult,
     BotStartedSpeaking,
@@ -156,6 +157,8 @@ class AsrProcessor(FrameProcessor):
         self.clock_ms = clock_ms
         self._next_tick = 0.0
         self.grammar: list[str] = []
+        self._grammar_set: frozenset[str] = frozenset()
+        self._phrases: frozenset[str] = frozenset()  # the grammar of this utterance
         self.stream: AsrStream | None = None
         self._next_interim = 0.0
         self._last_partial = ""
@@ -163,10 +166,12 @@ class AsrProcessor(FrameProcessor):
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, Listen):
             self.grammar = self.asr.grammar(frame.phrases)
+            self._grammar_set = frozenset(self.grammar)
         elif isinstance(frame, UserStartedSpeaking):
             if self.stream is not None:
                 self.stream.close()
             self.stream = self.asr.stream(self.grammar or None)
+            self._phrases = self._grammar_set
             for pcm in frame.preroll:
                 self.stream.feed(pcm)
             self._next_interim = frame.at + self.interim_every_ms / 1000
@@ -183,7 +188,7 @@ class AsrProcessor(FrameProcessor):
                 readings, ms = self._tentative, self._tentative[0].ms
             self.stream, self._tentative = None, None
             self.push(FinalTranscript(readings, frame.started_at, frame.last_voiced_at, ms,
-                                      frame.at))
+                                      frame.at, self._phrases))
             return
         elif isinstance(frame, EndFrame):
             if self.stream is not None:
@@ -262,7 +267,9 @@ class NluProcessor(FrameProcessor):
         reading, intent, confidence, entities, nlu_ms = understood
         self.push(ParseResult(reading.text, intent, confidence, reading.confidence, entities,
                               frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms,
-                              endpoint_at=frame.at))
+                              endpoint_at=frame.at,
+                              heard=heard_as(reading, frame.readings, frame.phrases),
+                              weakest_word=weakest_word(reading)))
 
 
 class PolicyProcessor(FrameProcessor):
@@ -291,7 +298,8 @@ class PolicyProcessor(FrameProcessor):
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, ParseResult):
-            frame = replace(frame, node=self.policy.node)
+            self._reply(frame)
+            return
         self.push(frame, direction)
         if isinstance(frame, StartFrame):
             if not self.detect_machines:
@@ -316,17 +324,27 @@ class PolicyProcessor(FrameProcessor):
             self.user_speaking = False
         elif isinstance(frame, Dtmf) and not (self.ended or self.machine):
             self._key(frame)
-        elif isinstance(frame, ParseResult) and not (self.ended or self.machine):
-            self.listening_since = None
-            self.policy.fill_slots(frame.entities)
-            self._act(self.policy.on_reply(Understanding(
-                frame.text, frame.intent, frame.confidence, frame.asr_confidence)),
-                frame.last_voiced_at)
         elif (isinstance(frame, InputAudio | Tick) and self.listening_since is not None
               and not (self.user_speaking or self.bot_speaking or self.ended)
               and frame.at - self.listening_since >= self.no_input_timeout_s):
             self.listening_since = None
             self._act(self.policy.on_no_input(), None)
+
+    def _reply(self, frame: ParseResult) -> None:
+        """A reply goes down (to the turn record) with where it was said and what the
+        policy made of it (a confirmation, an irreversible action), then the answer."""
+        node = self.policy.node
+        if not self.started or self.ended or self.machine:
+            self.push(replace(frame, node=node))  # e.g. the callee's "여보세요"
+            return
+        self.listening_since = None
+        self.policy.fill_slots(frame.entities)
+        action = self.policy.on_reply(Understanding(
+            frame.text, frame.intent, frame.confidence, frame.asr_confidence, frame.heard,
+            frame.weakest_word))
+        self.push(replace(frame, node=node, confirmation=action.confirmation,
+                          commits=action.commits))
+        self._act(action, frame.last_voiced_at)
 
     def _start(self) -> None:
         self.started = True
@@ -355,17 +373,19 @@ class PolicyProcessor(FrameProcessor):
 
     def _key(self, frame: Dtmf) -> None:
         """A key press is a reply the robot is sure of: it stops talking and acts on it."""
-        intent = self.policy.script.dtmf_intent(self.policy.node, frame.digit)
+        intent = self.policy.key_intent(frame.digit)
         if intent is None:
             return  # a key this node does not use: ignored, as a phone menu would
         if self.bot_speaking:
             self.push(Interruption(frame.at))
         self.listening_since = None
-        text = f"DTMF {frame.digit}"
+        text, node = f"DTMF {frame.digit}", self.policy.node
+        action = self.policy.on_reply(Understanding(text, intent, 1.0, 1.0, KEY))
         self.push(ParseResult(text, intent, 1.0, 1.0, started_at=frame.at,
-                              last_voiced_at=frame.at, node=self.policy.node,
-                              endpoint_at=frame.at))
-        self._act(self.policy.on_reply(Understanding(text, intent, 1.0, 1.0)), frame.at)
+                              last_voiced_at=frame.at, node=node, endpoint_at=frame.at,
+                              heard=KEY, confirmation=action.confirmation,
+                              commits=action.commits))
+        self._act(action, frame.at)
 
     def _act(self, action: Action, reply_to: float | None) -> None:
         self.ending = action if action.end else None
@@ -379,6 +399,7 @@ class PolicyProcessor(FrameProcessor):
                 phrases: list[str] = []
                 for intent in self.policy.grammar_intents():
                     phrases += self.phrases(intent)
+                phrases += self.policy.grammar_phrases()
                 self.push(Listen(tuple(phrases), action.node), UP)
         elif action.end:
             self._hang_up(action)
@@ -446,7 +467,8 @@ class TurnRecorder(FrameProcessor):
                 asr_confidence=round(frame.asr_confidence, 3), asr_ms=round(frame.asr_ms, 1),
                 nlu_ms=round(frame.nlu_ms, 2),
                 offset_ms=round((frame.started_at - self.answered_at) * 1000, 1),
-                duration_ms=round((frame.last_voiced_at - frame.started_at) * 1000, 1))
+                duration_ms=round((frame.last_voiced_at - frame.started_at) * 1000, 1),
+                confirmation=frame.confirmation, commits=frame.commits)
             self._endpoint_at = frame.endpoint_at
         elif isinstance(frame, Speak):
             self._speak, self._tts_ms, self._pcm_bytes = frame, 0.0, 0

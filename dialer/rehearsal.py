@@ -73,8 +73,9 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
             raise CampaignError(f"campaign {campaign_id} is itself a dry-run; rehearse "
                                 f"campaign {original.rehearsal_of} instead")
         script_dir, name, region = original.script_dir, original.name, original.region
-        # It sounds like the campaign; it never dials through the campaign's trunk.
-        sound = {"voice": original.voice, "caller_id": original.caller_id}
+        # It sounds like the campaign; it never dials through the campaign's trunk (nor
+        # with its caller ID: that belongs to the trunk).
+        sound = {"voice": original.voice}
         first = s.scalar(select(Contact.fields).where(Contact.campaign_id == campaign_id)
                          .order_by(Contact.id).limit(1))
     _, cast = personas_for(script_dir, personas)
@@ -91,6 +92,23 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
     add_contacts(db, rehearsal, [(p.number, {**fields, "persona": p.name})
                                  for p in callable_cast])
     return rehearsal
+
+
+def rehearsals_under_way(db: Database, timeout_s: float, up_to: int | None = None) -> int:
+    """Dry-runs of any campaign started and not over (one whose runner died is over
+    after its deadline); `up_to`: only those with an id up to it (the earlier ones)."""
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import func
+
+    since = datetime.now(UTC) - timedelta(seconds=timeout_s + 300)
+    query = select(func.count(Campaign.id)).where(
+        Campaign.rehearsal_of.is_not(None), Campaign.status.in_(("draft", "running")),
+        Campaign.created_at > since)
+    if up_to is not None:
+        query = query.where(Campaign.id <= up_to)
+    with db.session() as s:
+        return int(s.scalar(query) or 0)
 
 
 def run_rehearsal(db: Database, settings: CampaignSettings, rehearsal: int,
@@ -130,7 +148,10 @@ def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Pat
                DIALER_BROKER_URL=f"redis://127.0.0.1:{broker_port}/0",
                DIALER_SIP_TRUNK=f"127.0.0.1:{sip_port}",
                DIALER_RTP_PORT_BASE=str(52000 + (broker_port % 20) * 200),
-               DIALER_DATABASE_URL=db.url)
+               DIALER_DATABASE_URL=db.url,
+               # Its worker dials this rehearsal and nothing else, never a real campaign,
+               # and refuses to start with a trunk off this machine.
+               DIALER_SANDBOX="1", DIALER_SANDBOX_CAMPAIGN=str(rehearsal))
     # Nothing of production: no registrar, and the ACD is the private Redis (real agents
     # are never offered a rehearsal's calls; the personas' simulated agents are).
     for key in ("DIALER_SIP_REGISTRAR", "DIALER_SIP_USERNAME", "DIALER_SIP_PASSWORD",
@@ -185,7 +206,8 @@ def rehearsal_report(db: Database, rehearsal_id: int,
         persona = cast.get(call["phone"])
         said = [r.text for r in (persona.replies if persona else ()) if r.kind == "say"]
         expected = [nlu.parse(t)["intent"]["name"] for t in said]
-        turns, k, last_bot_node = [], 0, None
+        turns, k, last_bot_node, asking = [], 0, None, False
+        answers = [t.get("confirmation") for t in call["turns"] if t["speaker"] == "customer"]
         for t in call["turns"]:
             flags, truth = [], None
             if t["speaker"] == "customer":
@@ -195,11 +217,16 @@ def rehearsal_report(db: Database, rehearsal_id: int,
                 elif k < len(expected) and expected[k] != t["intent"]:
                     flags.append(f"misunderstood: {said[k]!r} means {expected[k]}, "
                                  f"understood {t['intent']}")
+                asking = t.get("confirmation") == "asked"
+                if asking:  # the robot was unsure before an irreversible action
+                    answer = answers[k + 1] if k + 1 < len(answers) else None
+                    flags.append(f"asked to confirm {t['intent']}: answered "
+                                 f"{answer or 'nothing'}")
                 k += 1
-            elif t["node"] is not None and t["node"] == last_bot_node:
-                flags.append("reprompted")
+            elif t["node"] is not None and t["node"] == last_bot_node and not asking:
+                flags.append("reprompted")  # (the confirmation question is not)
             if t["speaker"] == "bot":
-                last_bot_node = t["node"]
+                last_bot_node, asking = t["node"], False
             flagged += bool(flags)
             turns.append({**t, "said": truth, "flags": flags})
         out.append({"persona": persona.name if persona else fields.get(call["phone"], {})

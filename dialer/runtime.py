@@ -172,11 +172,12 @@ class CallRuntime:
              caller_id: str | None = None, recording: Path | None = None,
              ring_timeout_s: float = 25.0, on_turn: Any = None,
              on_answer: Any = None, voice: str | None = None,
-             trunk_host: str | None = None,
+             trunk: TrunkConfig | None = None,
              handoff: HandoffDesk | None = None) -> CallOutcome:
+        """Place one call through `trunk` (default: the workers' own DIALER_SIP_*)."""
         self.ua.register_thread()
         kit = self.kit(script_dir)
-        trunk = self.settings.trunk(caller_id, trunk_host)
+        trunk = trunk or self.settings.trunk(caller_id)
         account = self.account(trunk)
         cfg = SessionConfig(ring_timeout_s=ring_timeout_s, max_call_s=self.settings.max_call_s,
                             vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms,

@@ -15,6 +15,11 @@ only says what the customer meant.
         say: "상담원에게 연결해 드리겠습니다."
         end: handoff           # a disposition; ends the call
         handoff: true
+      cancel:                  # irreversible: a weakly heard reply is confirmed first
+        say: "해지해 드렸습니다."  # (nodes that end as opt_out are, by default;
+        end: not_interested    # dialer.confirm)
+        confirm: true
+        confirm_prompt: "정말 해지해 드릴까요?"
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 import yaml
 
 from campaigns.models import Disposition
+from dialer import confirm
 
 
 class ScriptError(ValueError):
@@ -43,6 +49,10 @@ class Node:
     reason: str | None = None  # stored with the outcome, e.g. why the customer declined
     no_match: str | None = None  # node to go to when the reply is understood but unexpected
     dtmf: dict[str, str] = field(default_factory=dict)  # key pressed -> intent, at this node
+    # Entering this node is irreversible: on a weakly heard reply the robot asks
+    # `confirm_prompt` first (dialer.confirm). None: only nodes that end as opt_out.
+    confirm: bool | None = None
+    confirm_prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,16 @@ class ScriptSettings:
     # on); refer: a blind transfer, the trunk connects the customer to the agent itself
     # (for trunks that want it; the worker's part ends there).
     handoff_transfer: str = "bridge"
+    # Confirming irreversible actions (dialer.confirm): a reply leading to an opt-out
+    # node (or a `confirm: true` one) is asked about first when its NLU confidence is
+    # below the intent's bar here (an intent not listed, opt_out included: 0.9), its ASR
+    # confidence below confirm_asr_below, or the grammar forced or re-read it. Prompts:
+    # None is the script language's default ("수신 거부로 처리해 드릴까요?"; "알겠습니다."
+    # before the node's question again when the answer is no).
+    confirm_below: dict[str, float] = field(default_factory=dict)
+    confirm_asr_below: float = confirm.DEFAULT_CONFIRM_ASR_BELOW
+    confirm_prompt: str | None = None
+    confirm_no_prompt: str | None = None
 
     def negative(self, language: str) -> tuple[str, ...]:
         if self.negative_words is not None:
@@ -157,11 +177,48 @@ class Script:
         """The intent a key press means at this node (the node's own keys first)."""
         return self.nodes[node].dtmf.get(digit) or self.dtmf.get(digit)
 
+    # -- irreversible nodes (dialer.confirm) --------------------------------------------
+    def commits(self, node: str) -> str | None:
+        """The irreversible action entering this node takes: "opt_out" for a node that
+        ends the call as an opt-out (the number goes on the DNC list), the node's name
+        for one marked `confirm: true`; None for an ordinary node."""
+        n = self.nodes[node]
+        if n.end == Disposition.OPT_OUT:
+            return str(Disposition.OPT_OUT)
+        return n.name[:32] if n.confirm else None
+
+    def confirms(self, node: str) -> bool:
+        """A weakly heard reply is confirmed before entering this node."""
+        n = self.nodes[node]
+        return n.confirm if n.confirm is not None else n.end == Disposition.OPT_OUT
+
+    def confirm_prompt(self, node: str) -> str:
+        lang = self.language.split("-")[0]
+        return (self.nodes[node].confirm_prompt or self.settings.confirm_prompt
+                or confirm.CONFIRM_PROMPTS.get(lang, confirm.CONFIRM_PROMPTS["en"]))
+
+    def confirm_no_prompt(self) -> str:
+        lang = self.language.split("-")[0]
+        return self.settings.confirm_no_prompt or confirm.DECLINED_PROMPTS.get(
+            lang, confirm.DECLINED_PROMPTS["en"])
+
+    def confirm_bar(self, intent: str) -> float:
+        return self.settings.confirm_below.get(intent, confirm.DEFAULT_CONFIRM_BELOW)
+
+    def confirm_texts(self) -> list[tuple[str, str]]:
+        """(where, text) of every confirmation prompt the script can say."""
+        out = [(f"node {n.name!r} confirm_prompt", self.confirm_prompt(n.name))
+               for n in self.nodes.values() if self.confirms(n.name)]
+        if out:
+            out.append(("settings.confirm_no_prompt", self.confirm_no_prompt()))
+        return out
+
     def fields_used(self) -> dict[str, list[str]]:
         """Contact fields the prompts use ({name}) -> where (node names or settings)."""
         texts = [(f"node {n.name!r}", n.say) for n in self.nodes.values()]
         texts += [(f"settings.{k}", getattr(self.settings, k)) for k in
                   ("fallback_prompt", "no_input_prompt")]
+        texts += self.confirm_texts()
         if self.answering_machine is not None:
             texts.append(("answering_machine.voicemail", self.answering_machine.voicemail))
         out: dict[str, list[str]] = {}
@@ -200,7 +257,8 @@ def _render(text: str, fields: dict[str, Any]) -> str:
     return " ".join(string.Formatter().vformat(text, (), _Blank(fields)).split())
 
 
-_NODE_KEYS = {"say", "expect", "end", "handoff", "reason", "no_match", "dtmf"}
+_NODE_KEYS = {"say", "expect", "end", "handoff", "reason", "no_match", "dtmf", "confirm",
+              "confirm_prompt"}
 _DTMF_KEYS = set("0123456789*#")
 _DISPOSITIONS = {d.value for d in Disposition}
 
@@ -217,6 +275,9 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ScriptError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError as exc:
+        raise ScriptError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                          "the file as UTF-8") from None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not data["nodes"]:
         raise ScriptError(f"{path}: expected a mapping with a non-empty 'nodes:' section")
 
@@ -227,8 +288,8 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
         if not isinstance(raw, dict):
             raise ScriptError(f"{where}: expected a mapping with 'say:'")
         unknown = set(raw) - _NODE_KEYS
-        if unknown:
-            raise ScriptError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: "
+        if unknown:  # YAML keys may be numbers or booleans too: sorted as text
+            raise ScriptError(f"{where}: unknown key(s) {sorted(unknown, key=str)}; allowed: "
                               f"{sorted(_NODE_KEYS)}")
         if not isinstance(raw.get("say"), str) or not raw["say"].strip():
             raise ScriptError(f"{where}: 'say:' must be the text the robot speaks")
@@ -236,7 +297,7 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
         if not isinstance(expect, dict):
             raise ScriptError(f"{where}: 'expect:' must map intents to node names")
         end = raw.get("end")
-        if end is not None and end not in _DISPOSITIONS:
+        if end is not None and (not isinstance(end, str) or end not in _DISPOSITIONS):
             raise ScriptError(f"{where}: end disposition {end!r} is not one of "
                               f"{sorted(_DISPOSITIONS)}")
         if end is None and not expect:
@@ -245,8 +306,10 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
             str(k): str(v) for k, v in expect.items()}, end=end,
             dtmf=_dtmf(where, raw.get("dtmf")),
             handoff=bool(raw.get("handoff", False)), reason=raw.get("reason"),
-            no_match=raw.get("no_match"))
+            no_match=raw.get("no_match"), **_confirm(where, raw, end))
 
+    if not isinstance(data.get("global_intents") or {}, dict):
+        raise ScriptError(f"{path}: 'global_intents:' must map intents to node names")
     global_intents = {str(k): str(v) for k, v in (data.get("global_intents") or {}).items()}
     start = str(data.get("start", next(iter(nodes))))
     nlu = _nlu_section(path, data.get("nlu"))
@@ -258,6 +321,15 @@ def load_script(directory: Path | str, known_intents: set[str] | None = None) ->
                     **nlu)
     _check_references(script, known_intents)
     return script
+
+
+def _confirm(where: str, raw: dict[str, Any], end: str | None) -> dict[str, Any]:
+    """A node's `confirm:` (its action is irreversible) and its own `confirm_prompt:`."""
+    error = confirm.node_error(where, raw.get("confirm"), raw.get("confirm_prompt"),
+                               opt_out=end == Disposition.OPT_OUT)
+    if error:
+        raise ScriptError(error)
+    return {"confirm": raw.get("confirm"), "confirm_prompt": raw.get("confirm_prompt")}
 
 
 def _slots(path: Path, raw: object) -> tuple[str, ...]:
@@ -310,9 +382,13 @@ def _dtmf(where: str, raw: object) -> dict[str, str]:
 
 def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     allowed = set(ScriptSettings.__dataclass_fields__)
+    if not isinstance(raw, dict):
+        raise ScriptError(f"{path}: 'settings:' must be a mapping, e.g. settings: "
+                          "{max_no_input: 2}")
     unknown = set(raw) - allowed
     if unknown:
-        raise ScriptError(f"{path}: unknown setting(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise ScriptError(f"{path}: unknown setting(s) {sorted(unknown, key=str)}; allowed: "
+                          f"{sorted(allowed)}")
     out = dict(raw)
     if "min_confidence" in out:
         value = out["min_confidence"]
@@ -341,6 +417,9 @@ def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
         raise ScriptError(f"{path}: settings.handoff_transfer {out['handoff_transfer']!r} "
                           "must be bridge (the worker joins the legs) or refer (a blind "
                           "transfer by SIP REFER)")
+    error = confirm.settings_error(path, out)
+    if error:
+        raise ScriptError(error)
     if "{callback}" not in str(out.get("no_agent_prompt", "{callback}")):
         raise ScriptError(f"{path}: settings.no_agent_prompt must say when we call back: "
                           "put {callback} where the time goes")
@@ -364,7 +443,11 @@ def _nlu_section(path: Path, raw: object) -> dict[str, Any]:
                           f"{sorted(modes)} (and timeout_s with rasa_url), e.g. "
                           "nlu: {rasa_url: 'http://127.0.0.1:5005'}")
     if "model" in raw:
-        model = Path(str(raw["model"])).expanduser()
+        try:
+            model = Path(str(raw["model"])).expanduser()
+        except RuntimeError:  # ~someone who has no home directory here
+            raise ScriptError(f"{path}: nlu.model {raw['model']!r}: no such user's home "
+                              "directory; give the model's path without ~") from None
         model = model if model.is_absolute() else path.parent / model
         return {"nlu_model": model}
     if "config" in raw:
@@ -398,10 +481,23 @@ def _check_references(script: Script, known_intents: set[str] | None) -> None:
     if script.settings.negative_node is not None:
         targets.append(("settings", "negative_node", script.settings.negative_node))
     for where, intent, target in targets:
-        if target not in script.nodes:
+        if not isinstance(target, str) or target not in script.nodes:
             raise ScriptError(f"{path}: {where}: {intent} goes to unknown node {target!r}; "
                               f"define it under nodes: or fix the name")
     _check_reachable(script, targets)
+    for key in ("fallback_node", "negative_node"):
+        target = getattr(script.settings, key)
+        if target is not None and script.commits(target):
+            raise ScriptError(f"{path}: settings.{key} {target!r} takes an irreversible action "
+                              f"({script.commits(target)}), but the robot goes there on a "
+                              "reply it did not understand or an angry one; point it at a "
+                              "handoff or a closing node")
+    used = script.intents_used()
+    for intent in script.settings.confirm_below:
+        if intent not in used:
+            raise ScriptError(f"{path}: settings.confirm_below names intent {intent!r}, which "
+                              f"the script never waits for (used: {', '.join(sorted(used))}); "
+                              "fix the name or remove it")
     for n in script.nodes.values():
         for key, intent in {**script.dtmf, **n.dtmf}.items():
             if intent not in n.expect and intent not in script.global_intents:

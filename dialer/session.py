@@ -87,6 +87,16 @@ class TurnRecord:
     processing_ms: float | None = None
     tts_ms: float | None = None  # bot turns: rendering time (0 when cached)
     interrupted: bool = False  # bot turns: the customer barged in
+    # Customer turns: "asked" when the robot asked them to confirm the irreversible
+    # action this reply would take, "yes" / "no" / "unclear" on their answer; `commits`:
+    # the action taken on this reply ("opt_out": the number goes on the DNC list).
+    confirmation: str | None = None
+    commits: str | None = None
+
+
+def trunk_host(uri: str) -> str:
+    """The host[:port] a call went to, without its user part (the callee's number)."""
+    return uri.rsplit("@", 1)[-1].split(";", 1)[0].removeprefix("sip:").removeprefix("sips:")
 
 
 @dataclass
@@ -213,6 +223,7 @@ class CallSession:
         texts = [s.render(name, fields) for name in s.nodes]
         texts += [s.render_text(p, fields) for p in (s.settings.fallback_prompt,
                                                       s.settings.no_input_prompt)]
+        texts += [s.render_text(text, fields) for _, text in s.confirm_texts()]
         if self.handoff is not None:
             texts.append(s.render_text(s.settings.hold_prompt, fields))
         if s.answering_machine is not None and s.answering_machine.voicemail:
@@ -296,7 +307,8 @@ class CallSession:
             if not call.peer_responded.is_set():
                 return CallOutcome(
                     disposition=Disposition.FAILED, sip_status=408, sip_reason="No response",
-                    reason=f"no SIP response from {call.uri} within "
+                    # The trunk's host, never the callee's number (analysts read it).
+                    reason=f"no SIP response from {trunk_host(call.uri)} within "
                            f"{self.cfg.no_response_wait_s:.0f}s; check "
                            "that the trunk is up and DIALER_SIP_TRUNK (host:port) is right")
             status = call.status or 408

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,13 @@ class DialerSettings(BaseSettings):
     rtp_ports_per_process: int = 200  # process i uses [base + i*n, base + (i+1)*n)
     pjsip_log_level: int = 1
 
+    # A sandbox worker calls simulated customers only (a dry-run's private worker, the
+    # demo's, the tests'): it claims and dials dry-run campaigns and nothing else, its
+    # trunk must be on loopback without credentials, and a production worker (the
+    # default) never claims or dials a dry-run. sandbox_campaign binds it to one.
+    sandbox: bool = False
+    sandbox_campaign: int | None = None
+
     # Calls.
     call_processes: int = 2  # Celery prefork children that place calls
     # Calls at once in each of them, on threads sharing its pjsua2 Endpoint (1-4: the
@@ -57,12 +66,12 @@ class DialerSettings(BaseSettings):
     handoff_offer_s: float = 15.0  # an agent has this long to accept in the console
     handoff_ring_s: float = 20.0  # an agent's phone has this long to answer
 
-    # Operations: GET /metrics (Prometheus) is open unless this is set.
+    # Operations: GET /metrics (Prometheus) wants an admin's or supervisor's login, or
+    # this token (a scraper cannot log in).
     metrics_token: str | None = Field(
-        default=None, description="When set, GET /metrics wants the header "
-                                  "`Authorization: Bearer <this token>` and answers 401 "
-                                  "without it; unset, anyone who reaches the web app may "
-                                  "scrape it.")
+        default=None, description="When set, GET /metrics also opens to the header "
+                                  "`Authorization: Bearer <this token>`; without it, only "
+                                  "to a logged-in admin or supervisor (401 otherwise).")
 
     @property
     def resolved_acd_url(self) -> str | None:
@@ -70,15 +79,45 @@ class DialerSettings(BaseSettings):
         url = self.acd_url or self.broker_url
         return url if url.startswith(("redis://", "rediss://", "unix://")) else None
 
-    def trunk(self, caller_id: str | None = None, host: str | None = None) -> TrunkConfig:
-        """The trunk to dial through; `host` (a campaign's own host[:port]) replaces
-        DIALER_SIP_TRUNK, the credentials and proxy stay these."""
-        return TrunkConfig(host=host or self.sip_trunk, registrar=self.sip_registrar,
+    def trunk(self, caller_id: str | None = None) -> TrunkConfig:
+        """The workers' own trunk (a campaign may name another: campaigns/trunks.py)."""
+        return TrunkConfig(host=self.sip_trunk, registrar=self.sip_registrar,
                            username=self.sip_username, password=self.sip_password,
                            realm=self.sip_realm, outbound_proxy=self.sip_outbound_proxy,
                            caller_id=caller_id or self.sip_caller_id,
                            transport=self.sip_transport)
 
     @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox or self.sandbox_campaign is not None
+
+    def sandbox_problem(self) -> str | None:
+        """Why this sandbox worker must not start (its calls could leave the machine),
+        or None: the trunk, and any registrar or outbound proxy, must be on loopback."""
+        if not self.is_sandbox:
+            return None
+        for name in ("sip_trunk", "sip_registrar", "sip_outbound_proxy"):
+            value = getattr(self, name)
+            if value and not _on_loopback(value):
+                return (f"a sandbox worker (DIALER_SANDBOX) dials simulated customers on "
+                        f"this machine only, but DIALER_{name.upper()} is {value}; point "
+                        "it at 127.0.0.1 (the simulator, or a test trunk there)")
+        return None
+
+    @property
     def codecs(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in self.sip_codecs.split(",") if c.strip())
+
+
+def _on_loopback(target: str) -> bool:
+    """Whether host[:port], [v6]:port or sip:host[:port][;params] names this machine."""
+    host = target.split(";", 1)[0].removeprefix("sips:").removeprefix("sip:")
+    host = host.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -100,19 +100,35 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PersonaError(f"{path}: cannot read personas ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise PersonaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save the file as UTF-8") from None
     items = (data or {}).get("personas") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise PersonaError(f"{path}: expected 'personas:' with a list of personas")
     out: dict[str, Persona] = {}
     for i, raw in enumerate(items, 1):
+        if not isinstance(raw, dict):
+            raise PersonaError(f"{path}: persona #{i} must be a mapping with name:, number: "
+                               f"and the persona's other keys, not {raw!r}")
         name = str(raw.get("name", f"#{i}"))
         where = f"{path}: persona {name!r}"
         number = str(raw.get("number", "")).strip()
         if not number:
             raise PersonaError(f"{where}: 'number:' is required (the number the robot dials)")
+        if number in out:
+            # The simulator picks a persona by the number dialed: a second one would never
+            # answer, and its test would silently not happen.
+            raise PersonaError(f"{where}: number {number} is also persona "
+                               f"{out[number].name!r}'s; give each persona its own number")
         mode = raw.get("answer", "answer")
-        if mode not in ANSWER_MODES:
+        if not isinstance(mode, str) or mode not in ANSWER_MODES:
             raise PersonaError(f"{where}: answer {mode!r} must be one of {sorted(ANSWER_MODES)}")
+        ring = raw.get("ring_s", 1.0)
+        if isinstance(ring, bool) or not isinstance(ring, int | float) or not 0 <= ring < 3600:
+            raise PersonaError(f"{where}: ring_s {ring!r} must be seconds from 0 to 3600")
+        if not isinstance(raw.get("replies") or [], list):
+            raise PersonaError(f"{where}: replies must be a list, one entry per robot prompt")
         replies = []
         for r in raw.get("replies") or []:
             kind = next((k for k in ("say", "dtmf") if isinstance(r, dict) and k in r), None)
@@ -162,7 +178,7 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
                                      and isinstance(echo.get("gain", 0.5), int | float)):
             raise PersonaError(f"{where}: echo {echo!r} must be {{ms: delay, gain: 0..1}}")
         out[number] = Persona(name=name, number=number, answer=mode,
-                              ring_s=float(raw.get("ring_s", 1.0)), replies=tuple(replies),
+                              ring_s=float(ring), replies=tuple(replies),
                               hello=str(raw.get("hello", "")),
                               greeting=str(raw.get("greeting", "")),
                               beep=bool(raw.get("beep", True)),
@@ -248,7 +264,8 @@ class CustomerSimulator:
             if persona is None:
                 self._event(None, "unknown number", call=no, uri=call.getInfo().localUri)
                 return
-            self._event(persona, "ringing", call=no, mode=persona.answer)
+            self._event(persona, "ringing", call=no, mode=persona.answer,
+                        caller=call.getInfo().remoteUri)
             if persona.answer in ("busy", "decline"):
                 time.sleep(min(persona.ring_s, 2.0))
                 call.hangup_quietly(486 if persona.answer == "busy" else 603)

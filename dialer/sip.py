@@ -416,7 +416,7 @@ class SipCall(pj.Call):
         try:
             self.xfer(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            raise SipError(f"cannot transfer {self.uri} to {uri}: {exc.info()}") from exc
+            raise SipError(f"cannot transfer the call (REFER): {exc.info()}") from exc
 
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
         new = self.on_transfer(self, prm.dstUri) if self.on_transfer is not None else None
@@ -602,7 +602,7 @@ class UserAgent:
         try:
             call.makeCall(uri, prm)
         except pj.Error as exc:
-            raise SipError(f"cannot call {uri}: {exc.info()}",
+            raise SipError(f"cannot place the call: {exc.info()}",
                            retryable="TOOMANY" in exc.info().upper()) from exc
         return call
 

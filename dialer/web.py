@@ -3,6 +3,10 @@
 Pages are rendered on the server (Jinja2) with one vendored style sheet; nothing is
 loaded from another site. Every route names the roles it allows (`allow`, see
 dialer/auth.py). The API is described by /api/openapi.json and, for people, /api/docs.
+In front of it all, dialer/web_guard.py caps request bodies, refuses an anonymous body
+before it is read and adds the security headers. Logins are paced by the client's
+address (campaigns/users.py): behind a proxy, let uvicorn trust it
+(FORWARDED_ALLOW_IPS), or every client looks like the proxy.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from campaigns.cdr import record_audit
 from campaigns.db import Database
 from campaigns.models import Role
-from campaigns.privacy import phone_for
-from campaigns.report import campaign_report
+from campaigns.report import campaign_report, report_for
 from campaigns.service import CampaignError, list_campaigns
 from campaigns.settings import CampaignSettings
 from campaigns.users import (
     CurrentUser,
+    LoginThrottled,
     UserError,
     create_user,
     list_users,
@@ -33,6 +38,7 @@ from campaigns.users import (
     logout,
     update_user,
 )
+from dialer import web_guard
 from dialer.auth import (
     ANY_ROLE,
     LOGIN_CSRF_COOKIE,
@@ -60,9 +66,12 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/agent", "Agent console", frozenset({Role.AGENT})),
     ("/supervisor", "Supervisor", frozenset({Role.ADMIN, Role.SUPERVISOR})),
     ("/admin/users", "Users", frozenset({Role.ADMIN})),
+    ("/admin/trunks", "Trunks", frozenset({Role.ADMIN})),
     ("/admin/audit", "Audit log", frozenset({Role.ADMIN})),
     ("/api/docs", "API", frozenset(ANY_ROLE)),
 ]
+# The only sentences ?done= puts on the users page: a link cannot make it say anything.
+USERS_DONE = {"created": "User created.", "saved": "Changes saved."}
 
 
 class UserIn(BaseModel):
@@ -87,8 +96,14 @@ class LoginIn(BaseModel):
 
 
 def create_app(settings: CampaignSettings | None = None, *,
-               secure_cookies: bool = False) -> FastAPI:
+               secure_cookies: bool | None = None, web: web_guard.WebSettings | None = None
+               ) -> FastAPI:
+    """The app. Cookies are Secure unless `secure_cookies` (or, when None,
+    DIALER_WEB_SECURE_COOKIES) is false, for plain http on a developer's machine."""
     settings = settings or CampaignSettings()
+    web = web or web_guard.WebSettings()
+    if secure_cookies is None:
+        secure_cookies = web.secure_cookies
     db = Database(settings.resolved_database_url())
     db.migrate()
     allow = allow_factory(db)
@@ -115,11 +130,21 @@ def create_app(settings: CampaignSettings | None = None, *,
 
     @app.exception_handler(HTTPException)
     async def _errors(request: Request, exc: HTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
         if request.url.path.startswith("/api/") or exc.status_code < 400:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
-        return page(request, "error.html", status=exc.status_code, status_code=exc.status_code,
-                    detail=exc.detail)
+                                headers=headers)
+        response = page(request, "error.html", status=exc.status_code,
+                        status_code=exc.status_code, detail=exc.detail)
+        response.headers.update(headers or {})
+        return response
+
+    def client_address(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    def audit(request: Request, action: str, detail: dict[str, Any]) -> None:
+        acting: CurrentUser = request.state.user
+        record_audit(db, acting.username, acting.role, action, detail)
 
     # -- public ---------------------------------------------------------------------
     @app.get("/healthz", dependencies=[allow(PUBLIC)])
@@ -142,11 +167,15 @@ def create_app(settings: CampaignSettings | None = None, *,
         if not cookie or not secrets.compare_digest(cookie, csrf_token):
             raise HTTPException(403, "the login form expired: reload the page and try again")
         try:
-            token, _user = login(db, username, password)
+            token, _user = login(db, username, password, address=client_address(request))
         except UserError as exc:
             fresh = secrets.token_urlsafe(24)
-            response = page(request, "login.html", status=401, next=_safe_next(next),
-                            login_csrf=fresh, error=str(exc), username=username)
+            wait = exc.retry_after if isinstance(exc, LoginThrottled) else None
+            response = page(request, "login.html", status=401 if wait is None else 429,
+                            next=_safe_next(next), login_csrf=fresh, error=str(exc),
+                            username=username)
+            if wait is not None:
+                response.headers["Retry-After"] = str(wait)
             response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict",
                                 secure=secure_cookies, path="/login")
             return response
@@ -156,11 +185,16 @@ def create_app(settings: CampaignSettings | None = None, *,
         return done
 
     @app.post("/api/login", dependencies=[allow(PUBLIC)])
-    def api_login(body: LoginIn) -> JSONResponse:
+    def api_login(request: Request, body: LoginIn) -> JSONResponse:
         """Log in for the API: the session cookie is set, and the CSRF token to send as
-        `X-CSRF-Token` with every POST, PATCH or DELETE is returned."""
+        `X-CSRF-Token` with every POST, PATCH or DELETE is returned. Too many attempts
+        from one address get 429 with Retry-After."""
         try:
-            token, user = login(db, body.username, body.password)
+            token, user = login(db, body.username, body.password,
+                                address=client_address(request))
+        except LoginThrottled as exc:
+            raise HTTPException(429, str(exc),
+                                headers={"Retry-After": str(exc.retry_after)}) from None
         except UserError as exc:
             raise HTTPException(401, str(exc)) from None
         response = JSONResponse({"username": user.username, "role": user.role,
@@ -215,16 +249,15 @@ def create_app(settings: CampaignSettings | None = None, *,
             report = campaign_report(db, campaign_id)
         except CampaignError as exc:
             raise HTTPException(404, str(exc)) from None
-        role = request.state.user.role
-        for row in (*report["contacts"], *report["calls"]):
-            row["phone"] = phone_for(role, row["phone"])
-        return report
+        # Phones masked, and no number left in any free text (reasons, errors, what
+        # was said) for the roles that may not see one.
+        return report_for(request.state.user.role, report)
 
     # -- users (admin) ----------------------------------------------------------------
     @app.get("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
-    def users_page(request: Request, error: str = "", done: str = "") -> HTMLResponse:
+    def users_page(request: Request, done: str = "") -> HTMLResponse:
         return page(request, "users.html", users=list_users(db), roles=list(Role),
-                    error=error, done=done)
+                    done=USERS_DONE.get(done, ""))
 
     @app.post("/admin/users", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
     def users_create(request: Request, username: Annotated[str, Form()],
@@ -232,12 +265,13 @@ def create_app(settings: CampaignSettings | None = None, *,
                      sip_uri: Annotated[str, Form()] = "", skills: Annotated[str, Form()] = ""
                      ) -> Response:
         try:
-            create_user(db, username, password, role, sip_uri or None, skills or None)
+            created(request, create_user(db, username, password, role, sip_uri or None,
+                                         skills or None))
         except UserError as exc:
             return page(request, "users.html", status=400, users=list_users(db),
                         roles=list(Role), error=str(exc), form={"username": username,
                                                                 "role": role})
-        return RedirectResponse(f"/admin/users?done=created+{username}", status_code=303)
+        return RedirectResponse("/admin/users?done=created", status_code=303)
 
     @app.post("/admin/users/{user_id}", response_class=HTMLResponse,
               dependencies=[allow(Role.ADMIN)])
@@ -247,26 +281,41 @@ def create_app(settings: CampaignSettings | None = None, *,
                      skills: Annotated[str | None, Form()] = None) -> Response:
         acting: CurrentUser = request.state.user
         try:
-            update_user(db, user_id, role=role or None,
-                        active={"1": True, "0": False}.get(active),
-                        password=password or None, acting_user_id=acting.id,
-                        sip_uri=sip_uri, skills=skills)
+            changed(request, user_id, update_user(
+                db, user_id, role=role or None, active={"1": True, "0": False}.get(active),
+                password=password or None, acting_user_id=acting.id, sip_uri=sip_uri,
+                skills=skills))
         except UserError as exc:
             return page(request, "users.html", status=400, users=list_users(db),
                         roles=list(Role), error=str(exc))
         return RedirectResponse("/admin/users?done=saved", status_code=303)
+
+    def created(request: Request, user_id: int) -> None:
+        new = next(u for u in list_users(db) if u["id"] == user_id)
+        audit(request, "user_created", {"user": new["username"], "user_id": user_id,
+                                        "role": new["role"], "sip_uri": new["sip_uri"],
+                                        "skills": new["skills"]})
+
+    def changed(request: Request, user_id: int, changes: dict[str, Any]) -> None:
+        """One audit entry per save that changed something (a password only as
+        "reset")."""
+        if changes:
+            name = next((u["username"] for u in list_users(db) if u["id"] == user_id), None)
+            audit(request, "user_changed", {"user": name, "user_id": user_id,
+                                            "changes": changes})
 
     @app.get("/api/users", dependencies=[allow(Role.ADMIN)])
     def api_users() -> list[dict[str, Any]]:
         return list_users(db)
 
     @app.post("/api/users", status_code=201, dependencies=[allow(Role.ADMIN)])
-    def api_users_create(body: UserIn) -> dict[str, Any]:
+    def api_users_create(request: Request, body: UserIn) -> dict[str, Any]:
         try:
             user_id = create_user(db, body.username, body.password, body.role, body.sip_uri,
                                   body.skills)
         except UserError as exc:
             raise HTTPException(400, str(exc)) from None
+        created(request, user_id)
         return {"id": user_id, "username": body.username, "role": body.role}
 
     @app.patch("/api/users/{user_id}", dependencies=[allow(Role.ADMIN)])
@@ -274,9 +323,9 @@ def create_app(settings: CampaignSettings | None = None, *,
                          body: Annotated[UserPatch, Body()]) -> dict[str, Any]:
         acting: CurrentUser = request.state.user
         try:
-            update_user(db, user_id, role=body.role, active=body.active,
-                        password=body.password, acting_user_id=acting.id,
-                        sip_uri=body.sip_uri, skills=body.skills)
+            changed(request, user_id, update_user(
+                db, user_id, role=body.role, active=body.active, password=body.password,
+                acting_user_id=acting.id, sip_uri=body.sip_uri, skills=body.skills))
         except UserError as exc:
             status = 404 if str(exc).startswith("no user") else 400
             raise HTTPException(status, str(exc)) from None
@@ -305,14 +354,25 @@ def create_app(settings: CampaignSettings | None = None, *,
                             "roles": ", ".join(op.get("x-roles", []))})
         return out
 
-    from dialer import web_agents, web_campaigns, web_cdr, web_dashboards, web_ops
+    from dialer import (
+        web_agents,
+        web_campaigns,
+        web_cdr,
+        web_dashboards,
+        web_errors,
+        web_ops,
+        web_trunks,
+    )
 
     web_campaigns.add_routes(app, db, settings, allow, page)
     web_agents.add_routes(app, db, allow, page)
     web_dashboards.add_routes(app, db, allow, page)
     web_cdr.add_routes(app, db, allow, page)
     web_ops.add_routes(app, db, allow)
+    web_trunks.add_routes(app, db, allow, page)
+    web_errors.install(app)
     check_routes(app.routes)
+    app.state.body_limits = web_guard.install(app, db, settings, web)
     app.state.db = db
     return app
 

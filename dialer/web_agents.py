@@ -8,11 +8,15 @@ clock runs. Supervisors see every agent's state and every live call, and can lis
 a call, whisper to its agent, or barge in from their own phone.
 
 Changes reach the browsers as server-sent events from the ACD's Redis channel (one
-stream per open page), never by polling.
+stream per open page), never by polling. An agent's console learns only of the agent
+themselves and the call offered to them (a bare nudge for any other change in the
+queue); other customers' numbers, names and words, and a supervisor listening in, stay
+off it. Supervisors see the whole floor.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +30,7 @@ from campaigns.db import Database
 from campaigns.models import Role
 from campaigns.service import AGENT_OUTCOMES, CampaignError, save_agent_disposition
 from campaigns.users import CurrentUser, agent_phone
-from dialer.acd import NOT_READY_REASONS, Acd, AcdError
+from dialer.acd import NOT_READY_REASONS, Acd, AcdError, event_for_agent
 from dialer.settings import DialerSettings
 
 AGENTS = (Role.AGENT,)
@@ -101,9 +105,17 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
                         "logged in", "rejected offer", "missed offer")],
                     outcomes=AGENT_OUTCOMES)
 
+    def waiting(a: Acd) -> list[dict[str, Any]]:
+        """The queue as an agent sees it: how many wait and for how long; whose calls
+        they are is for the agent they are offered to."""
+        return [{"position": c["position"], "queue": c["queue"], "state": c["state"],
+                 "queued_at": float(c["queued_at"])}
+                for c in a.live_calls() if c["state"] in ("waiting", "offered")]
+
     @app.get("/api/agent/state", dependencies=[allow(*AGENTS)])
     def agent_state(request: Request) -> dict[str, Any]:
-        """This agent's ACD state and the calls handed off now (with transcripts)."""
+        """This agent's ACD state, the call offered to them or theirs (the screen pop,
+        with its transcript), and how many calls wait."""
         a = acd()
         try:
             mine = a.agent(me(request).username)
@@ -116,7 +128,7 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
                 current["transcript"] = a.transcript(mine["call"])
             except AcdError:
                 current = None
-        return {"agent": mine, "current": current, "calls": calls_view(a),
+        return {"agent": mine, "current": current, "waiting": waiting(a),
                 "server_time": a.now()}
 
     @app.post("/api/agent/login", dependencies=[allow(*AGENTS)])
@@ -223,13 +235,18 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
     @app.get("/api/acd/events", dependencies=[allow(*AGENTS, *FLOOR)])
     async def acd_events(request: Request) -> StreamingResponse:
         """Server-sent events: one `data:` line of JSON per ACD change (queued, offered,
-        accepted, ringing, connected, transcript, ended, abandoned, agent, ...)."""
+        accepted, ringing, connected, transcript, ended, abandoned, agent, ...).
+        Supervisors get every change and the monitor events; an agent gets the changes
+        about them and their call, and a content-free `queue` event for the rest."""
         import redis.asyncio as aredis
 
         url = settings.resolved_acd_url
         if url is None:
             raise HTTPException(503, "no Redis for the ACD")
-        channel = acd().p + "events"
+        user = me(request)
+        floor = user.role in FLOOR
+        a = acd()
+        channels, my_hash = a.channels(supervisors=floor), a.agent_key(user.username)
 
         client = aredis.Redis.from_url(url, decode_responses=True)
         try:
@@ -238,9 +255,26 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
             await client.aclose()
             raise HTTPException(503, f"the ACD (Redis) does not answer: {exc}") from None
 
+        async def for_me(data: str) -> str | None:
+            """The message as this console may receive it (filtered here, on the server:
+            what the browser is sent is what it can show)."""
+            if floor:
+                return data
+            try:
+                event = json.loads(data)
+            except ValueError:
+                return None
+            if not isinstance(event, dict):
+                return None
+            current = None
+            if event.get("call") and event.get("agent") != user.username:
+                current = str(await client.hget(my_hash, "call") or "")
+            out = event_for_agent(event, user.username, current)
+            return None if out is None else json.dumps(out, ensure_ascii=False)
+
         async def stream() -> AsyncIterator[str]:
             ps = client.pubsub(ignore_subscribe_messages=True)
-            await ps.subscribe(channel)
+            await ps.subscribe(*channels)
             try:
                 yield "retry: 2000\n\n"
                 while not await request.is_disconnected():
@@ -248,9 +282,10 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
                     if msg is None:
                         yield ": still here\n\n"
                         continue
-                    yield f"data: {msg['data']}\n\n"
+                    if (data := await for_me(str(msg["data"]))) is not None:
+                        yield f"data: {data}\n\n"
             finally:
-                await ps.unsubscribe(channel)
+                await ps.unsubscribe(*channels)
                 await ps.aclose()
                 await client.aclose()
 

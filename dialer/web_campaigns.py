@@ -5,7 +5,9 @@ lists."""
 
 from __future__ import annotations
 
-import tempfile
+import logging
+import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +26,7 @@ from campaigns.models import Campaign, Contact, ImportBatch, Role
 from campaigns.service import (
     CampaignError,
     change_status,
+    claim_mapping,
     create_draft,
     import_status,
     progress,
@@ -34,11 +37,21 @@ from campaigns.service import (
     update_campaign,
 )
 from campaigns.settings import CampaignSettings
+from campaigns.trunks import list_trunks
+from campaigns.uploads import purge_uploads
+from dialer.web_imports import (
+    audit,
+    audited_download,
+    import_for,
+    save_upload,
+    upload_tmp_dir,
+)
 
 MARKETING = (Role.ADMIN, Role.MARKETING)
 READERS = (Role.ADMIN, Role.MARKETING, Role.ANALYST)
 RETRY_FIELDS = ("busy", "no_answer", "failed", "machine", "dead_air")
-MAX_UPLOAD = 512 * 1024 * 1024
+PURGE_EVERY_S = 86400  # how often imports look for uploads past their retention
+log = logging.getLogger("dialer.web")
 DRY_RUN_TIMEOUT_S = 600
 
 
@@ -61,6 +74,10 @@ def script_dirs(settings: CampaignSettings) -> list[Path]:
                   if (d / "script.yml").is_file() and (d / "nlu.yml").is_file())
 
 
+DNC_DONE = {"added": "{} added", "removed": "{} removed",
+            "already": "{} was already on the list", "absent": "{} was not on the list"}
+
+
 class CampaignIn(BaseModel):
     """A campaign as the API takes it (POST creates a draft; PATCH sends only changes)."""
 
@@ -79,6 +96,8 @@ class CampaignIn(BaseModel):
     retry_delay_s: int | None = None
     retry_delays: dict[str, int] | None = None
     ring_timeout_s: int | None = None
+    # Refused when true: a dry-run is made by POST .../dry-runs (a rehearsal copy on a
+    # private worker), never by marking a real campaign.
     dry_run: bool | None = None
 
 
@@ -112,7 +131,8 @@ def form_options(form: dict[str, str], scripts: list[Path]) -> dict[str, Any]:
         form.get("first_day") or None, form.get("last_day") or None,
         float(form.get("max_cps") or 1), [f"{k}={form[f'retry_{k}']}" for k in RETRY_FIELDS
                                           if form.get(f"retry_{k}", "").strip()],
-        form.get("dry_run") == "1")
+        False)
+    options.pop("dry_run")  # never from a form: dry-runs are rehearsals (POST .../dry-runs)
     for key, default in (("max_concurrent", 2), ("max_attempts", 1), ("retry_delay_s", 600),
                          ("ring_timeout_s", 25)):
         try:
@@ -135,23 +155,8 @@ def campaign_form(c: dict[str, Any]) -> dict[str, str]:
             "first_day": str(c["first_day"] or ""), "last_day": str(c["last_day"] or ""),
             "max_concurrent": str(c["max_concurrent"]), "max_cps": str(c["max_cps"]),
             "max_attempts": str(c["max_attempts"]), "retry_delay_s": str(c["retry_delay_s"]),
-            "ring_timeout_s": str(c["ring_timeout_s"]), "dry_run": "1" if c["dry_run"] else "",
+            "ring_timeout_s": str(c["ring_timeout_s"]),
             **{f"retry_{k}": str(v) for k, v in c["retry_delays"].items()}}
-
-
-async def save_upload(upload: UploadFile, dest: Path) -> int:
-    """Stream an upload to disk; its size, refused above MAX_UPLOAD or when empty."""
-    size = 0
-    with dest.open("wb") as out:
-        while chunk := await upload.read(1 << 20):
-            size += len(chunk)
-            if size > MAX_UPLOAD:
-                raise CampaignError(f"the file is larger than {MAX_UPLOAD >> 20} MB; split "
-                                    "it and upload the parts to the same campaign")
-            out.write(chunk)
-    if size == 0:
-        raise CampaignError(f"{upload.filename or 'the file'} is empty")
-    return size
 
 
 def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: Any,
@@ -168,21 +173,37 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         kit = load_kit(script_dir)
         return lambda cols: kit.script.check_fields(cols, "the uploaded list")
 
-    def start_import(batch_id: int, campaign_id: int, phone_column: str | None = None) -> None:
+    def start_import(batch_id: int, campaign_id: int) -> None:
+        """Run a queued import (queue_import, claim_mapping) in the import thread; it
+        runs once however often this is called (run_import claims it)."""
         from sqlalchemy import update
-
-        with db.session() as s:  # queued at once: the page shows it before the job starts
-            s.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
-                status="queued", progress=0.0, message=None))
 
         def work() -> None:
             try:
-                run_import(db, batch_id, phone_column, field_check(campaign_id))
+                run_import(db, batch_id, check_columns=field_check(campaign_id),
+                           max_rows=settings.max_list_rows)
             except Exception as exc:  # noqa: BLE001 - the page shows it; the file is kept
                 with db.session() as s:
-                    s.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
+                    s.execute(update(ImportBatch).where(
+                        ImportBatch.id == batch_id,
+                        ImportBatch.status.in_(("queued", "running"))).values(
                         status="failed", message=f"{type(exc).__name__}: {exc}"))
+            purge()
         jobs.submit(work)
+
+    purged_at = [0.0]
+
+    def purge() -> None:
+        """Delete uploads past their retention (campaigns/uploads.py), at most daily."""
+        if purged_at[0] and time.monotonic() - purged_at[0] < PURGE_EVERY_S:
+            return
+        purged_at[0] = time.monotonic()
+        try:
+            purge_uploads(db, settings.uploads_dir, settings.upload_retention_days)
+        except Exception:  # imports go on; the next purge tries again
+            log.exception("purging old uploads failed")
+
+    jobs.submit(purge)
 
     def campaign_or_404(campaign_id: int) -> dict[str, Any]:
         with db.session() as s:
@@ -207,7 +228,8 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
     @app.get("/campaigns/new", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
     def new_campaign_page(request: Request) -> HTMLResponse:
         return page(request, "campaign_new.html", scripts=script_dirs(settings), form={},
-                    voices=voice_choices(), retry_fields=RETRY_FIELDS)
+                    voices=voice_choices(), retry_fields=RETRY_FIELDS,
+                    trunks=list_trunks(db))
 
     @app.post("/campaigns/new", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
     async def new_campaign_submit(request: Request, csv_file: Annotated[UploadFile, File()],
@@ -219,21 +241,21 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         def again(message: str) -> HTMLResponse:
             return page(request, "campaign_new.html", status=400, scripts=scripts,
                         form=form, error=message, voices=voice_choices(),
-                        retry_fields=RETRY_FIELDS)
+                        retry_fields=RETRY_FIELDS, trunks=list_trunks(db))
 
         try:
             options = form_options({**form, "script": script}, scripts)
         except (CampaignError, ValueError) as exc:
             return again(str(exc))
-        with tempfile.TemporaryDirectory() as tmp:
+        with upload_tmp_dir(settings) as tmp:
             upload = Path(tmp) / "upload.csv"
             try:
-                await save_upload(csv_file, upload)
+                await save_upload(csv_file, upload, settings.max_upload_mb)
                 cid = create_draft(db, name=name, **options)
             except CampaignError as exc:
                 return again(str(exc))
             bid = queue_import(db, cid, upload, csv_file.filename or "upload.csv",
-                               settings.uploads_dir)
+                               settings.uploads_dir, move=True)
         start_import(bid, cid)
         return RedirectResponse(f"/campaigns/{cid}/imports/{bid}", status_code=303)
 
@@ -260,7 +282,7 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         c = campaign_or_404(campaign_id)
         return page(request, "campaign_edit.html", c=c, form=campaign_form(c),
                     scripts=script_dirs(settings), voices=voice_choices(),
-                    retry_fields=RETRY_FIELDS)
+                    retry_fields=RETRY_FIELDS, trunks=list_trunks(db))
 
     @app.post("/campaigns/{campaign_id}/edit", response_class=HTMLResponse,
               dependencies=[allow(*MARKETING)])
@@ -276,7 +298,7 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         except (CampaignError, ValueError) as exc:
             return page(request, "campaign_edit.html", status=400, c=c, form=form,
                         scripts=script_dirs(settings), voices=voice_choices(),
-                        retry_fields=RETRY_FIELDS, error=str(exc))
+                        retry_fields=RETRY_FIELDS, error=str(exc), trunks=list_trunks(db))
         return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
     def field_check_dir(script_dir: Path | str, campaign_id: int) -> None:
@@ -313,21 +335,23 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
             raise CampaignError(f"a {c['status']} campaign takes no more contacts; create a "
                                 "new campaign" if c["rehearsal_of"] is None
                                 else "a dry-run takes no list")
-        with tempfile.TemporaryDirectory() as tmp:
+        with upload_tmp_dir(settings) as tmp:
             upload = Path(tmp) / "upload.csv"
-            await save_upload(csv_file, upload)
+            await save_upload(csv_file, upload, settings.max_upload_mb)
             bid = queue_import(db, campaign_id, upload, csv_file.filename or "upload.csv",
-                               settings.uploads_dir)
+                               settings.uploads_dir, move=True)
         start_import(bid, campaign_id)
         return bid
 
     @app.get("/campaigns/{campaign_id}/imports/{batch_id}", response_class=HTMLResponse,
              dependencies=[allow(*READERS)])
     def import_page(request: Request, campaign_id: int, batch_id: int) -> HTMLResponse:
+        role = request.state.user.role
         status = _status_or_404(db, campaign_id, batch_id)
         columns: list[str] = []
         rows: list[list[str]] = []
-        if status["status"] == "needs_mapping":
+        # The preview is the file's own cells: only for those who choose the column.
+        if status["status"] == "needs_mapping" and role in MARKETING:
             with db.session() as s:
                 b = s.get(ImportBatch, batch_id)
                 stored = b.stored_path if b else ""
@@ -335,26 +359,35 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
                 columns, rows = preview(stored)
             except CsvImportError:
                 pass
-        return page(request, "import.html", b=status, campaign_id=campaign_id,
-                    columns=columns, preview=rows)
+        return page(request, "import.html", b=import_for(role, status),
+                    campaign_id=campaign_id, columns=columns, preview=rows,
+                    retention_days=settings.upload_retention_days)
 
     @app.post("/campaigns/{campaign_id}/imports/{batch_id}/mapping",
               dependencies=[allow(*MARKETING)])
     def import_mapping_submit(campaign_id: int, batch_id: int,
                               phone_column: Annotated[str, Form()]) -> Response:
-        status = _status_or_404(db, campaign_id, batch_id)
-        if status["status"] != "needs_mapping":
-            raise HTTPException(409, f"this import is {status['status']}, not waiting for a "
-                                     "column mapping")
-        start_import(batch_id, campaign_id, phone_column)
+        _status_or_404(db, campaign_id, batch_id)
+        try:
+            claimed = claim_mapping(db, batch_id, phone_column)
+        except CampaignError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if not claimed:  # another request chose first, or it was never waiting
+            now = import_status(db, batch_id, limit=0)["status"]
+            raise HTTPException(409, f"this import is {now}, not waiting for a column mapping")
+        start_import(batch_id, campaign_id)
         return RedirectResponse(f"/campaigns/{campaign_id}/imports/{batch_id}", status_code=303)
 
+    # Whole numbers and every cell of each row: closed to roles that see masked numbers.
     @app.get("/campaigns/{campaign_id}/imports/{batch_id}/rejections.csv",
-             dependencies=[allow(*READERS)])
-    def rejections_download(campaign_id: int, batch_id: int) -> StreamingResponse:
-        _status_or_404(db, campaign_id, batch_id)
+             dependencies=[allow(*MARKETING)])
+    def rejections_download(request: Request, campaign_id: int,
+                            batch_id: int) -> StreamingResponse:
+        status = _status_or_404(db, campaign_id, batch_id)
+        body = audited_download(db, request.state.user, rejections_csv(db, batch_id), {
+            "campaign_id": campaign_id, "import_id": batch_id, "rows": status["rejected"]})
         return StreamingResponse(
-            rejections_csv(db, batch_id), media_type="text/csv; charset=utf-8",
+            body, media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition":
                      f'attachment; filename="import-{batch_id}-rejected-rows.csv"'})
 
@@ -383,23 +416,28 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
                         "progress": {"done": p["done"], "total": p["total"]}})
         return out
 
-    @app.get("/campaigns/{campaign_id}/dry-runs", response_class=HTMLResponse,
-             dependencies=[allow(*READERS)])
-    def dry_runs_page(request: Request, campaign_id: int, error: str = "") -> HTMLResponse:
+    def dry_runs_page(request: Request, campaign_id: int, error: str = "",
+                      status: int = 200) -> HTMLResponse:
         c = campaign_or_404(campaign_id)
         reports = rehearsals(campaign_id)
         running = any(r["under_way"] for r in reports)
-        return page(request, "dryruns.html", c=c, reports=reports, running=running,
-                    error=error)
+        return page(request, "dryruns.html", status=status, c=c, reports=reports,
+                    running=running, error=error)
+
+    @app.get("/campaigns/{campaign_id}/dry-runs", response_class=HTMLResponse,
+             dependencies=[allow(*READERS)])
+    def dry_runs_get(request: Request, campaign_id: int) -> HTMLResponse:
+        return dry_runs_page(request, campaign_id)
 
     @app.post("/campaigns/{campaign_id}/dry-runs", dependencies=[allow(*MARKETING)])
-    def dry_run_start(campaign_id: int) -> Response:
+    def dry_run_start(request: Request, campaign_id: int) -> Response:
         campaign_or_404(campaign_id)
         try:
             rid = start_dry_run(campaign_id)
         except CampaignError as exc:
-            return RedirectResponse(f"/campaigns/{campaign_id}/dry-runs?error={quote(str(exc))}",
-                                    status_code=303)
+            # Shown in the answer itself: a `?error=` in a link would let anyone put
+            # words of theirs on our page.
+            return dry_runs_page(request, campaign_id, str(exc), status=409)
         return RedirectResponse(f"/campaigns/{campaign_id}/dry-runs#dry-run-{rid}",
                                 status_code=303)
 
@@ -410,11 +448,20 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         import subprocess
         import sys
 
-        from dialer.rehearsal import prepare_rehearsal
+        from dialer.rehearsal import prepare_rehearsal, rehearsals_under_way
 
         if any(r["under_way"] for r in rehearsals(campaign_id)):
             raise CampaignError("a dry-run of this campaign is already under way")
+        limit = settings.max_dry_runs
+        busy = f"{limit} dry-run(s) are under way on this server, the most at once; " \
+               "try again when one has finished"
+        if rehearsals_under_way(db, DRY_RUN_TIMEOUT_S) >= limit:
+            raise CampaignError(busy)
         rid = prepare_rehearsal(db, campaign_id)
+        # Two requests may have passed the check together: the later one gives way.
+        if rehearsals_under_way(db, DRY_RUN_TIMEOUT_S, up_to=rid) > limit:
+            change_status(db, rid, "stop")
+            raise CampaignError(busy)
         logs = (settings.data_dir / "logs").resolve()
         logs.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, DIALER_DATABASE_URL=db.url,
@@ -444,37 +491,60 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
 
     @app.get("/dnc", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
     def dnc_page(request: Request, q: str = "", campaign: int | None = None,
-                 error: str = "", done: str = "") -> HTMLResponse:
+                 done: str = "", number: str = "") -> HTMLResponse:
+        # Only our own sentences, and a number only when it is one: a link must not be
+        # able to put words of its own on the page.
+        shown = number if re.fullmatch(r"\+[0-9]{6,15}", number) else "the number"
         return page(request, "dnc.html", entries=dnc.search(db, q, campaign_id=campaign),
-                    q=q, campaign=campaign, error=error, done=done)
+                    q=q, campaign=campaign, error="",
+                    done=DNC_DONE[done].format(shown) if done in DNC_DONE else "")
+
+    def dnc_change(request: Request, phone: str, campaign_id: int | None, add: bool,
+                   source: str, reason: str | None = None) -> tuple[str, bool]:
+        """Add or remove a number, in the audit log when it changed a list; (the number
+        in E.164, whether it changed). DncError says what to correct."""
+        user = request.state.user
+        region = settings.default_region
+        if add:
+            e164, changed = dnc.add_number(db, phone, campaign_id=campaign_id, region=region,
+                                           source=source, reason=reason,
+                                           added_by=user.username)
+        else:
+            e164 = dnc.normalise(phone, region)
+            changed = dnc.remove_number(db, e164, campaign_id=campaign_id, region=region)
+        if changed:
+            detail = {"phone": e164, "list": dnc.scope_of(campaign_id), "via": source}
+            audit(db, user, "dnc_add" if add else "dnc_remove",
+                  {**detail, "reason": reason} if add else detail)
+        return e164, changed
 
     @app.post("/dnc", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
     def dnc_submit(request: Request, phone: Annotated[str, Form()],
                    action: Annotated[str, Form()] = "add",
                    campaign: Annotated[str, Form()] = "",
                    reason: Annotated[str, Form()] = "") -> Response:
-        user = request.state.user
-        cid = int(campaign) if campaign.strip().isdigit() else None
+        adding = action != "remove"
         try:
-            if action == "remove":
-                gone = dnc.remove_number(db, phone, campaign_id=cid,
-                                         region=settings.default_region)
-                done = f"{phone} removed" if gone else f"{phone} was not on the list"
-            else:
-                e164, added = dnc.add_number(db, phone, campaign_id=cid,
-                                             region=settings.default_region, source="manual",
-                                             reason=reason or None, added_by=user.username)
-                done = f"{e164} added" if added else f"{e164} was already on the list"
+            if campaign.strip() and not campaign.strip().isdigit():
+                raise dnc.DncError(f"campaign {campaign.strip()[:40]!r} must be a campaign's "
+                                   "number, or empty for the global list")
+            cid = int(campaign) if campaign.strip() else None
+            e164, changed = dnc_change(request, phone, cid, adding, "manual", reason or None)
+            done = ("added" if adding else "removed") if changed else \
+                ("already" if adding else "absent")
         except dnc.DncError as exc:
-            return page(request, "dnc.html", status=400, entries=dnc.search(db, ""),
-                        q="", campaign=cid, error=str(exc), done="")
-        return RedirectResponse(f"/dnc?done={done}", status_code=303)
+            status = 404 if isinstance(exc, dnc.UnknownCampaign) else 400
+            return page(request, "dnc.html", status=status, entries=dnc.search(db, ""),
+                        q="", campaign=None, error=str(exc), done="")
+        return RedirectResponse(f"/dnc?done={done}&number={quote(e164)}", status_code=303)
 
     # -- API --------------------------------------------------------------------------
     @app.get("/api/imports/{batch_id}", dependencies=[allow(*READERS)])
-    def api_import(batch_id: int) -> dict[str, Any]:
+    def api_import(request: Request, batch_id: int) -> dict[str, Any]:
+        """An import's progress and its first 50 rejected rows (numbers masked for
+        analysts)."""
         try:
-            return import_status(db, batch_id, limit=50)
+            return import_for(request.state.user.role, import_status(db, batch_id, limit=50))
         except CampaignError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -488,7 +558,11 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
         given = body.model_dump(exclude_unset=True)
         out: dict[str, Any] = {k: given[k] for k in (
             "name", "region", "caller_id", "voice", "trunk", "max_concurrent",
-            "max_attempts", "retry_delay_s", "ring_timeout_s", "dry_run") if k in given}
+            "max_attempts", "retry_delay_s", "ring_timeout_s") if k in given}
+        if given.get("dry_run"):
+            raise CampaignError("a campaign cannot be made a dry-run: rehearse it with POST "
+                                "/api/campaigns/{id}/dry-runs (simulated customers on a "
+                                "private worker)")
         if "script" in given:
             chosen = next((d for d in script_dirs(settings)
                            if given["script"] in (str(d), d.name)), None)
@@ -503,7 +577,7 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
                 given.get("window") or "09:00-20:00", given.get("first_day"),
                 given.get("last_day"), float(given.get("max_cps") or 1),
                 [f"{k}={v}" for k, v in (given.get("retry_delays") or {}).items()],
-                bool(given.get("dry_run")))
+                False)
             out.update({k: opts[k] for k in opts if k != "dry_run" and (
                 k in given or (k in ("window_start", "window_end") and "window" in given))})
         return out
@@ -573,22 +647,25 @@ def add_routes(app: FastAPI, db: Database, settings: CampaignSettings, allow: An
 
     @app.post("/api/dnc", status_code=201, dependencies=[allow(*MARKETING)])
     def api_dnc_add(request: Request, body: DncIn) -> dict[str, Any]:
+        """Put a number on the global list, or a campaign's (404: no such campaign)."""
         try:
-            e164, added = dnc.add_number(db, body.phone, campaign_id=body.campaign_id,
-                                         region=settings.default_region, source="api",
-                                         reason=body.reason,
-                                         added_by=request.state.user.username)
+            e164, added = dnc_change(request, body.phone, body.campaign_id, True, "api",
+                                     body.reason)
         except dnc.DncError as exc:
-            raise HTTPException(400, str(exc)) from None
+            raise HTTPException(404 if isinstance(exc, dnc.UnknownCampaign) else 400,
+                                str(exc)) from None
         return {"phone": e164, "added": added}
 
     @app.delete("/api/dnc/{phone}", dependencies=[allow(*MARKETING)])
-    def api_dnc_remove(phone: str, campaign_id: int | None = None) -> dict[str, Any]:
+    def api_dnc_remove(request: Request, phone: str,
+                       campaign_id: int | None = None) -> dict[str, Any]:
+        """Take a number off the global list, or a campaign's (404: not on it, or no
+        such campaign)."""
         try:
-            gone = dnc.remove_number(db, phone, campaign_id=campaign_id,
-                                     region=settings.default_region)
+            _, gone = dnc_change(request, phone, campaign_id, False, "api")
         except dnc.DncError as exc:
-            raise HTTPException(400, str(exc)) from None
+            raise HTTPException(404 if isinstance(exc, dnc.UnknownCampaign) else 400,
+                                str(exc)) from None
         if not gone:
             raise HTTPException(404, f"{phone} is not on that list")
         return {"phone": phone, "removed": True}

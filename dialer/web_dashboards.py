@@ -3,8 +3,8 @@ transcript and recording, and the live wallboard.
 
 The dashboard page draws what GET /api/dashboard returns (campaigns/analytics.py does
 the counting), with Chart.js served from our own /static/vendor. The call explorer masks
-phone numbers for the roles that study calls rather than people (campaigns/privacy.py)
-and serves recordings only to the roles that review call quality. The wallboard is
+phone numbers for the roles that study calls rather than people (campaigns/privacy.py),
+in the free texts too (reasons, errors, notes, what was said), and serves recordings only to the roles that review call quality. The wallboard is
 pushed to the browser as server-sent events: a snapshot every few seconds and at once on
 every ACD change.
 """
@@ -36,7 +36,7 @@ from campaigns.privacy import (
     phone_for,
     phone_suffix,
 )
-from campaigns.report import call_detail
+from campaigns.report import call_detail, call_for
 from campaigns.service import list_campaigns
 from campaigns.users import CurrentUser
 from dialer.acd import Acd
@@ -183,7 +183,7 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
         return {"total": total, "page": page_no, "pages": pages, "calls": calls}
 
     def masked(role: str, call: dict[str, Any]) -> dict[str, Any]:
-        call["phone"] = phone_for(role, call["phone"])
+        call_for(role, call)  # the number, and every text a number may hide in
         on_file = bool(call.pop("recording", None))
         call["recording_on_file"] = on_file
         call["recording"] = (f"/api/calls/{call['attempt_id']}/recording"

@@ -10,9 +10,10 @@ import math
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import wave
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,8 @@ def test_redelivered_place_call_never_dials_twice(stack: Any) -> None:
     sim_calls_before = stack["sim_log"].read_text().count('"event": "ringing"')
     app = Celery(broker=stack["broker"])
     for attempt_id in ids:
-        app.send_task("dialer.place_call", args=[attempt_id], queue="calls")
+        # The stack's worker is a sandbox one (simulated customers): its own queue.
+        app.send_task("dialer.place_call", args=[attempt_id], queue="calls.sandbox")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if _skipped(stack["worker_log"]) >= len(ids):
@@ -142,10 +144,12 @@ def _skipped(log: Path) -> int:
     return log.read_text(errors="replace").count("'skipped': 'already taken'")
 
 
-def test_a_campaign_dials_through_its_own_trunk_with_its_own_voice(
+def test_a_production_worker_dials_the_campaigns_trunk_with_its_caller_id(
         stack: Any, tmp_path: Path) -> None:
-    """The workers' trunk is the first simulator; this campaign names a second one, and
-    only the second rings. Its voice reaches the worker with the call."""
+    """A real (not dry-run) campaign on a production worker: it dials the trunk the
+    campaign names from the admins' list (a second simulator), From one of the caller IDs
+    that trunk allows; the workers' own trunk never rings, and the stack's sandbox worker,
+    on the same broker, never takes it. Its voice reaches the worker with the call."""
     env = stack["env"]
     personas = tmp_path / "personas.yml"
     personas.write_text("""\
@@ -158,26 +162,43 @@ personas:
       - say: 너무 비싼 데요
       - say: 아니요 됐어요
 """, encoding="utf-8")  # the third reply is spare: one reply misheard still ends the call
+    # A real campaign keeps its call window: the callee is put where it is 14:00 now.
+    offset = 14 - datetime.now(UTC).hour
+    zone = "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}" if offset else "")
     contacts = tmp_path / "one.csv"
-    contacts.write_text("name,phone\n한지민,010-5555-0001\n", encoding="utf-8")
+    contacts.write_text(f"name,phone,timezone\n한지민,010-5555-0001,{zone}\n",
+                        encoding="utf-8")
     first_before = stack["sim_log"].read_text().count('"event": "ringing"')
+    sandbox_before = stack["worker_log"].read_text(errors="replace")
     with simulator(tmp_path, env, personas) as (port, second_log):
+        run_cli(env, "trunk", "set", "second", "--host", f"127.0.0.1:{port}",
+                "--caller-id", "+8215885555", "--caller-id", "+8215885556")
+        refused = run_cli(env, "campaign", "create", "--name", "far trunk", "--script",
+                          str(DEMO), "--csv", str(contacts), "--trunk", "192.0.2.1:5060",
+                          check=False)
+        assert refused.returncode != 0 and "not a trunk's name" in refused.stderr
         created = json.loads(run_cli(
             env, "campaign", "create", "--name", "own trunk", "--script", str(DEMO), "--csv",
-            str(contacts), "--ring-timeout", "6", "--dry-run", "--trunk", f"127.0.0.1:{port}",
-            "--voice", "gmw/en-us", "--json").stdout)
+            str(contacts), "--ring-timeout", "6", "--trunk", "second", "--caller-id",
+            "+8215885556", "--voice", "gmw/en-us", "--json").stdout)
         cid = created["campaign_id"]
         run_cli(env, "campaign", "start", str(cid))
-        wait_finished(env, cid, timeout=180)
-        assert '"event": "ringing"' in second_log.read_text()
+        production = dict(env, DIALER_RTP_PORT_BASE="48600")
+        with celery_worker(tmp_path, production, processes=1, sandbox=False) as prod_log:
+            wait_finished(env, cid, timeout=180)
+        [ringing] = [ln for ln in second_log.read_text().splitlines()
+                     if '"event": "ringing"' in ln]
+        assert "sip:+8215885556@" in json.loads(ringing)["caller"], ringing
     report = json.loads(run_cli(env, "campaign", "report", str(cid), "--json").stdout)
     (call,) = report["calls"]
     assert call["sip_status"] == 200 and call["disposition"] == "not_interested", (
         [(t["speaker"], t["text"], t.get("intent")) for t in call["turns"]],
         second_log.read_text())
     assert stack["sim_log"].read_text().count('"event": "ringing"') == first_before
-    log = stack["worker_log"].read_text(errors="replace")
+    log = prod_log.read_text(errors="replace")
     assert f"attempt {call['attempt_id']}: the campaign's voice gmw/en-us" in log
+    sandbox_after = stack["worker_log"].read_text(errors="replace")[len(sandbox_before):]
+    assert f"attempt {call['attempt_id']}" not in sandbox_after
     bad = run_cli(env, "campaign", "create", "--name", "bad voice", "--script", str(DEMO),
                   "--csv", str(contacts), "--voice", "klingon", check=False)
     assert bad.returncode != 0 and "not installed" in bad.stderr
@@ -211,6 +232,8 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
                        capture_output=True, timeout=60)
     (work / "analyst-browser").mkdir(exist_ok=True)
     (work / "marketing-browser").mkdir(exist_ok=True)
+    # /metrics is closed to anonymous scrapers: Prometheus brings this token.
+    env = dict(env, DIALER_METRICS_TOKEN="scrape-token-e2e")
     with web_server(work, env) as base, chromium(work / "analyst-browser") as b:
         shot = Shots(b, "dashboard")
 
@@ -341,7 +364,11 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
         # timings from Redis (every customer turn of every call of this module so far)
         from prometheus_client.parser import text_string_to_metric_families
 
-        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(f"{base}/metrics", timeout=10)
+        scrape = urllib.request.Request(
+            f"{base}/metrics", headers={"Authorization": "Bearer scrape-token-e2e"})
+        with urllib.request.urlopen(scrape, timeout=10) as r:
             families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
         dialed = {s.labels["campaign"]: s.value
                   for s in families["dialer_calls_dialed"].samples}

@@ -220,7 +220,10 @@ def render_espeak_cli(text: str, voice: str, rate: int | None, out: Path,
     if rate:
         cmd += ["-s", str(rate)]
     try:
-        subprocess.run([*cmd, text], capture_output=True, timeout=timeout_s, check=True)
+        # The text goes on standard input: as an argument, a prompt or reply starting
+        # with "-" was read as an option ("-w /elsewhere.wav" wrote another file).
+        subprocess.run([*cmd, "--stdin"], input=text.encode("utf-8"), capture_output=True,
+                       timeout=timeout_s, check=True)
     except (OSError, subprocess.SubprocessError) as exc:
         raise TtsError(f"espeak-ng did not speak {text!r} ({exc}); check that espeak-ng "
                        "is installed (apt-get install espeak-ng)") from None

@@ -1,10 +1,11 @@
 // The agent console: presence buttons, the queue, the screen pop of the call offered
 // (contact, campaign, why it was handed off, the transcript growing live), accept or
-// reject, and the disposition form with the wrap-up clock. Updated by server-sent events.
+// reject, and the disposition form with the wrap-up clock. Updated by server-sent events,
+// which carry only this agent's own changes and call (and a bare "queue" nudge).
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var view = {agent: {state: "offline"}, current: null, calls: [], skew: 0};
+  var view = {agent: {state: "offline"}, current: null, waiting: [], skew: 0};
   var shownCall = null, shownSeqs = {};
 
   function refresh() {
@@ -84,17 +85,15 @@
     $("transcript").tBodies[0].appendChild(row);
   }
 
+  // The queue without whose calls they are: those are for the agent offered each one.
   function renderQueue() {
     var body = $("queue").tBodies[0];
     body.textContent = "";
-    var waiting = view.calls.filter(function (c) { return c.state === "waiting" || c.state === "offered"; });
+    var waiting = view.waiting || [];
     waiting.forEach(function (c) {
       var row = document.createElement("tr");
-      row.dataset.call = c.id;
       ACD.cell(row, c.position || "");
-      ACD.cell(row, (c.info || {}).campaign);
-      ACD.cell(row, ACD.who(c.info));
-      ACD.cell(row, (c.info || {}).reason);
+      ACD.cell(row, c.queue);
       var w = ACD.cell(row, "", "num waited");
       w.dataset.queuedAt = c.queued_at;
       ACD.cell(row, c.state);

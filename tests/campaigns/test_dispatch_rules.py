@@ -64,14 +64,14 @@ def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path, db_u
     # Put on the campaign's own list after the import: skipped at claim, never an attempt.
     dnc.add_number(db, "01030000002", campaign_id=cid, reason="asked by letter")
     service.start_campaign(db, cid)
-    [attempt] = service.claim_due(db)
+    [attempt] = service.claim_due(db, sandbox=True)
     with db.session() as s:
         blocked = s.scalar(select(Contact).where(Contact.phone == "+821030000002"))
         assert blocked is not None and blocked.status == ContactStatus.DONE
         assert blocked.last_disposition == "blocked" and not blocked.call_attempts
     # Added while the claimed call waits in the queue: caught just before dialing.
     dnc.add_number(db, "010-3000-0003", source="api", added_by="mina")
-    why = service.dial_check(db, attempt)
+    why = service.dial_check(db, attempt, sandbox=True)
     assert why is not None and "global do-not-call list (api); not dialed" in why
     with db.session() as s:
         a = s.get(CallAttempt, attempt)
@@ -138,8 +138,8 @@ def test_pacing_limits_new_calls_per_second(tmp_path: Path, db_url: str) -> None
     cid = campaign(db, tmp_path, [f"010-3300-{i:04d}" for i in range(10)], dry_run=True,
                    max_cps=1.5)
     service.start_campaign(db, cid)
-    assert len(service.claim_due(db, period_s=2.0)) == 3  # 1.5 a second over 2 s
-    assert len(service.claim_due(db, period_s=4.0)) == 6
+    assert len(service.claim_due(db, sandbox=True, period_s=2.0)) == 3  # 1.5 a second over 2 s
+    assert len(service.claim_due(db, sandbox=True, period_s=4.0)) == 6
 
 
 def test_retry_delay_per_disposition(tmp_path: Path, db_url: str) -> None:
@@ -147,7 +147,7 @@ def test_retry_delay_per_disposition(tmp_path: Path, db_url: str) -> None:
     cid = campaign(db, tmp_path, ["010-3400-0001", "010-3400-0002"], dry_run=True,
                    max_attempts=3, retry_delay_s=600, retry_delays={"busy": 60})
     service.start_campaign(db, cid)
-    a, b = service.claim_due(db)
+    a, b = service.claim_due(db, sandbox=True)
     for attempt, disposition in ((a, "busy"), (b, "no_answer")):
         service.finish_attempt(db, attempt, disposition=disposition, sip_status=486,
                                sip_reason="x", reason=None, handoff=False, end_node=None,
@@ -165,9 +165,9 @@ def test_campaign_states_and_their_transitions(tmp_path: Path, db_url: str) -> N
         service.change_status(db, cid, "pause")
     assert service.change_status(db, cid, "start") == CampaignStatus.RUNNING
     assert service.change_status(db, cid, "pause") == CampaignStatus.PAUSED
-    assert service.claim_due(db) == [], "paused: nothing new is claimed"
+    assert service.claim_due(db, sandbox=True) == [], "paused: nothing new is claimed"
     assert service.change_status(db, cid, "resume") == CampaignStatus.RUNNING
-    assert len(service.claim_due(db)) == 2
+    assert len(service.claim_due(db, sandbox=True)) == 2
     assert service.change_status(db, cid, "stop") == CampaignStatus.STOPPED
     with pytest.raises(CampaignError, match="it can: nothing"):
         service.change_status(db, cid, "resume")
@@ -189,15 +189,21 @@ def test_an_opt_out_is_on_the_list_the_moment_it_is_said(tmp_path: Path, db_url:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3600-0001"], dry_run=True)
     service.start_campaign(db, cid)
-    [a] = service.claim_due(db)
+    [a] = service.claim_due(db, sandbox=True)
+    # Heard as an opt-out but only asked about: nobody goes on the list for that.
     service.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
-                                        intent="opt_out", node="greeting"))
+                                        intent="opt_out", node="greeting",
+                                        confirmation="asked"))
+    with db.session() as s:
+        assert s.scalars(select(DncEntry)).all() == []
+    service.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
+                                        intent="opt_out", node="greeting", commits="opt_out"))
     with db.session() as s:
         entry = s.scalars(select(DncEntry)).one()
         assert (entry.phone, entry.scope, entry.source) == ("+821036000001", "global", source)
     # A second say-so in the same call changes nothing.
     service.save_turn(db, a, TurnRecord(seq=3, speaker="customer", text=text,
-                                        intent="opt_out", node="greeting"))
+                                        intent="opt_out", node="greeting", commits="opt_out"))
     with db.session() as s:
         assert s.scalar(select(func.count(DncEntry.id))) == 1
 
@@ -225,7 +231,7 @@ def test_no_contact_ever_has_two_live_attempts(tmp_path_factory: pytest.TempPath
     dnc_numbers: set[str] = set()
     for op, k, disposition in steps:
         if op == "claim":
-            claimed += service.claim_due(db, now=datetime.now(UTC) + timedelta(seconds=1))
+            claimed += service.claim_due(db, sandbox=True, now=datetime.now(UTC) + timedelta(seconds=1))
         elif op in ("finish", "release", "dial") and claimed:
             a = claimed.pop(k % len(claimed))
             if op == "finish":  # as the worker does: check, take, call, store
@@ -301,7 +307,7 @@ def test_a_promised_callback_is_kept_in_the_callees_window(tmp_path: Path,
     # The same number in another campaign: kim, who spoke to them, is asked for first.
     other = campaign(db, tmp_path, ["010-3500-0001", "010-3500-0002"], dry_run=True)
     service.start_campaign(db, other)
-    first, _ = service.claim_due(db)
+    first, _ = service.claim_due(db, sandbox=True)
     assert service.handoff_context(db, first)["prefer"] == "kim"
     assert service.callback_time(db, first, NOW_ANY) == NOW_ANY  # dry-run: no window
     service.finish_attempt(db, first, disposition="callback", sip_status=200, sip_reason="OK",

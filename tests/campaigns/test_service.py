@@ -72,17 +72,17 @@ def test_duplicate_campaign_name_is_refused_and_nothing_changes(tmp_path: Path, 
 def test_claim_respects_running_state_and_concurrency(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 5, max_concurrent=2)
-    assert service.claim_due(db) == []  # draft campaigns are not dialed
+    assert service.claim_due(db, sandbox=True) == []  # draft campaigns are not dialed
     service.start_campaign(db, cid)
-    first = service.claim_due(db)
+    first = service.claim_due(db, sandbox=True)
     assert len(first) == 2
-    assert service.claim_due(db) == []  # both slots busy
+    assert service.claim_due(db, sandbox=True) == []  # both slots busy
     assert service.begin_attempt(db, first[0]) is True
     assert service.begin_attempt(db, first[0]) is False  # a second delivery is refused
     service.finish_attempt(db, first[0], disposition="callback", sip_status=200,
                            sip_reason="OK", reason=None, handoff=False, end_node="x",
                            recording=None, slots={"day": "내일", "time": "세 시"})
-    assert len(service.claim_due(db)) == 1
+    assert len(service.claim_due(db, sandbox=True)) == 1
     with db.session() as s:
         attempt = s.get(CallAttempt, first[0])
         assert attempt is not None and attempt.slots == {"day": "내일", "time": "세 시"}
@@ -92,7 +92,7 @@ def _claim_loop(url: str, rounds: int, out: mp.Queue) -> None:  # type: ignore[t
     db = Database(url)
     got: list[int] = []
     for _ in range(rounds):
-        got += service.claim_due(db, limit=3)
+        got += service.claim_due(db, sandbox=True, limit=3)
     out.put(got)
 
 
@@ -119,17 +119,17 @@ def test_busy_is_retried_after_the_delay_until_attempts_run_out(tmp_path: Path, 
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1, max_attempts=2, retry_delay_s=300)
     service.start_campaign(db, cid)
-    [a1] = service.claim_due(db)
+    [a1] = service.claim_due(db, sandbox=True)
     service.finish_attempt(db, a1, disposition="busy", sip_status=486, sip_reason="Busy",
                            reason=None, handoff=False, end_node=None, recording=None)
-    assert service.claim_due(db) == []  # not due yet
+    assert service.claim_due(db, sandbox=True) == []  # not due yet
     assert service.finish_campaigns(db) == []
-    [a2] = service.claim_due(db, now=utcnow() + timedelta(seconds=301))
+    [a2] = service.claim_due(db, sandbox=True, now=utcnow() + timedelta(seconds=301))
     with db.session() as s:
         assert s.get(CallAttempt, a2).attempt_no == 2  # type: ignore[union-attr]
     service.finish_attempt(db, a2, disposition="busy", sip_status=486, sip_reason="Busy",
                            reason=None, handoff=False, end_node=None, recording=None)
-    assert service.claim_due(db, now=utcnow() + timedelta(days=1)) == []
+    assert service.claim_due(db, sandbox=True, now=utcnow() + timedelta(days=1)) == []
     assert service.finish_campaigns(db) == [cid]
 
 
@@ -137,8 +137,8 @@ def test_released_attempt_gives_the_contact_back(tmp_path: Path, db_url: str) ->
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1)
     service.start_campaign(db, cid)
-    [a] = service.claim_due(db)
+    [a] = service.claim_due(db, sandbox=True)
     assert service.release_attempt(db, a) is True
-    [again] = service.claim_due(db)
+    [again] = service.claim_due(db, sandbox=True)
     with db.session() as s:
         assert s.get(CallAttempt, again).attempt_no == 1  # type: ignore[union-attr]

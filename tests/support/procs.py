@@ -117,8 +117,11 @@ def simulator(workdir: Path, env: dict[str, str], personas: Path = DEMO / "perso
 
 
 @contextmanager
-def celery_worker(workdir: Path, env: dict[str, str], processes: int = 2) -> Iterator[Path]:
+def celery_worker(workdir: Path, env: dict[str, str], processes: int = 2,
+                  sandbox: bool = True) -> Iterator[Path]:
+    """A worker; a sandbox one (the default: tests call simulators) dials dry-runs only."""
     log = workdir / "worker.log"
+    env = {**env, "DIALER_SANDBOX": "1" if sandbox else "0"}
     proc = spawn(dialer_cmd("worker", "--processes", str(processes)), log, env)
     try:
         wait_for(lambda: log.exists() and "ready." in log.read_text(errors="replace"),

@@ -1,5 +1,5 @@
-"""Users, passwords, lockout and sessions: the rules under the web app, on a real
-database."""
+"""Users, passwords, login throttling and sessions: the rules under the web app, on a
+real database."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from campaigns.db import Database
 from campaigns.models import utcnow
 from campaigns.users import (
-    LOCKOUT,
-    MAX_FAILED_LOGINS,
+    FREE_PER_USER_ADDRESS,
     SESSION_HOURS,
+    LoginThrottled,
     UserError,
     create_user,
     hash_password,
@@ -53,16 +53,22 @@ def test_user_names_are_unique_whatever_the_case(db: Database) -> None:
         create_user(db, "mina", "another password", "agent")
 
 
-def test_wrong_passwords_lock_the_account_for_a_while(db: Database) -> None:
+def test_wrong_passwords_slow_down_their_address_not_the_account(db: Database) -> None:
     create_user(db, "mina", "a long password", "marketing")
     now = utcnow()
-    for _ in range(MAX_FAILED_LOGINS):
+    for _ in range(FREE_PER_USER_ADDRESS):
         with pytest.raises(UserError, match="wrong user name or password"):
-            login(db, "mina", "guess", now=now)
-    with pytest.raises(UserError):  # locked: even the right password is refused
-        login(db, "mina", "a long password", now=now + timedelta(minutes=1))
-    token, user = login(db, "MINA", "a long password", now=now + LOCKOUT + timedelta(seconds=1))
+            login(db, "mina", "guess", now=now, address="192.0.2.1")
+    with pytest.raises(LoginThrottled) as waiting:  # that address waits, whatever it sends
+        login(db, "mina", "a long password", now=now + timedelta(seconds=1),
+              address="192.0.2.1")
+    assert "try again in 1 minute" in str(waiting.value)
+    # The owner elsewhere is not held up...
+    token, user = login(db, "MINA", "a long password", now=now, address="198.51.100.2")
     assert user.username == "mina" and user.role == "marketing" and len(token) >= 40
+    # ...and once the wait is over, the first address may try again.
+    later = now + timedelta(seconds=1 + waiting.value.retry_after)
+    assert login(db, "mina", "a long password", now=later, address="192.0.2.1")[0]
     # The same message for a user that does not exist: names are not revealed.
     with pytest.raises(UserError, match="wrong user name or password"):
         login(db, "nobody", "a long password")

@@ -52,7 +52,7 @@ def handed_off_attempt(env: dict[str, Any], agent: str) -> int:
     cid = service.create_campaign(db, name=f"web {agent}", script_dir=DEMO, csv_path=csv,
                                   uploads_dir=work / "up", dry_run=True).campaign_id
     service.start_campaign(db, cid)
-    [attempt] = service.claim_due(db)
+    [attempt] = service.claim_due(db, sandbox=True)
     service.finish_attempt(db, attempt, disposition="handoff", sip_status=200,
                            sip_reason="OK", reason="customer intent request_human",
                            handoff=True, end_node="handoff", recording=None,

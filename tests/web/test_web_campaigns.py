@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from campaigns import trunks
 from campaigns.settings import CampaignSettings
 from campaigns.users import create_user
 from dialer.web import create_app
@@ -174,16 +175,19 @@ def test_api_creates_edits_and_uploads_lists(app: Any) -> None:
     assert {"name": "demo", "script": str(DEMO.resolve())} in scripts
     voices = {v["id"] for v in c.get("/api/voices").json()}
     assert {"ko", "gmw/en-us"} <= voices
+    trunks.save_trunk(app.state.db, "carrier-b", {"host": "sip.example.net:5080",
+                                                  "caller_ids": ["+8215885080"]}, by="admin")
     r = c.post("/api/campaigns", headers=h, json={
         "name": "api autumn", "script": "demo", "window": "10:00-19:00", "max_cps": 2,
-        "retry_delays": {"busy": 120}, "voice": "ko", "trunk": "sip.example.net:5080"})
+        "retry_delays": {"busy": 120}, "voice": "ko", "trunk": "carrier-b",
+        "caller_id": "+8215885080"})
     assert r.status_code == 201, r.text
     made = r.json()
     cid = made["id"]
     assert (made["window"], made["max_cps"], made["retry_delays"]) == (
         "10:00-19:00", 2.0, {"busy": 120})
-    assert (made["voice"], made["trunk"], made["language"]) == ("ko", "sip.example.net:5080",
-                                                                "ko")
+    assert (made["voice"], made["trunk"], made["caller_id"], made["language"]) == (
+        "ko", "carrier-b", "+8215885080", "ko")
     again = c.post("/api/campaigns", headers=h, json={"name": "api autumn", "script": "demo"})
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
     # Lists arrive over the API too, and import in the background.
@@ -198,13 +202,17 @@ def test_api_creates_edits_and_uploads_lists(app: Any) -> None:
     assert empty.status_code == 422 and "empty" in empty.json()["detail"]
     # PATCH changes only what is sent, and refuses what cannot work.
     patched = c.patch(f"/api/campaigns/{cid}", headers=h,
-                      json={"voice": "gmw/en-us", "max_attempts": 3, "trunk": ""})
+                      json={"voice": "gmw/en-us", "max_attempts": 3, "trunk": "",
+                            "caller_id": ""})
     assert patched.status_code == 200, patched.text
     p = patched.json()
     assert (p["voice"], p["max_attempts"], p["trunk"], p["window"]) == (
         "gmw/en-us", 3, None, "10:00-19:00")
     for body, words in (({"voice": "klingon"}, "not installed"),
-                        ({"trunk": "sip example;x"}, "host or host:port"),
+                        ({"trunk": "sip example;x"}, "not a trunk's name"),
+                        ({"trunk": "sip.evil.example:5060"}, "not a trunk's name"),
+                        ({"trunk": "sip.evil.example"}, "no trunk named"),
+                        ({"dry_run": True}, "cannot be made a dry-run"),
                         ({"window": "06:00-20:00"}, "08:00"),
                         ({"max_attempts": 0}, "from 1 to 10"),
                         ({"script": "nowhere"}, "no script")):
@@ -227,17 +235,23 @@ def test_edit_page(app: Any) -> None:
     page = c.get(f"/campaigns/{cid}/edit")
     assert page.status_code == 200 and 'value="spring"' in page.text
     assert '<option value="ko" selected>' in page.text
-    bad = c.post(f"/campaigns/{cid}/edit", data=settings_form(csrf, trunk="a b"))
-    assert bad.status_code == 400 and "host or host:port" in bad.text
-    assert 'value="a b"' in bad.text  # what was typed comes back
+    bad = c.post(f"/campaigns/{cid}/edit", data=settings_form(csrf, trunk="10.0.0.5"))
+    assert bad.status_code == 400 and "no trunk named" in bad.text, re.findall(r"id=\"error\">[^<]*", bad.text)
+    assert 'value="spring"' in bad.text  # what was typed comes back
+    trunks.save_trunk(app.state.db, "lab", {"host": "10.0.0.5", "caller_ids": ["+8215880005"]},
+                      by="admin")
+    form = c.get(f"/campaigns/{cid}/edit").text
+    assert '<option value="lab">lab (10.0.0.5)</option>' in form
+    assert '<option value="+8215880005">' in form
     ok = c.post(f"/campaigns/{cid}/edit", data=settings_form(
-        csrf, name="spring 2", trunk="10.0.0.5", window_start="08:30", max_cps="0.5"))
+        csrf, name="spring 2", trunk="lab", caller_id="+8215880005", window_start="08:30",
+        max_cps="0.5"))
     assert ok.status_code == 303, ok.text[:400]
     info = c.get(f"/api/campaigns/{cid}").json()
     assert (info["name"], info["trunk"], info["window"], info["max_cps"], info["voice"]) == (
-        "spring 2", "10.0.0.5", "08:30-20:00", 0.5, None)
+        "spring 2", "lab", "08:30-20:00", 0.5, None)
     shown = c.get(f"/campaigns/{cid}").text
-    assert "10.0.0.5" in shown and 'id="add-list"' in shown
+    assert "lab" in shown and 'id="add-list"' in shown
     # Another list for the same campaign, from its page; duplicates of the first are dropped.
     with (DEMO / "contacts.csv").open("rb") as f:
         more = c.post(f"/campaigns/{cid}/imports", data={"csrf_token": csrf},

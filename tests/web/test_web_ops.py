@@ -1,6 +1,6 @@
 """GET /metrics on the real app with a real Redis (the ACD) and a real SQLite database:
-Prometheus's text format, no login needed, and with DIALER_METRICS_TOKEN set a bearer
-token is (and only the right one opens it)."""
+Prometheus's text format, closed by default (an admin's or supervisor's login opens it),
+and with DIALER_METRICS_TOKEN set a bearer token opens it too (only the right one)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_metrics_are_open_without_a_token(tmp_path: Path, redis_url: str) -> None:
+def test_metrics_need_a_login_without_a_token(tmp_path: Path, redis_url: str) -> None:
     app = make_app(tmp_path, redis_url, None)
     with app.state.db.session() as s:
         camp = Campaign(name="autumn", script_dir="/nowhere")
@@ -62,7 +62,11 @@ def test_metrics_are_open_without_a_token(tmp_path: Path, redis_url: str) -> Non
     Acd.from_url(redis_url).login("mina")
     observe_turn(Acd.from_url(redis_url).r, latency_ms=350.0)
 
-    r = TestClient(app).get("/metrics")
+    c = TestClient(app)
+    assert c.get("/metrics").status_code == 401, "closed by default"
+    create_user(app.state.db, "boss", PASSWORD, "supervisor")
+    assert c.post("/api/login", json={"username": "boss", "password": PASSWORD}).is_success
+    r = c.get("/metrics")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == CONTENT_TYPE_LATEST
     m = samples(r.text)
@@ -84,7 +88,8 @@ def test_a_token_closes_them(tmp_path: Path, redis_url: str) -> None:
         assert c.get("/metrics", headers={"Authorization": wrong}).status_code == 401, wrong
     ok = c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and "dialer_up" in ok.text
-    # A logged-in session is no token: the scrape door is not the people's door.
+    # An admin's session opens it too; a wrong token is still refused, session or not.
     create_user(app.state.db, "boss", PASSWORD, "admin")
     assert c.post("/api/login", json={"username": "boss", "password": PASSWORD}).is_success
-    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics").status_code == 200
+    assert c.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
