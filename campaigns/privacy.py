@@ -35,14 +35,7 @@ def mask_phone(phone: str | None) -> str | None:
     digits = sum(ch.isdigit() for ch in phone)
     if digits <= VISIBLE_DIGITS:
         return "•" * len(phone)
-    seen, out = 0, []
-    for ch in reversed(phone):
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen <= VISIBLE_DIGITS else "•")
-        else:
-            out.append("•" if ch == "+" else ch)
-    return "".join(reversed(out))
+    return _mask_digits(phone)
 
 
 def phone_suffix(text: str) -> str | None:
