@@ -27,7 +27,7 @@ from dialer.simulator import PersonaError, load_personas
 from nlu.training_data import NluDataError, load_training_data
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
-FUZZ = settings(max_examples=150, derandomize=True, database=None, deadline=None,
+FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 # Training a model for every example would be slow; the kit's own checks come first.
