@@ -44,7 +44,7 @@ def add_routes(app: FastAPI, db: Database, allow: Any, page: Any) -> None:
              clear: bool) -> None:
         trunks.save_trunk(db, name, fields, by=request.state.user.username,
                           password=password, clear_password=clear)
-        audit(request, "trunk_saved", {"trunk": name, **{k: v for k, v in fields.items()},
+        audit(request, "trunk_saved", {"trunk": name, **fields,
                                        "password_changed": bool(password) or clear})
 
     @app.get("/admin/trunks", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
