@@ -29,6 +29,8 @@ personas:
     ring_s: 0.5
     replies:
       - say: 전화 하지 마세요                 # global opt_out -> opt_out_close
+      - say: 네                               # "수신 거부로 처리해 드릴까요?" when the
+      - say: 네                               # reading was weak (asked up to twice)
 """
 
 
@@ -60,6 +62,14 @@ def test_reprompt_limits_and_a_spoken_opt_out(tmp_path: Path) -> None:
     bots = [t["node"] for t in unclear["turns"] if t["speaker"] == "bot"]
     assert bots == ["greeting", "greeting", "handoff"], unclear["turns"]
 
-    # A spoken opt-out is acted on at once, whatever node the call is at.
+    # A spoken opt-out is acted on whatever node the call is at: at once on a clear
+    # reading, after the customer's "네" when the line made the reading weak (it is an
+    # irreversible action, so the robot asks first).
     assert opted["disposition"] == "opt_out", opted
+    said = [t for t in opted["turns"] if t["speaker"] == "customer"]
+    assert said[0]["intent"] == "opt_out", said
+    if said[0].get("confirmation") == "asked":
+        assert said[-1].get("confirmation") == "yes", said
+    else:
+        assert len(said) == 1, said
     assert [t["node"] for t in opted["turns"] if t["speaker"] == "bot"][-1] == "opt_out_close"
