@@ -62,6 +62,8 @@ app.conf.update(
 _model: Any = None
 _db: Database | None = None
 _runtime: Any = None
+_heartbeat: Any = None  # campaigns.leases.Heartbeat of this process
+_live: set[int] = set()  # attempts this process is placing (their leases are renewed)
 
 
 @signals.worker_init.connect
@@ -83,10 +85,11 @@ def _report_preload(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
-    global _db, _runtime, _slots
-    _db, _runtime = None, None  # never reuse the parent's connections or endpoint
-    _slots = None
+    global _db, _runtime, _slots, _heartbeat, _broker
+    _db, _runtime, _broker = None, None, None  # never reuse the parent's connections
+    _slots, _heartbeat = None, None  # threads do not survive a fork
     _calls.clear()
+    _live.clear()
 
 
 @signals.worker_process_shutdown.connect
@@ -99,11 +102,17 @@ def _child_exit(**_: Any) -> None:
 
 
 def database() -> Database:
-    global _db
+    global _db, _heartbeat
     if _db is None:
+        from campaigns.leases import Heartbeat
+
         db = Database(campaign_settings.resolved_database_url())
         db.require_schema()
         _db = db
+        # Renews the leases of this process's calls; its steadiness tells the dispatcher
+        # whether it may judge other processes' leases (campaigns.leases).
+        _heartbeat = Heartbeat(db, lambda: set(_live),
+                               dialer_settings.call_lease_s / 5).start()
     return _db
 
 
@@ -123,22 +132,54 @@ def runtime() -> Any:
 
 @app.task(name="dialer.dispatch")
 def dispatch() -> dict[str, Any]:
+    from campaigns.leases import reap_orphans
     from campaigns.service import claim_due, finish_campaigns, stale_queued
 
     db = database()
     # A sandbox worker claims its dry-runs only; a production one never claims them.
     sandbox, only = dialer_settings.is_sandbox, dialer_settings.sandbox_campaign
+    # Calls whose process stopped (killed, host lost) give back their slots and contacts.
+    reaped = reap_orphans(db, lease_s=dialer_settings.call_lease_s,
+                          steady_s=_heartbeat.steady_s if _heartbeat else 0.0,
+                          sandbox=sandbox, only_campaign=only)
     sent = claim_due(db, period_s=DISPATCH_PERIOD_S, sandbox=sandbox, only_campaign=only)
     # Spread over the period rather than all at once: the campaign's calls a second.
     step = DISPATCH_PERIOD_S / max(1, len(sent))
     for i, attempt_id in enumerate(sent):
         place_call.apply_async((attempt_id,), countdown=i * step)
-    for attempt_id in stale_queued(db, sandbox=sandbox, only_campaign=only):
-        place_call.delay(attempt_id)
+    # Claimed attempts whose task message was lost: all of them at once when the broker
+    # came back empty (or this is the first round), else those waiting over a minute.
+    lost = stale_queued(db, older_than_s=0.0 if broker_emptied() else 60.0,
+                        sandbox=sandbox, only_campaign=only)
+    for attempt_id in lost:
+        if attempt_id not in sent:
+            place_call.delay(attempt_id)
     finished = finish_campaigns(db)
-    if sent or finished:
-        log.info("dispatch: queued attempts %s, finished campaigns %s", sent, finished)
-    return {"queued": sent, "finished": finished}
+    if sent or finished or reaped:
+        log.info("dispatch: queued attempts %s, finished campaigns %s, interrupted %s",
+                 sent, finished, reaped)
+    return {"queued": sent, "finished": finished, "interrupted": reaped}
+
+
+_broker: Any = None  # a Redis client on the broker, for broker_emptied()
+
+
+def broker_emptied() -> bool:
+    """True once after the broker lost its data (a Redis restarted empty: every queued
+    task message is gone) and on the first round: a marker key set when missing. False
+    when the broker is not Redis or does not answer (the round then relies on age)."""
+    global _broker
+    url = dialer_settings.broker_url
+    if not url.startswith(("redis://", "rediss://")):
+        return False
+    import redis
+
+    try:
+        if _broker is None:
+            _broker = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return bool(_broker.set(f"dialer:broker-epoch{_SUFFIX}", "1", nx=True))
+    except redis.RedisError:
+        return False
 
 
 # Calls at once in one call process (DIALER_CALLS_PER_PROCESS): each runs on its own
@@ -238,7 +279,6 @@ def trunk_config(db: Database, ctx: dict[str, Any]) -> Any:
 def run_call(attempt_id: int) -> dict[str, Any]:
     """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
-    from dialer.opsmetrics import TurnTimings, shared_client
 
     db = database()
     ctx = service.attempt_context(db, attempt_id)
@@ -263,6 +303,19 @@ def run_call(attempt_id: int) -> dict[str, Any]:
         return {"attempt_id": attempt_id, "error": str(exc)}
     if not service.begin_attempt(db, attempt_id, trunk.dial_uri(ctx["phone"])):
         return {"attempt_id": attempt_id, "skipped": "already taken"}
+    _live.add(attempt_id)  # its lease is renewed until the outcome is stored
+    try:
+        return _converse(db, rt, attempt_id, ctx, trunk)
+    finally:
+        _live.discard(attempt_id)
+
+
+def _converse(db: Database, rt: Any, attempt_id: int, ctx: dict[str, Any],
+              trunk: Any) -> dict[str, Any]:
+    """The call itself, once this process holds the attempt, and its outcome stored."""
+    from campaigns import service
+    from dialer.opsmetrics import TurnTimings, shared_client
+
     recording = (campaign_settings.recordings_dir / f"campaign-{ctx['campaign_id']}"
                  / f"attempt-{attempt_id}.wav").resolve()
     if ctx["voice"] or ctx["trunk"]:

@@ -74,6 +74,9 @@ class Disposition(enum.StrEnum):
     DECLINED = "declined"
     FAILED = "failed"
     BLOCKED = "blocked"  # never dialed: on a do-not-call list when its turn came
+    # The process placing the call stopped during it (killed, its host lost): closed by
+    # another worker's dispatcher (campaigns.leases); the callee was cut off or never rang.
+    INTERRUPTED = "interrupted"
 
     @classmethod
     def parse(cls, text: str | None) -> str | None:
@@ -89,7 +92,7 @@ class Disposition(enum.StrEnum):
 # Dispositions after which a contact may be tried again (when attempts remain).
 RETRYABLE_DISPOSITIONS = frozenset(
     {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.DEAD_AIR,
-     Disposition.MACHINE}
+     Disposition.MACHINE, Disposition.INTERRUPTED}
 )
 
 
@@ -209,6 +212,8 @@ class CallAttempt(Base):
     __table_args__ = (
         # The guard against double dialing: one row per (contact, attempt number).
         UniqueConstraint("contact_id", "attempt_no", name="uq_attempt_contact_no"),
+        # The dispatcher looks for open attempts of any campaign (campaigns.leases).
+        Index("ix_call_attempt_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -228,6 +233,10 @@ class CallAttempt(Base):
     slots: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     recording_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The call process's last sign of life while the attempt is open (dialing, answered):
+    # a call whose process stopped is found by its stale lease (campaigns.leases).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

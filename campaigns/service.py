@@ -40,6 +40,7 @@ from campaigns.windows import CallWindow, WindowError, next_call_time, zones_for
 
 ACTIVE_ATTEMPTS = (AttemptStatus.QUEUED, AttemptStatus.DIALING, AttemptStatus.ANSWERED)
 BULK_ROWS = 5000  # rows per executemany of an import
+MAX_INTERRUPTIONS = 2  # interrupted calls of one contact retried beyond max_attempts
 OPT_OUT_INTENT = "opt_out"  # the intent name scripts use for "remove me" (and its key)
 
 
@@ -641,13 +642,19 @@ def stale_queued(db: Database, older_than_s: float = 60.0, sandbox: bool = False
         return list(s.scalars(query))
 
 
+def worker_name() -> str:
+    """This process as call_attempt.worker names it: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def begin_attempt(db: Database, attempt_id: int, uri: str | None = None) -> bool:
     """Move a queued attempt to dialing; False if someone else already did (redelivery)."""
+    now = utcnow()
     with db.session() as s:
         won = s.execute(update(CallAttempt).where(
             CallAttempt.id == attempt_id, CallAttempt.status == AttemptStatus.QUEUED)
-            .values(status=AttemptStatus.DIALING, dialed_at=utcnow(), sip_uri=uri,
-                    worker=f"{socket.gethostname()}:{os.getpid()}"))
+            .values(status=AttemptStatus.DIALING, dialed_at=now, heartbeat_at=now,
+                    sip_uri=uri, worker=worker_name()))
         return won.rowcount == 1  # type: ignore[attr-defined]
 
 
@@ -753,8 +760,12 @@ def save_agent_disposition(db: Database, attempt_id: int, agent: str, outcome: s
 
 def mark_answered(db: Database, attempt_id: int) -> None:
     with db.session() as s:
-        s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)
-                  .values(status=AttemptStatus.ANSWERED, answered_at=utcnow()))
+        # Only a call not yet ended: one closed meanwhile (campaigns.leases) stays closed.
+        now = utcnow()
+        s.execute(update(CallAttempt).where(
+            CallAttempt.id == attempt_id,
+            CallAttempt.status.in_((AttemptStatus.QUEUED, AttemptStatus.DIALING)))
+                  .values(status=AttemptStatus.ANSWERED, answered_at=now, heartbeat_at=now))
 
 
 def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
@@ -796,6 +807,13 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         assert a is not None
+        # Closed meanwhile as interrupted (this process's lease went stale: a long pause
+        # or a partition): the call went on after all, so its record says how it ended,
+        # but a newer attempt may own the contact now and must not be overruled.
+        reaped = a.status in (AttemptStatus.COMPLETED, AttemptStatus.FAILED)
+        if reaped:
+            reason = f"{reason or disposition} (the call went on after it was closed as " \
+                     f"interrupted: {a.reason})"
         a.status = AttemptStatus.FAILED if error else AttemptStatus.COMPLETED
         a.disposition, a.sip_status, a.sip_reason = disposition, sip_status, sip_reason
         a.reason, a.handoff, a.end_node = reason, handoff, end_node
@@ -804,21 +822,40 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         for key, value in (handoff_info or {}).items():
             if key in HANDOFF_FIELDS:
                 setattr(a, key, value)
-        contact, campaign = a.contact, s.get(Campaign, a.campaign_id)
-        assert campaign is not None
-        contact.last_disposition = disposition
-        if a.callback_at is not None and not campaign.dry_run:
-            # Promised to the customer: kept whatever the attempt limit. (A dry-run's
-            # simulated customers are not called back: it rehearses one pass.)
-            contact.status = ContactStatus.PENDING
-            contact.next_attempt_at = a.callback_at
-        elif disposition in RETRYABLE_DISPOSITIONS and contact.attempts < campaign.max_attempts:
-            delays = campaign.retry_delays or {}
-            contact.status = ContactStatus.PENDING
-            contact.next_attempt_at = utcnow() + timedelta(seconds=_retry_delay(
-                delays.get(disposition), campaign.retry_delay_s))
-        else:
-            contact.status = ContactStatus.DONE
+        if not reaped or a.contact.status == ContactStatus.PENDING:
+            plan_next(s, a, disposition)
+
+
+def plan_next(s: Session, a: CallAttempt, disposition: str) -> None:
+    """The contact's future after attempt `a` ended with `disposition`: done, a retry
+    later, or the callback the robot promised when no agent came."""
+    contact, campaign = a.contact, s.get(Campaign, a.campaign_id)
+    assert campaign is not None
+    contact.last_disposition = disposition
+    if a.callback_at is not None and not campaign.dry_run:
+        # Promised to the customer: kept whatever the attempt limit. (A dry-run's
+        # simulated customers are not called back: it rehearses one pass.)
+        contact.status = ContactStatus.PENDING
+        contact.next_attempt_at = a.callback_at
+    elif disposition in RETRYABLE_DISPOSITIONS and (
+            contact.attempts < campaign.max_attempts
+            or (disposition == Disposition.INTERRUPTED and _interruptions(s, contact.id)
+                <= MAX_INTERRUPTIONS)):
+        # An interruption is the dialer's failure, not the contact's answer: it does not
+        # use up their attempts, up to MAX_INTERRUPTIONS (a number whose call keeps
+        # killing its process must not take the workers down for ever).
+        delays = campaign.retry_delays or {}
+        contact.status = ContactStatus.PENDING
+        contact.next_attempt_at = utcnow() + timedelta(seconds=_retry_delay(
+            delays.get(disposition), campaign.retry_delay_s))
+    else:
+        contact.status = ContactStatus.DONE
+
+
+def _interruptions(s: Session, contact_id: int) -> int:
+    return s.scalar(select(func.count(CallAttempt.id)).where(
+        CallAttempt.contact_id == contact_id,
+        CallAttempt.disposition == Disposition.INTERRUPTED)) or 0
 
 
 def _retry_delay(value: object, default: int) -> int:

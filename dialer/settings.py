@@ -48,6 +48,9 @@ class DialerSettings(BaseSettings):
     # pjsua2 wheel holds at most 4 calls a process).
     calls_per_process: int = Field(default=4, ge=1, le=4)
     max_call_s: float = 300.0
+    # An open call's lease: its process renews it every fifth of this; a call whose
+    # process stopped is closed as `interrupted` once it runs out (campaigns.leases).
+    call_lease_s: float = Field(default=15.0, ge=3.0, le=600.0)
     # Trailing silence that ends the customer's turn: the floor under the robot's reply
     # latency. Shorter answers sooner but may cut a reply at a pause.
     vad_end_silence_ms: int = 300
