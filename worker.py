@@ -214,6 +214,11 @@ def place_call(self: Any, attempt_id: int) -> dict[str, Any]:
     with _calls_lock:
         _calls.add(thread)
     thread.start()
+    # A process whose every slot is now busy keeps this task until one frees: Celery
+    # counts the process as busy meanwhile and sends the next call to one with room,
+    # instead of here, where it would wait and go back to the queue again and again.
+    if slots.acquire(timeout=dialer_settings.max_call_s + 30):
+        slots.release()
     return {"attempt_id": attempt_id, "started": thread.name}
 
 
