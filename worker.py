@@ -132,6 +132,22 @@ def runtime() -> Any:
 
 @app.task(name="dialer.dispatch")
 def dispatch() -> dict[str, Any]:
+    from sqlalchemy.exc import DBAPIError
+
+    from campaigns.db import is_outage
+
+    try:
+        return _dispatch()
+    except DBAPIError as exc:
+        if not is_outage(exc):
+            raise
+        # One line, not a traceback every two seconds; the next round tries again.
+        log.warning("dispatch skipped: the database does not answer (%s)",
+                    str(exc.orig or exc).splitlines()[0][:200])
+        return {"skipped": "database unavailable"}
+
+
+def _dispatch() -> dict[str, Any]:
     from campaigns.leases import reap_orphans
     from campaigns.service import claim_due, finish_campaigns, stale_queued
 
@@ -197,7 +213,11 @@ def call_slots() -> threading.BoundedSemaphore:
     return _slots
 
 
-@app.task(name="dialer.place_call", bind=True, max_retries=None)
+# Acknowledged on receipt, unlike the default: the task may be held for a whole call
+# (below), and a broker lost meanwhile must not find it unacknowledged (kombu's restore
+# of unacknowledged messages on that path stops the worker). A message lost before its
+# call began is sent again: its attempt is still queued (dispatch, stale_queued).
+@app.task(name="dialer.place_call", bind=True, max_retries=None, acks_late=False)
 def place_call(self: Any, attempt_id: int) -> dict[str, Any]:
     """Start one call in a free slot of this process and return: the process takes the
     next task while its calls go on (up to DIALER_CALLS_PER_PROCESS at once). When every
@@ -281,6 +301,16 @@ def trunk_config(db: Database, ctx: dict[str, Any]) -> Any:
                        transport=t["transport"])
 
 
+def store_outcome(db: Database, attempt_id: int, **outcome: Any) -> None:
+    """The call's outcome, kept through a database outage (DIALER_DB_OUTAGE_S): the
+    process keeps the attempt's lease meanwhile, so nobody closes it as interrupted."""
+    from campaigns import service
+    from campaigns.db import retry_outage
+
+    retry_outage(service.finish_attempt, db, attempt_id, deadline_s=dialer_settings.db_outage_s,
+                 what=f"attempt {attempt_id}'s outcome", **outcome)
+
+
 def run_call(attempt_id: int) -> dict[str, Any]:
     """Run one whole call (on the task's thread, or a slot's)."""
     from campaigns import service
@@ -346,17 +376,16 @@ def _converse(db: Database, rt: Any, attempt_id: int, ctx: dict[str, Any],
                           on_answer=lambda: service.mark_answered(db, attempt_id))
     except Exception as exc:
         log.exception("attempt %s crashed", attempt_id)
-        service.finish_attempt(db, attempt_id, disposition="failed", sip_status=None,
-                               sip_reason=None, reason=None, handoff=False, end_node=None,
-                               recording=None, error=f"{type(exc).__name__}: {exc}")
+        store_outcome(db, attempt_id, disposition="failed", sip_status=None,
+                      sip_reason=None, reason=None, handoff=False, end_node=None,
+                      recording=None, error=f"{type(exc).__name__}: {exc}")
         return {"attempt_id": attempt_id, "error": str(exc)}
     rec = outcome.recording if outcome.recording and Path(outcome.recording).exists() else None
-    service.finish_attempt(db, attempt_id, disposition=outcome.disposition,
-                           sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
-                           reason=outcome.reason, handoff=outcome.handoff,
-                           end_node=outcome.end_node, recording=rec, slots=outcome.slots,
-                           handoff_info={k: getattr(outcome, k)
-                                         for k in service.HANDOFF_FIELDS})
+    store_outcome(db, attempt_id, disposition=outcome.disposition,
+                  sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
+                  reason=outcome.reason, handoff=outcome.handoff, end_node=outcome.end_node,
+                  recording=rec, slots=outcome.slots,
+                  handoff_info={k: getattr(outcome, k) for k in service.HANDOFF_FIELDS})
     log.info("attempt %s: %s (%s) sip=%s turns=%d", attempt_id, outcome.disposition,
              outcome.reason, outcome.sip_status, len(outcome.turns))
     return {"attempt_id": attempt_id, "disposition": outcome.disposition}

@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger("dialer.db")
+T = TypeVar("T")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is away (restarting, unreachable, a dropped connection), as opposed
+    to a statement it refused: worth waiting for."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and bool(exc.connection_invalidated))
+
+
+def retry_outage(fn: Callable[..., T], *args: Any, deadline_s: float, what: str,
+                 **kwargs: Any) -> T:
+    """Run `fn`, waiting out a database outage for up to `deadline_s` seconds (backing
+    off from 0.2 s to 2 s); anything else, and the outage past the deadline, is raised.
+    For writes that must not be lost and are safe to repeat (upserts, compare-and-set)."""
+    start, wait, warned = time.monotonic(), 0.2, False
+    while True:
+        try:
+            result = fn(*args, **kwargs)
+        except DBAPIError as exc:
+            if not is_outage(exc) or time.monotonic() - start + wait > deadline_s:
+                raise
+            if not warned:
+                log.warning("%s waits for the database (%s); retrying for up to %.0fs",
+                            what, str(exc.orig or exc).splitlines()[0][:200], deadline_s)
+                warned = True
+            time.sleep(wait)
+            wait = min(wait * 2, 2.0)
+            continue
+        if warned:
+            log.info("%s stored after %.1fs without the database", what,
+                     time.monotonic() - start)
+        return result
 
 
 def make_engine(url: str) -> Engine:

@@ -184,7 +184,8 @@ class CallRuntime:
                                           floor_dbfs=self.settings.vad_floor_dbfs),
                             barge_in_min_ms=self.settings.barge_in_min_ms,
                             asr_early_final_ms=self.settings.asr_early_final_ms or None,
-                            echo_guard=self.settings.echo_guard)
+                            echo_guard=self.settings.echo_guard,
+                            db_outage_s=self.settings.db_outage_s)
         session = CallSession(self.ua, account, self.asr, kit.nlu, self.tts.with_voice(voice),
                               kit.script, kit.phrases, cfg, on_turn=on_turn, on_answer=on_answer,
                               handoff=handoff)

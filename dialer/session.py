@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from redis import RedisError
 
+from campaigns.db import retry_outage
 from campaigns.models import Disposition
 from dialer.acd import AcdError
 from dialer.amd import AmdConfig, AmdKeywords, AmdProcessor
@@ -147,6 +148,8 @@ class SessionConfig:
     # An answered call from which no RTP arrives for this long is dead air (one-way audio,
     # a line that went dead): it ends with its own disposition instead of being talked at.
     no_rtp_s: float = 8.0
+    # Storage jobs (turns, the answer time) wait out a database outage this long.
+    db_outage_s: float = 120.0
 
     @property
     def no_response_wait_s(self) -> float:
@@ -168,7 +171,8 @@ class _Bookkeeper:
     """Runs storage callbacks (turns, answer time) in order on their own thread, so a slow
     database never holds up the conversation; `close()` waits until all are done."""
 
-    def __init__(self) -> None:
+    def __init__(self, outage_s: float = 120.0) -> None:
+        self._outage_s = outage_s
         self._jobs: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = \
             queue.Queue()
         self._thread = threading.Thread(target=self._work, name="call-bookkeeping",
@@ -181,14 +185,19 @@ class _Bookkeeper:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             fn, args = job
+            what = getattr(fn, "__name__", str(fn))
             try:
-                fn(*args)
+                # In order: a job waits out a database outage before the next one runs.
+                retry_outage(fn, *args, deadline_s=self._outage_s, what=f"call's {what}")
             except Exception:  # storage trouble must not kill a live call
-                log.exception("call bookkeeping failed (%s)", getattr(fn, "__name__", fn))
+                # Which turn, never its words (logs are not for customers' speech).
+                log.exception("call bookkeeping failed (%s); what it stored is lost: %s",
+                              what, ", ".join(f"turn {a.seq}" if hasattr(a, "seq")
+                                              else type(a).__name__ for a in args) or "-")
 
-    def close(self, timeout: float = 60.0) -> None:
+    def close(self, timeout: float | None = None) -> None:
         self._jobs.put(None)
-        self._thread.join(timeout)
+        self._thread.join(self._outage_s + 30 if timeout is None else timeout)
 
 
 class CallSession:
@@ -267,7 +276,7 @@ class CallSession:
     def run(self, uri: str, fields: dict[str, Any], recording: Path | None = None) -> CallOutcome:
         self.ua.register_thread()
         self._prerender(fields)
-        self._books = _Bookkeeper()
+        self._books = _Bookkeeper(self.cfg.db_outage_s)
         try:
             call = self.ua.make_call(self.account, uri, recording=recording)
             try:

@@ -51,6 +51,9 @@ class DialerSettings(BaseSettings):
     # An open call's lease: its process renews it every fifth of this; a call whose
     # process stopped is closed as `interrupted` once it runs out (campaigns.leases).
     call_lease_s: float = Field(default=15.0, ge=3.0, le=600.0)
+    # How long a call keeps what it must store (turns, its outcome) while the database
+    # is away, retrying; the call itself goes on regardless.
+    db_outage_s: float = Field(default=120.0, ge=0.0, le=3600.0)
     # Trailing silence that ends the customer's turn: the floor under the robot's reply
     # latency. Shorter answers sooner but may cut a reply at a pause.
     vad_end_silence_ms: int = 300

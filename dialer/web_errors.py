@@ -7,7 +7,9 @@ OverflowError before the query runs), a date whose time-zone shift leaves the ye
 1-9999 (OverflowError), or on PostgreSQL a number past its column or a text longer than
 its column (a DataError). Each is the sender's mistake, not the server's, so it is
 answered 422 with a sentence saying what to fix: JSON for the API, the error page for
-people, both through the app's own HTTPException handler.
+people, both through the app's own HTTPException handler. A database that does not
+answer (restarting, unreachable) is nobody's mistake: 503 with a plain sentence, and
+the next request reconnects by itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +38,39 @@ def unstorable(exc: Exception) -> str:
             "text or send a smaller number or a real date")
 
 
-# Each kind of error that means "the request asked for what cannot be", and what the
-# sender is told.
-REFUSED: dict[type[Exception], Callable[[Exception], str]] = {
-    OverflowError: out_of_range, DataError: unstorable}
+def unavailable(exc: Exception) -> str:
+    return ("the campaign database does not answer right now (it may be restarting); "
+            "nothing was changed; try again in a moment")
+
+
+# Each kind of error the app answers with a sentence instead of a 500: the status and
+# what the sender is told.
+REFUSED: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
+    OverflowError: (422, out_of_range), DataError: (422, unstorable),
+    OperationalError: (503, unavailable), InterfaceError: (503, unavailable)}
 
 
 def install(app: FastAPI) -> None:
     """Add the app's handlers for malformed input."""
 
-    def refuse(detail: Callable[[Exception], str]
+    def refuse(status: int, detail: Callable[[Exception], str]
                ) -> Callable[[Request, Exception], Awaitable[Response]]:
         async def handle(request: Request, exc: Exception) -> Response:
-            log.warning("refused %s %s: %s", request.method, request.url.path, first_line(exc))
-            refusal = HTTPException(422, detail(exc))
+            log.warning("refused %s %s (%d): %s", request.method, request.url.path, status,
+                        first_line(exc))
+            refusal = HTTPException(status, detail(exc))
             # The handler web.py registers answers JSON for the API and the error page
             # for people; an app without one still answers in JSON.
             for kind in HTTPException.__mro__:
                 if (handler := app.exception_handlers.get(kind)) is not None:
                     response = handler(request, refusal)
                     return await response if inspect.isawaitable(response) else response
-            return JSONResponse({"detail": refusal.detail}, status_code=422)
+            return JSONResponse({"detail": refusal.detail}, status_code=status)
 
         return handle
 
-    for kind, detail in REFUSED.items():
-        app.add_exception_handler(kind, refuse(detail))
+    for kind, (status, detail) in REFUSED.items():
+        app.add_exception_handler(kind, refuse(status, detail))
 
 
 def first_line(exc: BaseException) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -185,6 +187,30 @@ class Redis:
             self.kill9()
 
 
+def restart_postgres(url: str, down_s: float) -> None:
+    """Stop the PostgreSQL server behind `url` (fast shutdown: clients are cut off), keep
+    it down `down_s` seconds, start it again with the options it ran with."""
+    from sqlalchemy import create_engine, text
+
+    from tests.support.postgres import _as_owner, pg_bin
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        data = Path(str(conn.execute(text("SHOW data_directory")).scalar()))
+    engine.dispose()
+    pg_ctl = pg_bin("pg_ctl")
+    assert pg_ctl
+    owner = "postgres" if os.geteuid() == 0 else None
+    argv = shlex.split((data / "postmaster.opts").read_text(encoding="utf-8"))[1:]
+    subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], owner),
+                   check=True, capture_output=True, timeout=60)
+    time.sleep(down_s)
+    subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-l", str(data.parent / "server.log"),
+                              "-o", shlex.join(a for a in argv if a != str(data)
+                                               and a != "-D"), "-w", "-t", "60", "start"],
+                             owner), check=True, capture_output=True, timeout=90)
+
+
 @dataclass
 class Tally:
     """What the database says about a campaign, in the bench's terms."""
@@ -228,6 +254,18 @@ def tally(db: Database, cid: int) -> Tally:
         for a in attempts:
             dispositions[str(a.disposition or a.status)] += 1
     return Tally(contacts, final, open_attempts, overlapping, lost, dict(dispositions))
+
+
+def dispatch_rounds(log: Path) -> list[datetime]:
+    """When the worker's log shows a dispatcher round succeeding (local time)."""
+    rounds = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "Task dialer.dispatch[" in line and "succeeded" in line:
+            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", line)
+            if stamp:
+                rounds.append(datetime.strptime(f"{stamp.group(1)}.{stamp.group(2)}000",
+                                                "%Y-%m-%d %H:%M:%S.%f"))
+    return rounds
 
 
 def _naive(at: datetime) -> datetime:
