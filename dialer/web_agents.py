@@ -17,7 +17,9 @@ off it. Supervisors see the whole floor.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,9 @@ from campaigns.users import CurrentUser, agent_phone
 from dialer.acd import NOT_READY_REASONS, Acd, AcdError, event_for_agent
 from dialer.settings import DialerSettings
 
+log = logging.getLogger("dialer.web")
+ACD_DOWN = ("the call queue (ACD) cannot be reached right now: no calls are offered until "
+            "it is back; this page reconnects by itself")
 AGENTS = (Role.AGENT,)
 FLOOR = (Role.ADMIN, Role.SUPERVISOR)
 MONITOR_MODES = ("listen", "whisper", "barge")
@@ -70,8 +75,11 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
 
     @app.exception_handler(RedisError)
     async def _acd_down(request: Request, exc: RedisError) -> JSONResponse:
-        return JSONResponse({"detail": f"the ACD (Redis at {settings.resolved_acd_url}) does "
-                                       f"not answer: {exc}"}, status_code=503)
+        # The details are for the operator's log; the person at the console gets what it
+        # means for them.
+        log.warning("ACD (Redis at %s) does not answer %s %s: %s", settings.resolved_acd_url,
+                    request.method, request.url.path, exc)
+        return JSONResponse({"detail": ACD_DOWN}, status_code=503)
 
     def acd() -> Acd:
         url = settings.resolved_acd_url
@@ -253,7 +261,8 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
             await client.ping()
         except RedisError as exc:
             await client.aclose()
-            raise HTTPException(503, f"the ACD (Redis) does not answer: {exc}") from None
+            log.warning("ACD (Redis at %s) does not answer the event stream: %s", url, exc)
+            raise HTTPException(503, ACD_DOWN) from None
 
         async def for_me(data: str) -> str | None:
             """The message as this console may receive it (filtered here, on the server:
@@ -284,8 +293,11 @@ def add_routes(app: FastAPI, db: Database, allow: Any,
                         continue
                     if (data := await for_me(str(msg["data"]))) is not None:
                         yield f"data: {data}\n\n"
+            except RedisError as exc:  # the console reconnects and says so meanwhile
+                log.warning("ACD event stream lost Redis: %s", exc)
             finally:
-                await ps.unsubscribe(*channels)
+                with suppress(RedisError):  # a lost connection has nothing to close
+                    await ps.unsubscribe(*channels)
                 await ps.aclose()
                 await client.aclose()
 

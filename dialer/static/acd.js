@@ -21,19 +21,32 @@ var ACD = (function () {
   }
 
   // Every ACD change arrives here as it happens; `onChange` is called at most once
-  // per 100 ms for bursts, `onTranscript` for each new line of a transcript.
+  // per 100 ms for bursts, `onTranscript` for each new line of a transcript. When the
+  // stream breaks (the queue's Redis away, the server restarting) `onChange` gets
+  // {type: "lost"} and the stream is opened again every few seconds until it answers
+  // (a browser gives up on its own after an error status), then {type: "open"}.
   function listen(onChange, onTranscript) {
-    var pending = null;
-    var source = new EventSource("/api/acd/events");
-    source.onmessage = function (e) {
-      var ev;
-      try { ev = JSON.parse(e.data); } catch (err) { return; }
-      if (ev.type === "transcript" && onTranscript) { onTranscript(ev); return; }
-      if (pending) return;
-      pending = setTimeout(function () { pending = null; onChange(ev); }, 100);
-    };
-    source.onopen = function () { onChange({type: "open"}); };
-    return source;
+    var pending = null, lost = false;
+    function open() {
+      var source = new EventSource("/api/acd/events");
+      source.onmessage = function (e) {
+        var ev;
+        try { ev = JSON.parse(e.data); } catch (err) { return; }
+        if (ev.type === "transcript" && onTranscript) { onTranscript(ev); return; }
+        if (pending) return;
+        pending = setTimeout(function () { pending = null; onChange(ev); }, 100);
+      };
+      source.onopen = function () {
+        var was = lost;
+        lost = false;
+        onChange({type: "open", recovered: was});
+      };
+      source.onerror = function () {
+        if (!lost) { lost = true; onChange({type: "lost"}); }
+        if (source.readyState === EventSource.CLOSED) setTimeout(open, 3000);
+      };
+    }
+    open();
   }
 
   function clock(seconds) {

@@ -7,29 +7,75 @@
   var $ = function (id) { return document.getElementById(id); };
   var view = {agent: {state: "offline"}, current: null, waiting: [], skew: 0};
   var shownCall = null, shownSeqs = {};
+  // Where this agent last stood at the queue, as the server confirmed it: after the
+  // queue comes back empty (its Redis restarted) the console puts them back there.
+  var PRESENCE = "dialer.agent.presence";
+  var lostQueue = false;
 
-  function refresh() {
+  function remember(agent) {
+    if (["ready", "not_ready", "wrap_up"].indexOf(agent.state) >= 0) {
+      sessionStorage.setItem(PRESENCE, JSON.stringify({
+        ready: agent.state === "ready", reason: agent.reason || "",
+        auto_accept: $("auto-accept").checked}));
+    } else if (agent.state === "offline") {
+      sessionStorage.removeItem(PRESENCE);
+    }
+  }
+
+  function unreachable(yes) {
+    lostQueue = yes;
+    $("unreachable").hidden = !yes;
+    if (yes) { view.agent = {state: "unreachable"}; render(); }
+  }
+
+  function refresh(ev) {
+    if (ev && ev.type === "lost") { unreachable(true); return Promise.resolve(); }
+    var restoring = ev && ev.recovered;
     return ACD.request("GET", "/api/agent/state").then(function (data) {
+      unreachable(false);
+      var before = JSON.parse(sessionStorage.getItem(PRESENCE) || "null");
+      if (restoring && before && data.agent.state === "offline") return restore(before);
       view = data;
       view.skew = data.server_time - Date.now() / 1000;
+      remember(view.agent);
       render();
+    }).catch(function (err) {
+      if (lostQueue || (ev && ev.recovered)) unreachable(true);
+      ACD.showError(err);
+    });
+  }
+
+  function restore(before) {
+    $("auto-accept").checked = !!before.auto_accept;
+    var back = ACD.request("POST", "/api/agent/login", {auto_accept: !!before.auto_accept});
+    back = before.ready
+      ? back.then(function () { return ACD.request("POST", "/api/agent/ready"); })
+      : back.then(function () {
+        return ACD.request("POST", "/api/agent/not-ready",
+                           {reason: before.reason || "logged in"});
+      });
+    return back.then(function () {
+      $("restored").hidden = false;
+      return refresh();
     }).catch(ACD.showError);
   }
 
   function act(url, body) {
     ACD.showError(null);
+    $("restored").hidden = true;
     return ACD.request("POST", url, body || {}).then(refresh).catch(ACD.showError);
   }
 
   function render() {
     var a = view.agent, state = a.state || "offline";
+    var away = ["offline", "offered", "on_call", "unreachable"];
     $("state").textContent = state.replace("_", " ");
     $("state").dataset.state = state;
     $("reason").textContent = a.reason ? "(" + a.reason + ")" : "";
     $("login").hidden = state !== "offline";
-    $("ready").disabled = ["offline", "offered", "on_call"].indexOf(state) >= 0;
-    $("not-ready").disabled = ["offline", "offered", "on_call"].indexOf(state) >= 0;
-    $("logout").hidden = ["offline", "offered", "on_call"].indexOf(state) >= 0;
+    $("ready").disabled = away.indexOf(state) >= 0;
+    $("not-ready").disabled = away.indexOf(state) >= 0;
+    $("logout").hidden = away.indexOf(state) >= 0;
     renderPop(state);
     renderQueue();
     tick();
@@ -120,7 +166,10 @@
   $("not-ready").onclick = function () {
     act("/api/agent/not-ready", {reason: $("not-ready-reason").value});
   };
-  $("logout").onclick = function () { act("/api/agent/logout"); };
+  $("logout").onclick = function () {
+    sessionStorage.removeItem(PRESENCE);  // left on purpose: not to be restored
+    act("/api/agent/logout");
+  };
   $("accept").onclick = function () { act("/api/agent/accept", {call: shownCall}); };
   $("reject").onclick = function () { act("/api/agent/reject", {call: shownCall}); };
   $("disposition").onsubmit = function (e) {
