@@ -74,6 +74,7 @@ class Disposition(enum.StrEnum):
     DECLINED = "declined"
     FAILED = "failed"
     BLOCKED = "blocked"  # never dialed: on a do-not-call list when its turn came
+    INVALID_NUMBER = "invalid_number"  # the network says it does not exist (404, 484, 604)
     # The process placing the call stopped during it (killed, its host lost): closed by
     # another worker's dispatcher (campaigns.leases); the callee was cut off or never rang.
     INTERRUPTED = "interrupted"

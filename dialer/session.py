@@ -157,14 +157,43 @@ class SessionConfig:
 
 
 def disposition_for_failure(status: int) -> str:
-    """SIP final status of a call that never connected -> disposition."""
+    """SIP final status of a call that never connected -> disposition (and so whether
+    the campaign calls again: campaigns.models.RETRYABLE_DISPOSITIONS)."""
     if status in (486, 600):
         return Disposition.BUSY
     if status == 603:
         return Disposition.DECLINED
     if status in (408, 480, 487):
         return Disposition.NO_ANSWER
+    if status in (404, 410, 484, 604):
+        return Disposition.INVALID_NUMBER
     return Disposition.FAILED
+
+
+# What a final status from the peer means for the people reading the report (the
+# status and the peer's own words are stored beside it).
+_FAILURE_REASONS = {
+    403: "the trunk refused the call: check its credentials and the caller ID",
+    404: "the number does not exist: it is not called again",
+    410: "the number is no longer in service: it is not called again",
+    484: "the number is incomplete: it is not called again",
+    604: "the number does not exist anywhere: it is not called again",
+    480: "the callee is not reachable now: called again later",
+    486: "busy: called again later",
+    488: "no codec in common with the far end (the robot offers G.722, PCMU, PCMA): check "
+         "the trunk's codecs",
+    606: "the far end accepts none of the robot's media (G.722, PCMU, PCMA)",
+    503: "the trunk or the far end is overloaded or down: called again later",
+    603: "the callee declined the call: it is not called again",
+}
+
+
+def failure_reason(status: int, reason: str) -> str | None:
+    """A sentence for the report on why a call that never connected ended."""
+    why = _FAILURE_REASONS.get(status)
+    if why is None and status >= 500:
+        why = "the trunk or the far end failed: called again later"
+    return f"{status} {reason or ''}".strip() + f": {why}" if why else None
 
 
 class _Bookkeeper:
@@ -322,7 +351,7 @@ class CallSession:
                            "that the trunk is up and DIALER_SIP_TRUNK (host:port) is right")
             status = call.status or 408
             return CallOutcome(disposition=disposition_for_failure(status), sip_status=status,
-                               sip_reason=call.reason)
+                               sip_reason=call.reason, reason=failure_reason(status, call.reason))
         self._books.submit(self.on_answer)
         answered_at = time.monotonic()
         policy = DialoguePolicy(self.script, fields)

@@ -277,6 +277,12 @@ class AudioPipe(pj.AudioMediaPort):
         self.late_frames = 0
 
 
+def _received(e: pj.SipEvent) -> bool:
+    """The event is a SIP message that arrived from the network (not a timer of ours)."""
+    return bool(e.type == pj.PJSIP_EVENT_TSX_STATE
+                and e.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG)
+
+
 class SipCall(pj.Call):
     """One call. Its owner (the thread that placed or answered it) gives the audio port
     back with `release()` when it is done with the call.
@@ -321,6 +327,11 @@ class SipCall(pj.Call):
         if self.state == "CONFIRMED" and self.connected_at is None:
             self.connected_at = time.monotonic()
         if self.state == "DISCONNECTED":
+            # A final error sent at once, without a 100 Trying first (allowed, and common
+            # from trunks), ends the call before any transaction callback: the response
+            # still came from the peer, unlike a timeout of our own.
+            if _received(prm.e):
+                self.peer_responded.set()
             self._detach_media()
             self.disconnected.set()
         self.events.put(CallEvent("state", self.state, self.status, self.reason))

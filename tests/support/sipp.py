@@ -174,8 +174,9 @@ def _wait_bound(uas: SippUas, timeout: float) -> None:
 
 @contextmanager
 def sipp_uas(workdir: Path, port: int | None = None, calls: int = 1,
-             timeout_s: int = 25) -> Iterator[SippUas]:
-    """Run SIPp as a UAS on 127.0.0.1:port answering ``calls`` calls, then exiting.
+             timeout_s: int = 25, scenario_xml: str = UAS_SCENARIO) -> Iterator[SippUas]:
+    """Run SIPp as a UAS on 127.0.0.1:port playing ``scenario_xml`` (by default: answer)
+    for ``calls`` calls, then exiting.
 
     SIPp quits (with a failure code) after ``timeout_s`` seconds in any case; it is
     killed when the block exits.
@@ -187,7 +188,7 @@ def sipp_uas(workdir: Path, port: int | None = None, calls: int = 1,
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or _free_udp_port()
     scenario = workdir / "uas.xml"
-    scenario.write_text(UAS_SCENARIO)
+    scenario.write_text(scenario_xml)
     stat_file = workdir / f"sipp-uas-{port}.csv"
     message_file = workdir / f"sipp-uas-{port}-messages.log"
     log_path = workdir / f"sipp-uas-{port}.log"
