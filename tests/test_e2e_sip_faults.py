@@ -19,7 +19,8 @@ import pytest
 from campaigns.models import RETRYABLE_DISPOSITIONS
 from tests.support.procs import DEMO, call_env, dialer_cmd
 from tests.support.sipp import sipp_uas
-from tests.support.sipp_faults import final_response, no_response
+from tests.support.sipp_farm import quiet_line
+from tests.support.sipp_faults import answers_then, final_response, no_response
 
 pytestmark = [
     pytest.mark.e2e,
@@ -72,3 +73,25 @@ def test_a_trunk_that_says_nothing_is_a_timeout_with_the_hint(tmp_path: Path) ->
         outcome = place(env, uas.target)
     assert (outcome["disposition"], outcome["sip_status"]) == ("failed", 408), outcome
     assert "no SIP response from 127.0.0.1" in str(outcome["reason"])
+
+
+@pytest.mark.parametrize(("codec", "steps", "early"), [
+    ("PCMA", ("bye",), False),                       # hangs up during the greeting
+    ("PCMU", ("hold", "pause", "update", "pause", "bye"), False),
+    ("PCMA", ("pause", "bye"), True),                # 183 with audio before the 200
+], ids=["pcma-bye-during-prompt", "pcmu-hold-update-bye", "early-media-pcma"])
+def test_a_callee_who_answers_in_its_own_way(tmp_path: Path, codec: str,
+                                            steps: tuple[str, ...], early: bool) -> None:
+    """One codec only (what a G.711 trunk gives), a re-INVITE putting the call on hold
+    and an UPDATE refreshing the session timer from the callee, early media, the callee
+    hanging up while the robot speaks: each call is answered, the robot answers every
+    request (SIPp got each 200), and the call ends as the callee's hang-up."""
+    env = call_env(tmp_path, 51600 + len(steps) * 20 + early * 10)
+    line = quiet_line(tmp_path / "silent-line.wav")
+    with sipp_uas(tmp_path / "sipp", calls=1, timeout_s=40,
+                  scenario_xml=answers_then(codec, str(line), steps, early)) as uas:
+        outcome = place(env, uas.target)
+        assert uas.wait(timeout=15) == 0, uas.messages()[-4000:]
+    assert outcome["answered"] is True and outcome["sip_status"] == 200, outcome
+    assert outcome["disposition"] == "hung_up", outcome
+    assert outcome["end_node"] == "greeting", outcome

@@ -57,3 +57,109 @@ def no_response() -> str:
     return _HEAD.format(name="no response") + """  <pause milliseconds="20000"/>
 </scenario>
 """
+
+
+_IN_DIALOG = """  <send retrans="500">
+    <![CDATA[
+
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local]
+      To: [$remote]
+      Call-ID: [$callid]
+      CSeq: {cseq} {method}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+{headers}      Content-Length: [len]
+{body}
+    ]]>
+  </send>
+  <recv response="200" rtd="true"/>
+"""
+
+_SDP = """
+      v=0
+      o=callee 1 {version} IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [auto_media_port] RTP/AVP {pt}
+      a=rtpmap:{pt} {codec}/8000
+      a={direction}
+"""
+
+
+def answers_then(codec: str, line_wav: str, steps: tuple[str, ...],
+                 early_media: bool = False) -> str:
+    """Answer with one codec only (PCMU or PCMA) and a silent line, then play `steps`
+    from the callee's side: "hold" (a re-INVITE with a=sendonly), "update" (an UPDATE
+    refreshing the session timer), "pause" (one second), "bye" (hang up; always last).
+    `early_media`: a 183 with SDP and audio before the 200."""
+    pt = {"PCMU": 0, "PCMA": 8}[codec]
+    sdp = _SDP.format(version=1, pt=pt, codec=codec, direction="sendrecv")
+    out = _HEAD.format(name=f"{codec} callee").replace(
+        '<recv request="INVITE" crlf="true"/>',
+        '''<recv request="INVITE" crlf="true" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
+      <ereg regexp=".*" search_in="hdr" header="Call-ID:" assign_to="callid"/>
+      <assignstr assign_to="local" value="[$to];tag=[pid]fault[call_number]"/>
+    </action>
+  </recv>''')
+    reply = """  <send{retrans}>
+    <![CDATA[
+
+      SIP/2.0 {code} {text}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]fault[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+{sdp}
+    ]]>
+  </send>
+"""
+    if early_media:
+        out += reply.format(retrans="", code=183, text="Session Progress", sdp=sdp)
+        out += f'  <nop><action><exec rtp_stream="{line_wav},-1,{pt}"/></action></nop>\n'
+        out += '  <pause milliseconds="1500"/>\n'
+    out += reply.format(retrans=' retrans="500"', code=200, text="OK", sdp=sdp)
+    out += f'''  <recv request="ACK" crlf="true">
+    <action>
+      <exec rtp_stream="{line_wav},-1,{pt}"/>
+    </action>
+  </recv>
+  <pause milliseconds="1500"/>
+'''
+    for cseq, step in enumerate(steps, start=1):
+        if step == "pause":
+            out += '  <pause milliseconds="1000"/>\n'
+        elif step == "hold":
+            held = _SDP.format(version=2, pt=pt, codec=codec, direction="sendonly")
+            out += _IN_DIALOG.format(method="INVITE", cseq=cseq, body=held,
+                                     headers="      Content-Type: application/sdp\n")
+            out += f"""  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local]
+      To: [$remote]
+      Call-ID: [$callid]
+      CSeq: {cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+        elif step == "update":
+            out += _IN_DIALOG.format(method="UPDATE", cseq=cseq, body="",
+                                     headers="      Session-Expires: 90;refresher=uas\n")
+        elif step == "bye":
+            out += _IN_DIALOG.format(method="BYE", cseq=cseq, body="", headers="")
+    return out + "</scenario>\n"
