@@ -20,7 +20,12 @@ from campaigns.models import RETRYABLE_DISPOSITIONS
 from tests.support.procs import DEMO, call_env, dialer_cmd
 from tests.support.sipp import sipp_uas
 from tests.support.sipp_farm import quiet_line
-from tests.support.sipp_faults import answers_then, final_response, no_response
+from tests.support.sipp_faults import (
+    answers_as_cancelled,
+    answers_then,
+    final_response,
+    no_response,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -95,3 +100,21 @@ def test_a_callee_who_answers_in_its_own_way(tmp_path: Path, codec: str,
     assert outcome["answered"] is True and outcome["sip_status"] == 200, outcome
     assert outcome["disposition"] == "hung_up", outcome
     assert outcome["end_node"] == "greeting", outcome
+
+
+def test_an_answer_crossing_the_ring_timeout_is_hung_up_cleanly(tmp_path: Path) -> None:
+    """The robot gives up ringing (its CANCEL) just as the callee picks up (their 200):
+    the two cross on the wire. The callee is not left on an open line: their 200 is
+    ACKed and the call hung up with a BYE at once, and the attempt is a no-answer."""
+    env = call_env(tmp_path, 51800)
+    with sipp_uas(tmp_path / "sipp", calls=1, timeout_s=30,
+                  scenario_xml=answers_as_cancelled()) as uas:
+        proc = subprocess.run(dialer_cmd("call", f"sip:+821055550000@{uas.target}",
+                                         "--script", str(DEMO), "--field", "name=최지영",
+                                         "--ring-timeout", "3", "--json"),
+                              env=env, capture_output=True, text=True, timeout=90,
+                              check=False)
+        assert uas.wait(timeout=15) == 0, uas.messages()[-4000:]
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcome["disposition"] == "no_answer", outcome
+    assert "BYE sip:" in uas.messages()

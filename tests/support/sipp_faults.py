@@ -163,3 +163,52 @@ def answers_then(codec: str, line_wav: str, steps: tuple[str, ...],
         elif step == "bye":
             out += _IN_DIALOG.format(method="BYE", cseq=cseq, body="", headers="")
     return out + "</scenario>\n"
+
+
+def answers_as_cancelled(sdp_codec: str = "PCMU") -> str:
+    """Ring until the caller gives up (its CANCEL), and answer the INVITE as that CANCEL
+    arrives: the CANCEL gets its 200 and the INVITE a 200 too, instead of a 487 (the
+    callee picked up at that very moment; RFC 3261 9.2 lets the INVITE's final response
+    win). The caller must ACK our 200 and hang up with a BYE, not leave us on an open
+    line."""
+    pt = {"PCMU": 0, "PCMA": 8}[sdp_codec]
+    sdp = _SDP.format(version=1, pt=pt, codec=sdp_codec, direction="sendrecv")
+    ok = """  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]{tag}
+      [last_Call-ID:]
+      {cseq}
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+{rest}
+    ]]>
+  </send>
+"""
+    return _HEAD.replace('<recv request="INVITE" crlf="true"/>', """<recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+    </action>
+  </recv>""").format(name="answer crossing CANCEL") + """  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]fault[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="CANCEL"/>
+""" + ok.format(tag=";tag=[pid]fault[call_number]", cseq="[last_CSeq:]",
+                rest="      Content-Length: 0\n") + ok.format(
+    tag=";tag=[pid]fault[call_number]", cseq="CSeq: [$invite_cseq]",
+    rest="      Content-Type: application/sdp\n      Content-Length: [len]\n"
+    + sdp) + """  <recv request="ACK"/>
+  <recv request="BYE"/>
+""" + ok.format(tag="", cseq="[last_CSeq:]", rest="      Content-Length: 0\n") + "</scenario>\n"
