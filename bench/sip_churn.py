@@ -45,7 +45,7 @@ personas:
 
 def process(index: int, args: argparse.Namespace, model: object,
             script: Path) -> list[dict[str, Any]]:
-    from dialer.runtime import CallRuntime
+    from dialer.call.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
 
@@ -90,7 +90,7 @@ def main() -> int:
     (work / "personas.yml").write_text(PERSONAS, encoding="utf-8")
     started = time.monotonic()
     with simulator(work, work / "personas.yml", rtp_port=42000) as sim:
-        from dialer.runtime import preload
+        from dialer.call.runtime import preload
         from voices.settings import VoiceSettings
 
         model = preload(VoiceSettings())

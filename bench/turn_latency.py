@@ -46,7 +46,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 def child(index: int, port: int, persona: str, model: Any, start_at: float
           ) -> dict[str, Any]:
-    from dialer.runtime import CallRuntime
+    from dialer.call.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
 
@@ -66,7 +66,7 @@ def group(first: int, count: int, ports: list[int], persona: str, model: Any,
     """`count` calls at once in one call process (one pjsua2 Endpoint, a thread per call,
     as a worker process with several call slots runs them); their results, the process's
     CPU shared out evenly."""
-    from dialer.runtime import CallRuntime
+    from dialer.call.runtime import CallRuntime
     from dialer.settings import DialerSettings
     from voices.settings import VoiceSettings
 
@@ -134,7 +134,7 @@ def run(calls: int, persona: str, stagger_s: float = 0.0, per_process: int = 1
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     count = -(-calls // CALLS_PER_SIMULATOR)
     with simulators(work, DEMO / "personas.yml", count) as sims:
-        from dialer.runtime import preload
+        from dialer.call.runtime import preload
         from voices.settings import VoiceSettings
 
         model = preload(VoiceSettings())

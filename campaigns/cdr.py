@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from campaigns.db import Database
-from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact, Disposition
+from campaigns.list_imports import safe_cell
+from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact
 from campaigns.privacy import mask_phone, phone_suffix, scrub
-from campaigns.service import safe_cell
+from campaigns.statuses import Disposition
 
 CDR_COLUMNS: tuple[str, ...] = (
     "call_id", "campaign", "caller_id", "callee", "start", "answer", "end", "duration_s",

@@ -21,9 +21,16 @@ T = TypeVar("T")
 
 def is_outage(exc: BaseException) -> bool:
     """The database is away (restarting, unreachable, a dropped connection), as opposed
-    to a statement it refused: worth waiting for."""
-    return isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DBAPIError) and bool(exc.connection_invalidated))
+    to a statement it refused: worth waiting for. Takes SQLAlchemy's errors and the
+    driver's own (psycopg's, when code calls it directly)."""
+    if isinstance(exc, OperationalError | InterfaceError) or (
+            isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # an SQLite-only install
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
 def retry_outage(fn: Callable[..., T], *args: Any, deadline_s: float, what: str,
@@ -35,12 +42,13 @@ def retry_outage(fn: Callable[..., T], *args: Any, deadline_s: float, what: str,
     while True:
         try:
             result = fn(*args, **kwargs)
-        except DBAPIError as exc:
+        except Exception as exc:
             if not is_outage(exc) or time.monotonic() - start + wait > deadline_s:
                 raise
             if not warned:
+                cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
                 log.warning("%s waits for the database (%s); retrying for up to %.0fs",
-                            what, str(exc.orig or exc).splitlines()[0][:200], deadline_s)
+                            what, (str(cause).splitlines() or [""])[0][:200], deadline_s)
                 warned = True
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
@@ -51,10 +59,23 @@ def retry_outage(fn: Callable[..., T], *args: Any, deadline_s: float, what: str,
         return result
 
 
+# How long opening a PostgreSQL connection may take (libpq's connect_timeout) unless the
+# URL says otherwise: without it a server that does not answer (its host gone from the
+# network, a stopped VM, a hung postmaster) holds a request, a dispatcher round or a call's
+# storage for the kernel's two minutes of SYN retries, or for good once TCP connected.
+CONNECT_TIMEOUT_S = 10
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # pre_ping: a connection the server dropped (it restarted) is replaced before use
+        # instead of failing the first request after the restart.
+        libpq = parsed.get_backend_name() == "postgresql" and \
+            parsed.get_driver_name() in ("psycopg", "psycopg2")
+        args = {"connect_timeout": CONNECT_TIMEOUT_S} \
+            if libpq and "connect_timeout" not in parsed.query else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # Several worker processes share one SQLite file: WAL lets readers run beside the

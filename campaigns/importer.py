@@ -15,8 +15,10 @@ Values (and headers) are stripped of surrounding whitespace; ``RowError.value`` 
 all empty (trailing delimiters from Excel) are dropped since they carry nothing.
 
 A list is read from disk twice and never held (campaigns/import_text.py): once for its
-header, its size and a sample of each column, once to yield contacts and rejections in
-chunks (``CallList.chunks``) that the service stores as they come. A list longer than
+header, its size and a sample of each column (campaigns/import_columns.py, which also
+finds the phone column), once to yield contacts and rejections in chunks
+(``CallList.chunks``) that the service stores as they come, their numbers normalised on
+every core for a big list (campaigns/import_phones.py). A list longer than
 ``max_rows`` is refused whole, naming both numbers; a row longer than MAX_ROW_CHARS is a
 rejected row (the stored file keeps it whole); a header longer than MAX_COLUMN_NAME is
 refused, since a column name that long is data, not a name.
@@ -28,14 +30,14 @@ core); reading, stripping and building results adds a few us per row and pass.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from campaigns.import_columns import column_names, find_phone_column, survey
+from campaigns.import_phones import PARALLEL_MIN, normalise_all, process_pool
 from campaigns.import_text import (
     DELIMITERS,
     MAX_ROW_CHARS,
@@ -49,16 +51,12 @@ from campaigns.import_text import (
     open_text,
 )
 from campaigns.phones import (
-    GENERIC_PHONE_ALIASES,
-    PHONE_COLUMN_ALIASES,
     TIMEZONE_COLUMN_ALIASES,
     alias_key,
     check_region,
     list_columns,
     normalize_phone,
-    one_line,
 )
-from campaigns.phones import try_phone as _try_phone  # the name tests and pools use
 
 __all__ = [
     "DELIMITERS", "MAX_COLUMN_NAME", "MAX_ROW_CHARS", "CallList", "CsvImportError",
@@ -71,8 +69,7 @@ CELL_KEPT = 2000  # characters of a rejected cell kept in the report (the file i
 PREVIEW_CHARS = 100  # characters of a cell the column-mapping page shows
 CHUNK_ROWS = 100_000  # rows handed to the service at a time...
 CHUNK_CHARS = 2_000_000  # ...or fewer, when they hold this many characters
-SAMPLE_VALUES, SAMPLE_CHARS = 50, 64  # per column, to find a phone column by its cells
-PARALLEL_MIN = 100_000  # rows from which worker processes pay for themselves
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedContact:
@@ -139,7 +136,7 @@ class CallList:
         seen: dict[str, int] = {}
         zones = available_timezones() if self.timezone_column else set()
         with ExitStack() as stack:
-            pool = _pool(stack) if self.total_rows >= PARALLEL_MIN else None
+            pool = process_pool(stack) if self.total_rows >= PARALLEL_MIN else None
             batch: list[Record] = []
             size = 0
             for record in self.text.records():
@@ -162,7 +159,7 @@ class CallList:
         phones = [row[phone_at] for row in cells]
         # Normalising each distinct value once makes repeated numbers nearly free.
         distinct = list(set(phones))
-        outcome = dict(zip(distinct, _normalise_all(distinct, self.region, pool)))
+        outcome = dict(zip(distinct, normalise_all(distinct, self.region, pool)))
         contacts: list[ParsedContact] = []
         errors: list[RowError] = []
         for record, row, value in zip(batch, cells, phones):
@@ -224,7 +221,7 @@ def open_call_list(path: Path | str, default_region: str = "KR",
     path = Path(path)
     region = check_region(default_region)
     text = open_text(path)
-    header, total, has_data, samples = _survey(text)
+    header, total, has_data, samples = survey(text)
     if max_rows is not None and total > max_rows:
         raise CsvImportError(f"{path}: has {total:,} rows, more than the {max_rows:,} one "
                              f"call list may have; split it into lists of at most "
@@ -235,10 +232,10 @@ def open_call_list(path: Path | str, default_region: str = "KR",
                 f"{path}: the header of column {i} is {len(name):,} characters long, more "
                 f"than the {MAX_COLUMN_NAME} characters a column name may have; shorten it, "
                 "or add a header row such as name,phone if the first row is data")
-    names = _column_names(header.cells)
+    names = column_names(header.cells)
     keep = [i for i, h in enumerate(header.cells) if h or has_data[i]]
     columns = [names[i] for i in keep]
-    phone = _find_phone_column(path, columns, phone_column, region, [samples[i] for i in keep])
+    phone = find_phone_column(path, columns, phone_column, region, [samples[i] for i in keep])
     tz_columns = [c for c in columns if c != phone and alias_key(c) in TIMEZONE_COLUMN_ALIASES]
     if len(tz_columns) > 1:
         raise CsvImportError(f"{path}: several time zone columns ({list_columns(tz_columns)});"
@@ -275,7 +272,7 @@ def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]
         if not any(record.cells):
             continue
         if header is None:
-            header = _column_names([_short(c, MAX_COLUMN_NAME) for c in record.cells])
+            header = column_names([_short(c, MAX_COLUMN_NAME) for c in record.cells])
             continue
         data.append([_short(c, PREVIEW_CHARS) for c in record.cells])
         if len(data) >= rows:
@@ -283,42 +280,6 @@ def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]
     if header is None:
         raise empty_file(path)
     return header, data
-
-
-def _survey(text: TextFile) -> tuple[Record, int, list[bool], list[list[str]]]:
-    """The first pass: the header (first non-blank record), how many data rows follow,
-    which of its blank-headed cells hold data, and each column's first values."""
-    header: Record | None = None
-    total = 0
-    has_data: list[bool] = []
-    samples: list[list[str]] = []
-    unknown: list[int] = []  # blank-headed cells not yet seen holding data
-    sampling: list[int] = []  # columns with fewer than SAMPLE_VALUES values yet
-    for record in text.records():
-        cells = record.cells
-        if header is None:
-            if any(cells):
-                header = record
-                has_data = [False] * len(cells)
-                samples = [[] for _ in cells]
-                unknown = [i for i, h in enumerate(cells) if not h]
-                sampling = list(range(len(cells)))
-            continue
-        if not any(cells):
-            continue
-        total += 1
-        if unknown:
-            for i in unknown:
-                has_data[i] = i < len(cells) and bool(cells[i])
-            unknown = [i for i in unknown if not has_data[i]]
-        if sampling:
-            for i in sampling:
-                if i < len(cells) and cells[i]:
-                    samples[i].append(cells[i][:SAMPLE_CHARS])
-            sampling = [i for i in sampling if len(samples[i]) < SAMPLE_VALUES]
-    if header is None:
-        raise empty_file(text.path)
-    return header, total, has_data, samples
 
 
 def _too_long(record: Record) -> str:
@@ -338,103 +299,3 @@ def _clip(text: str, unread: int = 0) -> str:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
-
-
-def _column_names(header: list[str]) -> list[str]:
-    """Give blank headers a name and repeated ones a suffix, since fields is a dict."""
-    names: list[str] = []
-    for i, h in enumerate(header, start=1):
-        base = name = h or f"column_{i}"
-        k = 1
-        while name in names:
-            k += 1
-            name = f"{base}_{k}"
-        names.append(name)
-    return names
-
-
-def _find_phone_column(path: Path, columns: list[str], requested: str | None,
-                       region: str, cells: list[list[str]] | None = None) -> str:
-    listed = list_columns(columns)
-    if requested is not None:
-        wanted = requested.strip()
-        if wanted in columns:
-            return wanted
-        folded = [c for c in columns if c.casefold() == wanted.casefold()]
-        if len(folded) == 1:
-            return folded[0]
-        raise CsvImportError(f"{path}: no column named {one_line(requested)!r}; the columns "
-                             f"are: {listed}; pass one of them to --phone-column")
-    for aliases in (PHONE_COLUMN_ALIASES, GENERIC_PHONE_ALIASES):
-        wanted_keys = {alias_key(a) for a in aliases}
-        named = [c for c in columns if alias_key(c) in wanted_keys]
-        if found := _single(path, named, "look like phone numbers"):
-            return found
-    if any(_try_phone(c, region)[0] for c in columns):
-        raise CsvImportError(f"{path}: the first row ({listed}) looks like data, not a "
-                             "header; add a header row such as name,phone at the top")
-    if found := _single(path, _columns_of_numbers(columns, cells or [], region),
-                        "hold phone numbers"):
-        return found
-    raise CsvImportError(f"{path}: no phone number column found (columns: {listed}); rename "
-                         "the phone column to \"phone\" or pass --phone-column")
-
-
-def _single(path: Path, candidates: list[str], what: str) -> str | None:
-    """The one candidate column; None if there is none; an error if it is ambiguous."""
-    if len(candidates) > 1:
-        raise CsvImportError(f"{path}: several columns {what} ({list_columns(candidates)}); "
-                             "pass --phone-column with the one to call")
-    return candidates[0] if candidates else None
-
-
-def _columns_of_numbers(columns: list[str], cells: list[list[str]], region: str,
-                        sample: int = 50) -> list[str]:
-    """Columns whose header says nothing but whose cells are mostly valid numbers
-    (e.g. "mobile_no"): at least 80 % of the first non-empty values."""
-    found = []
-    for name, col in zip(columns, cells):
-        values = [v for v in col if v.strip()][:sample]
-        if values and sum(_try_phone(v, region)[0] for v in values) >= 0.8 * len(values):
-            found.append(name)
-    return found
-
-
-def _pool(stack: ExitStack) -> Executor | None:
-    """Worker processes for normalising a big list, shut down with `stack`."""
-    workers = _workers()
-    if workers < 2:
-        return None
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the caller may be a threaded web server or worker
-    return stack.enter_context(ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")))
-
-
-def _workers() -> int:
-    return min(os.cpu_count() or 1, 8)
-
-
-def _normalise_all(values: list[str], region: str,
-                   pool: Executor | None = None) -> list[tuple[bool, str]]:
-    """(ok, E.164 or reason) for each value; on every core for a big list (phonenumbers
-    takes ~20 us a number), in `pool` when the caller keeps one across chunks."""
-    if pool is None and len(values) >= PARALLEL_MIN and _workers() >= 2:
-        with ExitStack() as stack:
-            return _normalise_all(values, region, _pool(stack))
-    if pool is None or len(values) < 1000:
-        return [_try_phone(v, region) for v in values]
-    chunks = _chunks(values, len(values) // (_workers() * 4) + 1)
-    return [r for chunk in pool.map(_try_phones, chunks, itertools.repeat(region))
-            for r in chunk]
-
-
-def _chunks(values: list[str], size: int) -> list[list[str]]:
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
-def _try_phones(values: list[str], region: str) -> list[tuple[bool, str]]:
-    return [_try_phone(v, region) for v in values]
-
-

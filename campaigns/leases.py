@@ -31,9 +31,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaigns.attempts import plan_next
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Campaign, Disposition, utcnow
-from campaigns.service import plan_next
+from campaigns.models import CallAttempt, Campaign, utcnow
+from campaigns.statuses import AttemptStatus, Disposition
 
 log = logging.getLogger("dialer.leases")
 OPEN = (AttemptStatus.DIALING, AttemptStatus.ANSWERED)

@@ -1,4 +1,5 @@
 """The data model: campaigns, their contacts, call attempts and the turns of each call.
+The values of its status and disposition columns are the enums of campaigns/statuses.py.
 
 Later issues extend these tables (compliance, agents, analytics) through new Alembic
 revisions; nothing here is meant to be redone.
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from campaigns.statuses import AttemptStatus, CampaignStatus, ContactStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -33,68 +36,6 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-
-
-class ContactStatus(enum.StrEnum):
-    PENDING = "pending"  # due for a (re)try at next_attempt_at
-    CLAIMED = "claimed"  # an attempt exists and is queued or in progress
-    DONE = "done"  # final disposition reached or attempts exhausted
-
-
-class AttemptStatus(enum.StrEnum):
-    QUEUED = "queued"  # claimed by the dispatcher, place_call not started
-    DIALING = "dialing"  # place_call took it; INVITE sent or about to be
-    ANSWERED = "answered"  # media flowing, conversation running
-    COMPLETED = "completed"  # call ended with a disposition
-    FAILED = "failed"  # could not be placed or crashed; error says why
-
-
-class Disposition(enum.StrEnum):
-    """How an attempt ended, in the words marketing staff use."""
-
-    INTERESTED = "interested"
-    NOT_INTERESTED = "not_interested"
-    CALLBACK = "callback"
-    HANDOFF = "handoff"
-    OPT_OUT = "opt_out"
-    NO_INPUT = "no_input"
-    HUNG_UP = "hung_up"
-    DEAD_AIR = "dead_air"  # answered, but no audio came back (one-way audio, a dead line)
-    MACHINE = "machine"  # an answering machine took the call (message left or not)
-    NO_ANSWER = "no_answer"
-    BUSY = "busy"
-    DECLINED = "declined"
-    FAILED = "failed"
-    BLOCKED = "blocked"  # never dialed: on a do-not-call list when its turn came
-    INVALID_NUMBER = "invalid_number"  # the network says it does not exist (404, 484, 604)
-    # The process placing the call stopped during it (killed, its host lost): closed by
-    # another worker's dispatcher (campaigns.leases); the callee was cut off or never rang.
-    INTERRUPTED = "interrupted"
-
-    @classmethod
-    def parse(cls, text: str | None) -> str | None:
-        """A disposition typed as a filter: None when blank; ValueError naming the
-        valid ones otherwise."""
-        text = (text or "").strip()
-        if text and text not in {d.value for d in cls}:
-            raise ValueError(f"no disposition {text!r}; one of "
-                             f"{', '.join(d.value for d in cls)}")
-        return text or None
-
-
-# Dispositions after which a contact may be tried again (when attempts remain).
-RETRYABLE_DISPOSITIONS = frozenset(
-    {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.DEAD_AIR,
-     Disposition.MACHINE, Disposition.INTERRUPTED}
-)
 
 
 class Campaign(Base):
@@ -135,7 +76,7 @@ class Campaign(Base):
     # A dry-run dials simulated customers only (the demo, rehearsals before going live):
     # call windows protect people and do not apply to it; DNC lists still do.
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # A dry-run made to rehearse another campaign (dialer/rehearsal.py) points at it.
+    # A dry-run made to rehearse another campaign (dialer/sandbox/rehearsal.py) points at it.
     rehearsal_of: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True, index=True)
 
@@ -243,7 +184,7 @@ class CallAttempt(Base):
     dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # Handoff to a person (dialer.handoff): the agent who took it, when the robot decided
+    # Handoff to a person (dialer.handoff.desk): the agent who took it, when the robot decided
     # to hand off, when the agent's phone rang and answered; handoff_result is
     # connected | abandoned (no agent in the campaign's limit: callback_at promised) |
     # failed. The agent's own disposition and notes come from the console's form.

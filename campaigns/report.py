@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from campaigns.db import Database
+from campaigns.lifecycle import get_campaign
 from campaigns.models import CallAttempt, Contact
 from campaigns.privacy import phone_for, scrub_text
-from campaigns.service import get_campaign
 
 # A call's texts that anyone may have typed or said a number into. The transcript is
 # among them: customers say their number aloud (and the recogniser writes digits).

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.db import Database
-from campaigns.models import Campaign, CampaignStatus, Trunk
+from campaigns.models import Campaign, Trunk
+from campaigns.statuses import CampaignStatus
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*"

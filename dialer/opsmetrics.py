@@ -1,5 +1,5 @@
 """Operations metrics for Prometheus: what the dialer is doing now and how fast its voice
-loop answers, served by the web app at GET /metrics (dialer/web_ops.py).
+loop answers, served by the web app at GET /metrics (dialer/web/routes/ops.py).
 
 Calls run in worker processes on any number of hosts, so the timings of each turn are
 added up in Redis (the ACD's, which every worker and web host already shares) as
@@ -33,8 +33,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Campaign
-from dialer.acd import STATES, Acd, AcdError
+from campaigns.models import CallAttempt, Campaign
+from campaigns.statuses import AttemptStatus
+from dialer.handoff.acd import STATES, Acd, AcdError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import ipaddress
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dialer.sip import TrunkConfig
+from dialer.telephony.trunk import TrunkConfig
 
 
 class DialerSettings(BaseSettings):
@@ -66,7 +66,7 @@ class DialerSettings(BaseSettings):
     # Speech over the robot longer than this interrupts it; shorter is a backchannel.
     barge_in_min_ms: float = 400.0
 
-    # Handoff to people (dialer.acd, dialer.handoff): the Redis that holds agents and
+    # Handoff to people (dialer.handoff.acd, dialer.handoff.desk): the Redis that holds agents and
     # queues, shared by every worker and web host; unset: the broker's Redis.
     acd_url: str | None = None
     handoff_offer_s: float = 15.0  # an agent has this long to accept in the console

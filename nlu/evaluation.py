@@ -18,6 +18,7 @@ from nlu.training_data import FALLBACK_INTENT, Example
 
 OUT_OF_SCOPE_NAMES = frozenset({"out_of_scope", "oos", FALLBACK_INTENT})
 CALIBRATION_BINS = 10
+CONFIDENT = 0.8  # a wrong answer this sure is acted on without a second thought
 
 
 def evaluate(parse: Callable[[str], dict[str, Any]], examples: Sequence[Example],
@@ -53,6 +54,12 @@ def evaluate(parse: Callable[[str], dict[str, Any]], examples: Sequence[Example]
         "confusions": [{"expected": e, "predicted": p, "count": n} for (e, p), n in
                        Counter((e, p) for e, p, _ in rows if e != p).most_common(top_confusions)],
         "calibration": calibration(in_scope),
+        # How sure the model is when it is wrong: the worst case and how often a wrong
+        # intent (out-of-scope text included) comes with confidence >= CONFIDENT.
+        "out_of_scope_max_confidence": max((c for _, p, c in oos if p != FALLBACK_INTENT),
+                                           default=None),
+        "wrong_confident_rate": _ratio(sum(p not in (e, FALLBACK_INTENT) and c >= CONFIDENT
+                                           for e, p, c in rows), len(rows)),
     }
     return report
 

@@ -43,7 +43,7 @@ PIPELINE: tuple[type[Component], ...] = (
 )
 
 # Every key the pipeline understands, with its default; each key's meaning is commented
-# in the DEFAULT_CONFIG of the component that reads it (see nlu/components.py).
+# in the DEFAULT_CONFIG of the component that reads it (nlu/components.py says where).
 DEFAULT_CONFIG: dict[str, Any] = {k: v for c in PIPELINE for k, v in c.DEFAULT_CONFIG.items()}
 
 
@@ -140,7 +140,8 @@ class NluModel:
         return cls(config, [c.load(config, directory) for c in PIPELINE], intents)
 
 
-_THRESHOLDS = ("fallback_threshold", "out_of_scope_threshold", "ambiguity_margin")
+_THRESHOLDS = ("fallback_threshold", "out_of_scope_threshold", "ambiguity_margin",
+               "similarity_threshold")
 
 
 def _resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:

@@ -196,6 +196,10 @@ def _load_item(path: Path, node: Node, data: TrainingData) -> None:
     if kind == "intent":
         for raw, line in lines:
             text, entities = parse_annotations(raw, path, line)
+            if _has_stray_bracket(raw):
+                data.warnings.append(f"{path}:{line}: example `{raw}` has a bracket that "
+                                     "annotates no entity; it is kept as text (as Rasa reads "
+                                     "it). Annotate entities as [text](entity)")
             data.examples.append(Example(text, name, entities, f"{path}:{line}"))
             for en in entities:
                 if en.value != text[en.start:en.end]:
@@ -261,6 +265,11 @@ def _example_lines(path: Path, node: Node, kind: str, name: str) -> Iterator[tup
                            "write `examples: |` followed by lines like `- an example`")
 
 
+def _has_stray_bracket(raw: str) -> bool:
+    """Brackets left in `raw` once its annotations are taken out."""
+    return any(ch in "[]" for ch in _ANNOTATION.sub("", raw))
+
+
 def parse_annotations(raw: str, path: Path | str = "<text>",
                       line: int | None = None) -> tuple[str, tuple[Entity, ...]]:
     """Strip `[text](entity)`-style annotations; entity offsets index the stripped text."""
@@ -268,18 +277,15 @@ def parse_annotations(raw: str, path: Path | str = "<text>",
     entities: list[Entity] = []
     length, pos = 0, 0
 
-    def plain(segment: str, column: int) -> None:
+    def plain(segment: str) -> None:
+        # A bracket that annotates nothing ("I live in [country]") is text, as Rasa reads
+        # it; the loader warns about it (STRAY_BRACKET).
         nonlocal length
-        for i, ch in enumerate(segment):
-            if ch in "[]":
-                raise NluDataError(path, line, f"unbalanced `{ch}` at column {column + i + 1} "
-                                   f"in example `{raw}`", "annotate entities as [text](entity) "
-                                   "or remove the stray bracket")
         out.append(segment)
         length += len(segment)
 
     for m in _ANNOTATION.finditer(raw):
-        plain(raw[pos:m.start()], pos)
+        plain(raw[pos:m.start()])
         span = m.group("text")
         start, end = length, length + len(span)
         for spec in _entity_specs(m, raw, path, line):
@@ -288,7 +294,7 @@ def parse_annotations(raw: str, path: Path | str = "<text>",
         out.append(span)
         length = end
         pos = m.end()
-    plain(raw[pos:], pos)
+    plain(raw[pos:])
     return "".join(out), tuple(entities)
 
 

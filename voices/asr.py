@@ -7,11 +7,12 @@ import json
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import vosk
+
+from voices.recognizer import AsrResult, phrase_sequence
 
 vosk.SetLogLevel(-1)
 
@@ -90,25 +91,9 @@ def warm_up(model: vosk.Model, pcm: bytes, sample_rate: int = 16000) -> float:
     return time.perf_counter() - t
 
 
-@dataclass(frozen=True)
-class AsrResult:
-    text: str
-    confidence: float  # mean word confidence, 0 when nothing was recognised
-    words: tuple[tuple[str, float], ...] = field(default_factory=tuple)
-    grammar: bool = False  # decoded with the restricted grammar
-    ms: float = 0.0  # decoder time spent on this utterance
-    # Other readings of the same audio when this grammar reading was weak (the grammar
-    # from later starts, and the open-vocabulary pass). Their confidences are not
-    # comparable with this one's, so the caller decides with the NLU
-    # (dialer.policy.understand) which reading it understands best.
-    alternatives: tuple[AsrResult, ...] = ()
-
-    def hypotheses(self) -> list[AsrResult]:
-        return [self, *self.alternatives]
-
-
 class VoskAsr:
-    """Wraps one shared vosk.Model; cheap recognizers are made per utterance."""
+    """Wraps one shared vosk.Model; cheap recognizers are made per utterance. A
+    voices.recognizer.SpeechRecognizer."""
 
     def __init__(self, model: vosk.Model, sample_rate: int = 16000,
                  grammar_min_confidence: float = 0.75,
@@ -176,6 +161,7 @@ class AsrStream:
     def __init__(self, asr: VoskAsr, grammar: list[str] | None) -> None:
         self.asr = asr
         self.grammar = grammar or None
+        self._phrases = frozenset(self.grammar) if self.grammar else None
         self._rec: Any = asr._recognizer(self.grammar)
         self._flushed = False
         self._audio = bytearray()
@@ -222,10 +208,16 @@ class AsrStream:
         self._flushed = True
         self.close()
         ms = self._ms + (time.perf_counter() - t) * 1000
-        if self.grammar is None or first.confidence >= self.asr.grammar_min_confidence:
+        whole = self._phrases is not None and phrase_sequence(first.text, self._phrases)
+        if self.grammar is None or (first.confidence >= self.asr.grammar_min_confidence
+                                    and (whole or not first.text)):
             return AsrResult(first.text, first.confidence, first.words, first.grammar, ms)
+        # Weak, or sure but not phrases whole (words of several stitched together): the
+        # grammar again from later starts and the open vocabulary, for the NLU to choose
+        # from (dialer.conversation.policy.understand acts on a stitched reading only
+        # when the open-vocabulary one means the same).
         t = time.perf_counter()
-        readings = [self._decode(self.grammar, shift) for shift in self.asr.retry_shifts_ms]
+        readings = [self._decode(self.grammar, s) for s in self.asr.retry_shifts_ms]
         readings.append(self._decode(None, 0))
         ms += (time.perf_counter() - t) * 1000
         seen = {first.text}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.acd import Acd, AcdError
+from dialer.handoff.acd import Acd, AcdError
 from tests.support.browser import Shots, chromium, log_in, until, web_server
 from tests.support.chaos import Redis
 from tests.support.procs import call_env, dialer_cmd

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from campaigns import service
+from campaigns import attempts, dispatch, lifecycle, list_imports
 from campaigns.analytics import (
     ATTEMPT_COLUMNS,
     DEFINITIONS,
@@ -61,10 +61,10 @@ END_NODE = {1: "close", 2: "objection", 3: "greeting", 6: "handoff", 7: "no_agen
 
 
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    attempts, turns = [], []
+    rows, turns = [], []
     for (i, status, disp, answered, secs, handoff, to_agent, agent_disp, said) in CALLS:
         decided = s(i * 1000 + 5) if handoff else None
-        attempts.append({
+        rows.append({
             "created_at": s(i * 1000 - 60),
             "dialed_at": s(i * 1000 - 20) if status != "queued" and disp != "blocked"
             else None,
@@ -78,7 +78,7 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
             "agent_disposition": agent_disp})
         turns += [{"attempt_id": i, "speaker": sp, "intent": it, "latency_ms": lat, "n": 1}
                   for sp, it, lat in said]
-    a = pd.DataFrame(attempts, columns=list(ATTEMPT_COLUMNS))
+    a = pd.DataFrame(rows, columns=list(ATTEMPT_COLUMNS))
     for col in TIME_COLUMNS:
         a[col] = pd.to_datetime(a[col], utc=True)
     return a, pd.DataFrame(turns, columns=list(TURN_COLUMNS))
@@ -167,26 +167,26 @@ def test_metrics_from_the_database(backend: str, request: pytest.FixtureRequest,
     db.migrate()
     csv = tmp_path / "list.csv"
     csv.write_text("name,phone\n가,010-5200-0001\n나,010-5200-0002\n", encoding="utf-8")
-    cid = service.create_campaign(db, name="metrics", script_dir=DEMO, csv_path=csv,
+    cid = list_imports.create_campaign(db, name="metrics", script_dir=DEMO, csv_path=csv,
                                   uploads_dir=tmp_path / "up", dry_run=True).campaign_id
-    service.start_campaign(db, cid)
-    first, second = service.claim_due(db, sandbox=True)
-    service.mark_answered(db, first)
-    service.finish_attempt(db, first, disposition="interested", sip_status=200,
+    lifecycle.start_campaign(db, cid)
+    first, second = dispatch.claim_due(db, sandbox=True)
+    attempts.mark_answered(db, first)
+    attempts.finish_attempt(db, first, disposition="interested", sip_status=200,
                            sip_reason="OK", reason=None, handoff=False, end_node="close",
                            recording=None)
-    service.finish_attempt(db, second, disposition="busy", sip_status=486,
+    attempts.finish_attempt(db, second, disposition="busy", sip_status=486,
                            sip_reason="Busy", reason=None, handoff=False, end_node=None,
                            recording=None)
-    attempts, _turns = load(db, [cid])
-    got = metrics(attempts, _turns)
+    rows, _turns = load(db, [cid])
+    got = metrics(rows, _turns)
     assert (got["attempts"], got["answered"], got["conversions"]) == (2, 1, 1)
     with db.session() as s:  # timestamps survive the fast path (text or epoch seconds)
         a = s.get(CallAttempt, first)
         assert a is not None and a.answered_at is not None
         stored = pd.Timestamp(a.answered_at).tz_convert("UTC") if pd.Timestamp(
             a.answered_at).tzinfo else pd.Timestamp(a.answered_at, tz="UTC")
-    loaded = attempts.loc[attempts["id"] == first, "answered_at"].iloc[0]
+    loaded = rows.loc[rows["id"] == first, "answered_at"].iloc[0]
     assert abs((loaded - stored).total_seconds()) < 1e-5
     assert got["connect_rate"] == 0.5 and got["conversion_rate"] == 1.0
     assert metrics(*load(db, [cid + 1]))["attempts"] == 0

@@ -15,17 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from campaigns import dnc, service
+from campaigns import attempts, dispatch, dnc, lifecycle, list_imports
 from campaigns.db import Database
-from campaigns.models import (
-    CallAttempt,
-    CampaignStatus,
-    Contact,
-    ContactStatus,
-    DncEntry,
-)
-from campaigns.service import CampaignError
-from dialer.session import TurnRecord
+from campaigns.lifecycle import CampaignError
+from campaigns.models import CallAttempt, Contact, DncEntry
+from campaigns.statuses import CampaignStatus, ContactStatus
+from dialer.conversation.outcomes import TurnRecord
 from tests.conftest import BACKENDS, database_url
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
@@ -48,7 +43,7 @@ def campaign(db: Database, tmp_path: Path, phones: list[str], **kw: Any) -> int:
                    encoding="utf-8")
     kw.setdefault("max_concurrent", 100)
     kw.setdefault("max_cps", 50.0)
-    summary = service.create_campaign(db, name=f"rules {csv.name}", script_dir=DEMO,
+    summary = list_imports.create_campaign(db, name=f"rules {csv.name}", script_dir=DEMO,
                                       csv_path=csv, uploads_dir=tmp_path / "up", **kw)
     return summary.campaign_id
 
@@ -63,15 +58,15 @@ def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path, db_u
         assert s.scalar(select(func.count(Contact.id))) == 2
     # Put on the campaign's own list after the import: skipped at claim, never an attempt.
     dnc.add_number(db, "01030000002", campaign_id=cid, reason="asked by letter")
-    service.start_campaign(db, cid)
-    [attempt] = service.claim_due(db, sandbox=True)
+    lifecycle.start_campaign(db, cid)
+    [attempt] = dispatch.claim_due(db, sandbox=True)
     with db.session() as s:
         blocked = s.scalar(select(Contact).where(Contact.phone == "+821030000002"))
         assert blocked is not None and blocked.status == ContactStatus.DONE
         assert blocked.last_disposition == "blocked" and not blocked.call_attempts
     # Added while the claimed call waits in the queue: caught just before dialing.
     dnc.add_number(db, "010-3000-0003", source="api", added_by="mina")
-    why = service.dial_check(db, attempt, sandbox=True)
+    why = dispatch.dial_check(db, attempt, sandbox=True)
     assert why is not None and "global do-not-call list (api); not dialed" in why
     with db.session() as s:
         a = s.get(CallAttempt, attempt)
@@ -85,21 +80,21 @@ def test_numbers_on_a_dnc_list_are_never_imported_or_dialed(tmp_path: Path, db_u
 def test_calls_wait_for_the_window_in_the_callees_zone(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3100-0001", "+1 212 555 0123"])
-    service.start_campaign(db, cid)
+    lifecycle.start_campaign(db, cid)
     # 22:00 in Seoul is 09:00 in New York (summer): New York is called, Seoul waits for
     # its morning.
     night = seoul(2027, 7, 1, 22, 0)
-    [ny] = service.claim_due(db, now=night)
+    [ny] = dispatch.claim_due(db, now=night)
     with db.session() as s:
         due = {c.phone: (c.status, c.next_attempt_at.replace(tzinfo=UTC))
                for c in s.scalars(select(Contact))}
     assert due["+821031000001"] == (ContactStatus.PENDING, seoul(2027, 7, 2, 9, 0))
     assert due["+12125550123"][0] == ContactStatus.CLAIMED
-    assert service.claim_due(db, now=seoul(2027, 7, 2, 8, 59)) == []
-    [kr] = service.claim_due(db, now=seoul(2027, 7, 2, 9, 0))
+    assert dispatch.claim_due(db, now=seoul(2027, 7, 2, 8, 59)) == []
+    [kr] = dispatch.claim_due(db, now=seoul(2027, 7, 2, 9, 0))
     assert ny != kr
     # A window that shut while the call waited in the queue: given back, not dialed.
-    why = service.dial_check(db, kr, now=seoul(2027, 7, 2, 20, 30))
+    why = dispatch.dial_check(db, kr, now=seoul(2027, 7, 2, 20, 30))
     assert why is not None and "outside the call window" in why
     with db.session() as s:
         c = s.scalar(select(Contact).where(Contact.phone == "+821031000001"))
@@ -113,10 +108,10 @@ def test_a_time_zone_column_beats_the_numbers_zone(tmp_path: Path, db_url: str) 
     # A Korean mobile whose owner lives in New York, and one at home.
     csv.write_text("name,phone,timezone\nabroad,010-3300-0001,America/New_York\n"
                    "home,010-3300-0002,\n", encoding="utf-8")
-    cid = service.create_campaign(db, name="zones", script_dir=DEMO, csv_path=csv,
+    cid = list_imports.create_campaign(db, name="zones", script_dir=DEMO, csv_path=csv,
                                   uploads_dir=tmp_path / "up", max_cps=50.0).campaign_id
-    service.start_campaign(db, cid)
-    assert len(service.claim_due(db, now=seoul(2027, 7, 1, 22, 0))) == 1  # 09:00 in New York
+    lifecycle.start_campaign(db, cid)
+    assert len(dispatch.claim_due(db, now=seoul(2027, 7, 1, 22, 0))) == 1  # 09:00 in New York
     with db.session() as s:
         zones = {c.phone: (c.timezones, c.status) for c in s.scalars(select(Contact))}
     assert zones["+821033000001"] == ("America/New_York", ContactStatus.CLAIMED)
@@ -126,8 +121,8 @@ def test_a_time_zone_column_beats_the_numbers_zone(tmp_path: Path, db_url: str) 
 def test_after_the_last_day_contacts_are_closed(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3200-0001"], last_day=date(2027, 7, 1))
-    service.start_campaign(db, cid)
-    assert service.claim_due(db, now=seoul(2027, 7, 2, 10, 0)) == []
+    lifecycle.start_campaign(db, cid)
+    assert dispatch.claim_due(db, now=seoul(2027, 7, 2, 10, 0)) == []
     with db.session() as s:
         c = s.scalars(select(Contact)).one()
         assert c.status == ContactStatus.DONE and c.last_disposition == "schedule_ended"
@@ -137,19 +132,19 @@ def test_pacing_limits_new_calls_per_second(tmp_path: Path, db_url: str) -> None
     db = make_db(db_url)
     cid = campaign(db, tmp_path, [f"010-3300-{i:04d}" for i in range(10)], dry_run=True,
                    max_cps=1.5)
-    service.start_campaign(db, cid)
-    assert len(service.claim_due(db, sandbox=True, period_s=2.0)) == 3  # 1.5 a second over 2 s
-    assert len(service.claim_due(db, sandbox=True, period_s=4.0)) == 6
+    lifecycle.start_campaign(db, cid)
+    assert len(dispatch.claim_due(db, sandbox=True, period_s=2.0)) == 3  # 1.5 a second over 2 s
+    assert len(dispatch.claim_due(db, sandbox=True, period_s=4.0)) == 6
 
 
 def test_retry_delay_per_disposition(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3400-0001", "010-3400-0002"], dry_run=True,
                    max_attempts=3, retry_delay_s=600, retry_delays={"busy": 60})
-    service.start_campaign(db, cid)
-    a, b = service.claim_due(db, sandbox=True)
+    lifecycle.start_campaign(db, cid)
+    a, b = dispatch.claim_due(db, sandbox=True)
     for attempt, disposition in ((a, "busy"), (b, "no_answer")):
-        service.finish_attempt(db, attempt, disposition=disposition, sip_status=486,
+        attempts.finish_attempt(db, attempt, disposition=disposition, sip_status=486,
                                sip_reason="x", reason=None, handoff=False, end_node=None,
                                recording=None)
     with db.session() as s:
@@ -162,25 +157,25 @@ def test_campaign_states_and_their_transitions(tmp_path: Path, db_url: str) -> N
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3500-0001", "010-3500-0002"], dry_run=True)
     with pytest.raises(CampaignError, match="a draft campaign cannot pause; it can: start, stop"):
-        service.change_status(db, cid, "pause")
-    assert service.change_status(db, cid, "start") == CampaignStatus.RUNNING
-    assert service.change_status(db, cid, "pause") == CampaignStatus.PAUSED
-    assert service.claim_due(db, sandbox=True) == [], "paused: nothing new is claimed"
-    assert service.change_status(db, cid, "resume") == CampaignStatus.RUNNING
-    assert len(service.claim_due(db, sandbox=True)) == 2
-    assert service.change_status(db, cid, "stop") == CampaignStatus.STOPPED
+        lifecycle.change_status(db, cid, "pause")
+    assert lifecycle.change_status(db, cid, "start") == CampaignStatus.RUNNING
+    assert lifecycle.change_status(db, cid, "pause") == CampaignStatus.PAUSED
+    assert dispatch.claim_due(db, sandbox=True) == [], "paused: nothing new is claimed"
+    assert lifecycle.change_status(db, cid, "resume") == CampaignStatus.RUNNING
+    assert len(dispatch.claim_due(db, sandbox=True)) == 2
+    assert lifecycle.change_status(db, cid, "stop") == CampaignStatus.STOPPED
     with pytest.raises(CampaignError, match="it can: nothing"):
-        service.change_status(db, cid, "resume")
+        lifecycle.change_status(db, cid, "resume")
     with pytest.raises(CampaignError, match="cannot start"):
-        service.start_campaign(db, cid)
-    allowed = {(f, a) for f, m in service.TRANSITIONS.items() for a in m}
+        lifecycle.start_campaign(db, cid)
+    allowed = {(f, a) for f, m in lifecycle.TRANSITIONS.items() for a in m}
     for state in CampaignStatus:
         for action in ("start", "pause", "resume", "stop", "finish"):
             if (state, action) in allowed:
-                service.next_status(state, action)
+                lifecycle.next_status(state, action)
             else:
                 with pytest.raises(CampaignError):
-                    service.next_status(state, action)
+                    lifecycle.next_status(state, action)
 
 
 @pytest.mark.parametrize(("text", "source"), [("전화 하지 마세요", "opt_out"), ("DTMF 9", "dtmf")])
@@ -188,21 +183,21 @@ def test_an_opt_out_is_on_the_list_the_moment_it_is_said(tmp_path: Path, db_url:
                                                          source: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3600-0001"], dry_run=True)
-    service.start_campaign(db, cid)
-    [a] = service.claim_due(db, sandbox=True)
+    lifecycle.start_campaign(db, cid)
+    [a] = dispatch.claim_due(db, sandbox=True)
     # Heard as an opt-out but only asked about: nobody goes on the list for that.
-    service.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
+    attempts.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
                                         intent="opt_out", node="greeting",
                                         confirmation="asked"))
     with db.session() as s:
         assert s.scalars(select(DncEntry)).all() == []
-    service.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
+    attempts.save_turn(db, a, TurnRecord(seq=1, speaker="customer", text=text,
                                         intent="opt_out", node="greeting", commits="opt_out"))
     with db.session() as s:
         entry = s.scalars(select(DncEntry)).one()
         assert (entry.phone, entry.scope, entry.source) == ("+821036000001", "global", source)
     # A second say-so in the same call changes nothing.
-    service.save_turn(db, a, TurnRecord(seq=3, speaker="customer", text=text,
+    attempts.save_turn(db, a, TurnRecord(seq=3, speaker="customer", text=text,
                                         intent="opt_out", node="greeting", commits="opt_out"))
     with db.session() as s:
         assert s.scalar(select(func.count(DncEntry.id))) == 1
@@ -226,37 +221,37 @@ def test_no_contact_ever_has_two_live_attempts(tmp_path_factory: pytest.TempPath
     phones = [f"010-3700-{i:04d}" for i in range(6)]
     cid = campaign(db, tmp, phones, dry_run=True, max_attempts=3, retry_delay_s=0,
                    max_concurrent=4)
-    service.start_campaign(db, cid)
+    lifecycle.start_campaign(db, cid)
     claimed: list[int] = []
     dnc_numbers: set[str] = set()
     for op, k, disposition in steps:
         if op == "claim":
-            claimed += service.claim_due(db, sandbox=True, now=datetime.now(UTC) + timedelta(seconds=1))
+            claimed += dispatch.claim_due(db, sandbox=True, now=datetime.now(UTC) + timedelta(seconds=1))
         elif op in ("finish", "release", "dial") and claimed:
             a = claimed.pop(k % len(claimed))
             if op == "finish":  # as the worker does: check, take, call, store
-                if service.dial_check(db, a) is None and service.begin_attempt(db, a):
+                if dispatch.dial_check(db, a) is None and attempts.begin_attempt(db, a):
                     with db.session() as s:
                         dialed = s.get(CallAttempt, a)
                         assert dialed is not None
                         assert dialed.contact.phone not in dnc_numbers, "dialed a DNC number"
-                    service.finish_attempt(db, a, disposition=disposition, sip_status=200,
+                    attempts.finish_attempt(db, a, disposition=disposition, sip_status=200,
                                            sip_reason="OK", reason=None, handoff=False,
                                            end_node=None, recording=None)
             elif op == "release":
-                service.release_attempt(db, a)
-            elif service.dial_check(db, a) is None:
+                attempts.release_attempt(db, a)
+            elif dispatch.dial_check(db, a) is None:
                 claimed.append(a)
         elif op in ("pause", "resume"):
             try:
-                service.change_status(db, cid, op)
+                lifecycle.change_status(db, cid, op)
             except CampaignError:
                 pass
         elif op == "dnc":
             dnc_numbers.add(dnc.add_number(db, phones[k % len(phones)])[0])
         with db.session() as s:
             live = s.execute(select(CallAttempt.contact_id, func.count()).where(
-                CallAttempt.status.in_(service.ACTIVE_ATTEMPTS))
+                CallAttempt.status.in_(dispatch.ACTIVE_ATTEMPTS))
                 .group_by(CallAttempt.contact_id)).all()
             assert all(n == 1 for _, n in live), "two live attempts for one contact"
             assert len(live) <= 4, "max_concurrent"
@@ -277,14 +272,14 @@ def test_a_promised_callback_is_kept_in_the_callees_window(tmp_path: Path,
     spoke to this number before is preferred next time; a dry-run is not called back."""
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-3500-0001"], max_attempts=1)
-    service.start_campaign(db, cid)
-    [a] = service.claim_due(db, now=seoul(2027, 7, 1, 19, 30))
-    when = service.callback_time(db, a, seoul(2027, 7, 1, 20, 30))  # after the window
+    lifecycle.start_campaign(db, cid)
+    [a] = dispatch.claim_due(db, now=seoul(2027, 7, 1, 19, 30))
+    when = attempts.callback_time(db, a, seoul(2027, 7, 1, 20, 30))  # after the window
     assert when == seoul(2027, 7, 2, 9, 0)
-    hc = service.handoff_context(db, a)
+    hc = attempts.handoff_context(db, a)
     assert hc["queue"] == f"campaign-{cid}" and hc["timezone"] == "Asia/Seoul"
     assert hc["prefer"] is None and hc["info"]["phone"] == "+821035000001"
-    service.finish_attempt(db, a, disposition="callback", sip_status=200, sip_reason="OK",
+    attempts.finish_attempt(db, a, disposition="callback", sip_status=200, sip_reason="OK",
                            reason="no agent", handoff=True, end_node="handoff",
                            recording=None, handoff_info={
                                "handoff_result": "abandoned", "callback_at": when,
@@ -296,8 +291,8 @@ def test_a_promised_callback_is_kept_in_the_callees_window(tmp_path: Path,
         assert c.status == ContactStatus.PENDING and c.attempts == 1
         assert c.next_attempt_at.replace(tzinfo=UTC) == when
         assert att.handoff_result == "abandoned"
-    [again] = service.claim_due(db, now=when)
-    service.finish_attempt(db, again, disposition="handoff", sip_status=200, sip_reason="OK",
+    [again] = dispatch.claim_due(db, now=when)
+    attempts.finish_attempt(db, again, disposition="handoff", sip_status=200, sip_reason="OK",
                            reason="request_human", handoff=True, end_node="handoff",
                            recording=None, handoff_info={"handoff_result": "connected",
                                                          "agent": "kim"})
@@ -306,11 +301,11 @@ def test_a_promised_callback_is_kept_in_the_callees_window(tmp_path: Path,
         assert c is not None and c.status == ContactStatus.DONE
     # The same number in another campaign: kim, who spoke to them, is asked for first.
     other = campaign(db, tmp_path, ["010-3500-0001", "010-3500-0002"], dry_run=True)
-    service.start_campaign(db, other)
-    first, _ = service.claim_due(db, sandbox=True)
-    assert service.handoff_context(db, first)["prefer"] == "kim"
-    assert service.callback_time(db, first, NOW_ANY) == NOW_ANY  # dry-run: no window
-    service.finish_attempt(db, first, disposition="callback", sip_status=200, sip_reason="OK",
+    lifecycle.start_campaign(db, other)
+    first, _ = dispatch.claim_due(db, sandbox=True)
+    assert attempts.handoff_context(db, first)["prefer"] == "kim"
+    assert attempts.callback_time(db, first, NOW_ANY) == NOW_ANY  # dry-run: no window
+    attempts.finish_attempt(db, first, disposition="callback", sip_status=200, sip_reason="OK",
                            reason="x", handoff=True, end_node="handoff", recording=None,
                            handoff_info={"callback_at": NOW_ANY})
     with db.session() as s:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from campaigns import service, trunks
+from campaigns import attempts, dispatch, lifecycle, trunks
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Campaign, Contact, ContactStatus
-from campaigns.service import CampaignError
+from campaigns.lifecycle import CampaignError
+from campaigns.models import CallAttempt, Campaign, Contact
+from campaigns.statuses import AttemptStatus, ContactStatus
 from dialer.settings import DialerSettings
 from tests.campaigns.test_dispatch_rules import campaign, make_db, seoul
 
@@ -30,22 +31,22 @@ THREE_AM = seoul(2027, 3, 2, 3, 0)  # a Tuesday, 03:00 in Seoul: nobody may be c
 def test_a_production_dispatcher_never_claims_a_dry_run(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-7100-0001", "010-7100-0002"], dry_run=True)
-    service.start_campaign(db, cid)
-    assert service.claim_due(db, now=THREE_AM) == [], "production claimed a dry-run at 3 a.m."
+    lifecycle.start_campaign(db, cid)
+    assert dispatch.claim_due(db, now=THREE_AM) == [], "production claimed a dry-run at 3 a.m."
     with db.session() as s:
         assert {c.status for c in s.scalars(select(Contact))} == {ContactStatus.PENDING}
     # The rehearsal's own (sandbox) dispatcher does, bound to its campaign if asked.
-    assert service.claim_due(db, now=THREE_AM, sandbox=True, only_campaign=cid + 1) == []
-    assert len(service.claim_due(db, now=THREE_AM, sandbox=True, only_campaign=cid)) == 2
+    assert dispatch.claim_due(db, now=THREE_AM, sandbox=True, only_campaign=cid + 1) == []
+    assert len(dispatch.claim_due(db, now=THREE_AM, sandbox=True, only_campaign=cid)) == 2
 
 
 def test_a_sandbox_dispatcher_never_claims_a_real_campaign(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-7150-0001"])
-    service.start_campaign(db, cid)
+    lifecycle.start_campaign(db, cid)
     noon = seoul(2027, 3, 2, 12, 0)
-    assert service.claim_due(db, now=noon, sandbox=True) == []
-    assert len(service.claim_due(db, now=noon)) == 1
+    assert dispatch.claim_due(db, now=noon, sandbox=True) == []
+    assert len(dispatch.claim_due(db, now=noon)) == 1
 
 
 def test_a_production_worker_refuses_a_dry_run_attempt(tmp_path: Path, db_url: str) -> None:
@@ -53,28 +54,28 @@ def test_a_production_worker_refuses_a_dry_run_attempt(tmp_path: Path, db_url: s
     worker gives it back undialed, and the contact is as it was."""
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-7200-0001"], dry_run=True)
-    service.start_campaign(db, cid)
-    [attempt] = service.claim_due(db, now=THREE_AM, sandbox=True)
-    why = service.dial_check(db, attempt, now=THREE_AM)
+    lifecycle.start_campaign(db, cid)
+    [attempt] = dispatch.claim_due(db, now=THREE_AM, sandbox=True)
+    why = dispatch.dial_check(db, attempt, now=THREE_AM)
     assert why is not None and why.startswith("refused: a dry-run"), why
     with db.session() as s:
         assert s.get(CallAttempt, attempt) is None
         contact = s.scalars(select(Contact)).one()
         assert (contact.status, contact.attempts) == (ContactStatus.PENDING, 0)
     # Nor is it sent again by the production dispatcher's sweep of lost messages.
-    [again] = service.claim_due(db, now=THREE_AM, sandbox=True)
+    [again] = dispatch.claim_due(db, now=THREE_AM, sandbox=True)
     with db.session() as s:
         s.execute(update(CallAttempt).values(created_at=datetime.now(UTC) - timedelta(hours=1)))
-    assert service.stale_queued(db) == []
-    assert service.stale_queued(db, sandbox=True) == [again]
-    assert service.dial_check(db, again, now=THREE_AM, sandbox=True) is None
+    assert dispatch.stale_queued(db) == []
+    assert dispatch.stale_queued(db, sandbox=True) == [again]
+    assert dispatch.dial_check(db, again, now=THREE_AM, sandbox=True) is None
 
 
 def test_marketing_cannot_make_a_campaign_a_dry_run(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = campaign(db, tmp_path, ["010-7250-0001"])
     with pytest.raises(CampaignError, match="cannot change dry_run"):
-        service.update_campaign(db, cid, {"dry_run": True})
+        lifecycle.update_campaign(db, cid, {"dry_run": True})
 
 
 def test_a_sandbox_worker_refuses_to_start_with_a_trunk_off_this_machine() -> None:
@@ -112,8 +113,8 @@ def test_a_campaign_cannot_point_the_trunk_at_a_host(tmp_path: Path, db_url: str
         campaign(db, tmp_path, ["010-7300-0001"], trunk=trunk)
     cid = campaign(db, tmp_path, ["010-7300-0002"])
     with pytest.raises(CampaignError, match="not a trunk's name|no trunk named"):
-        service.update_campaign(db, cid, {"trunk": trunk})
-    service.update_campaign(db, cid, {"trunk": "acme", "caller_id": "+8215880000"})
+        lifecycle.update_campaign(db, cid, {"trunk": trunk})
+    lifecycle.update_campaign(db, cid, {"trunk": "acme", "caller_id": "+8215880000"})
     with db.session() as s:
         c = s.get(Campaign, cid)
         assert c is not None and (c.trunk, c.caller_id) == ("acme", "+8215880000")
@@ -172,7 +173,7 @@ def test_a_trunk_in_use_keeps_its_campaigns_caller_ids(tmp_path: Path, db_url: s
 
 def test_the_worker_dials_the_named_trunk_with_its_own_credentials(
         tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import worker
+    from dialer.jobs import tasks as worker
 
     db = make_db(db_url)
     _trunk(db)
@@ -201,12 +202,12 @@ def test_retry_delays_are_bounded(tmp_path: Path, db_url: str, delays: Any) -> N
         campaign(db, tmp_path, ["010-7700-0001"], retry_delays=delays)
     cid = campaign(db, tmp_path, ["010-7700-0002"])
     with pytest.raises(CampaignError, match="retry delay"):
-        service.update_campaign(db, cid, {"retry_delays": delays})
+        lifecycle.update_campaign(db, cid, {"retry_delays": delays})
     with pytest.raises(CampaignError, match="retry"):
-        service.schedule_options("09:00-20:00", None, None, 1.0,
+        lifecycle.schedule_options("09:00-20:00", None, None, 1.0,
                                  [f"busy={10**30}"], False)
     with pytest.raises(CampaignError, match="retry"):
-        service.schedule_options("09:00-20:00", None, None, 1.0, ["busy=" + "9" * 5000], False)
+        lifecycle.schedule_options("09:00-20:00", None, None, 1.0, ["busy=" + "9" * 5000], False)
 
 
 def test_an_attempt_closes_whatever_delay_was_stored(tmp_path: Path, db_url: str) -> None:
@@ -215,9 +216,9 @@ def test_an_attempt_closes_whatever_delay_was_stored(tmp_path: Path, db_url: str
     cid = campaign(db, tmp_path, ["010-7800-0001"], max_attempts=3, dry_run=True)
     with db.session() as s:
         s.execute(update(Campaign).values(retry_delays={"busy": 10**30}))
-    service.start_campaign(db, cid)
-    [a] = service.claim_due(db, sandbox=True)
-    service.finish_attempt(db, a, disposition="busy", sip_status=486, sip_reason="Busy Here",
+    lifecycle.start_campaign(db, cid)
+    [a] = dispatch.claim_due(db, sandbox=True)
+    attempts.finish_attempt(db, a, disposition="busy", sip_status=486, sip_reason="Busy Here",
                            reason=None, handoff=False, end_node=None, recording=None)
     with db.session() as s:
         attempt = s.get(CallAttempt, a)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from campaigns import dnc, service
+from campaigns import dnc, lifecycle, list_imports
 from campaigns.db import Database
 from campaigns.importer import CsvImportError, read_call_list
 from campaigns.models import Contact, ImportBatch, ImportRejection, utcnow
@@ -27,7 +27,7 @@ MB = 1 << 20
 
 
 def draft(db: Database, name: str = "spring") -> int:
-    return service.create_draft(db, name=name, script_dir=DEMO, dry_run=True)
+    return lifecycle.create_draft(db, name=name, script_dir=DEMO, dry_run=True)
 
 
 def queued(db: Database, tmp_path: Path, text: str, campaign_id: int | None = None,
@@ -37,7 +37,7 @@ def queued(db: Database, tmp_path: Path, text: str, campaign_id: int | None = No
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return cid, service.queue_import(db, cid, path, name, tmp_path / "uploads")
+    return cid, list_imports.queue_import(db, cid, path, name, tmp_path / "uploads")
 
 
 # -- bounds -----------------------------------------------------------------------------
@@ -79,11 +79,11 @@ def test_an_import_is_read_in_chunks_not_whole(db: Database, tmp_path: Path) -> 
     size = (tmp_path / "list.csv").stat().st_size
     tracemalloc.start()
     try:
-        assert service.run_import(db, batch) == "done"
+        assert list_imports.run_import(db, batch) == "done"
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert service.import_status(db, batch)["rejected"] == 240
+    assert list_imports.import_status(db, batch)["rejected"] == 240
     assert peak < size / 3, f"peak {peak / MB:.1f} MB while importing a {size / MB:.1f} MB file"
 
 
@@ -110,9 +110,9 @@ def test_a_header_longer_than_a_column_name_may_be_is_refused(tmp_path: Path) ->
 
 def test_an_import_started_twice_runs_once(db: Database, tmp_path: Path) -> None:
     _, batch = queued(db, tmp_path, (DEMO / "contacts.csv").read_text())
-    assert service.run_import(db, batch) == "done"
-    assert service.run_import(db, batch) == "done"  # a second delivery: nothing to do
-    status = service.import_status(db, batch)
+    assert list_imports.run_import(db, batch) == "done"
+    assert list_imports.run_import(db, batch) == "done"  # a second delivery: nothing to do
+    status = list_imports.import_status(db, batch)
     assert (status["accepted"], status["rejected"]) == (6, 1)
     with db.session() as s:
         assert s.scalar(select(func.count(ImportRejection.id))) == 1
@@ -120,11 +120,11 @@ def test_an_import_started_twice_runs_once(db: Database, tmp_path: Path) -> None
 
 def test_a_mapping_is_claimed_once(db: Database, tmp_path: Path) -> None:
     _, batch = queued(db, tmp_path, "name,tel1,tel2\nkim,010-1234-5678,010-1234-5679\n")
-    assert service.run_import(db, batch) == "needs_mapping"
-    assert service.claim_mapping(db, batch, "tel1") is True
-    assert service.claim_mapping(db, batch, "tel2") is False
-    assert service.run_import(db, batch) == "done"
-    assert service.import_status(db, batch)["phone_column"] == "tel1"
+    assert list_imports.run_import(db, batch) == "needs_mapping"
+    assert list_imports.claim_mapping(db, batch, "tel1") is True
+    assert list_imports.claim_mapping(db, batch, "tel2") is False
+    assert list_imports.run_import(db, batch) == "done"
+    assert list_imports.import_status(db, batch)["phone_column"] == "tel1"
 
 
 # -- the rejections export ---------------------------------------------------------------------
@@ -132,8 +132,8 @@ def test_a_mapping_is_claimed_once(db: Database, tmp_path: Path) -> None:
 def test_the_rejections_header_is_neutralised_too(db: Database, tmp_path: Path) -> None:
     text = 'name,phone,"=HYPERLINK(""http://evil.example"",""x"")"\nkim,12345,a\n'
     _, batch = queued(db, tmp_path, text)
-    assert service.run_import(db, batch) == "done"
-    rows = list(csv.reader(io.StringIO("".join(service.rejections_csv(db, batch))
+    assert list_imports.run_import(db, batch) == "done"
+    rows = list(csv.reader(io.StringIO("".join(list_imports.rejections_csv(db, batch))
                                        .lstrip("\ufeff"))))
     assert rows[0][-1] == "'=HYPERLINK(\"http://evil.example\",\"x\")"
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
@@ -146,12 +146,12 @@ def test_uploads_are_deleted_after_their_retention(db: Database, tmp_path: Path)
 
     uploads = tmp_path / "uploads"
     cid, old = queued(db, tmp_path, (DEMO / "contacts.csv").read_text())
-    assert service.run_import(db, old) == "done"
+    assert list_imports.run_import(db, old) == "done"
     _, recent = queued(db, tmp_path, (DEMO / "contacts.csv").read_text(), cid, "b.csv")
-    assert service.run_import(db, recent) == "done"
+    assert list_imports.run_import(db, recent) == "done"
     _, unmapped = queued(db, tmp_path, "name,t1,t2\nkim,010-1234-5678,010-1234-5679\n", cid,
                          "c.csv")
-    assert service.run_import(db, unmapped) == "needs_mapping"
+    assert list_imports.run_import(db, unmapped) == "needs_mapping"
     _, waiting = queued(db, tmp_path, "phone\n010-1234-5678\n", cid, "d.csv")
     with db.session() as s:
         s.execute(update(ImportBatch).where(ImportBatch.id.in_([old, unmapped, waiting]))
@@ -160,11 +160,11 @@ def test_uploads_are_deleted_after_their_retention(db: Database, tmp_path: Path)
     assert purge_uploads(db, uploads, retention_days=90) == [old, unmapped]
     assert not paths[old].exists() and not paths[unmapped].exists()
     assert paths[recent].exists() and paths[waiting].exists(), "only finished imports"
-    gone = service.import_status(db, old)
+    gone = list_imports.import_status(db, old)
     assert gone["purged_at"] is not None and gone["status"] == "done"
     assert (gone["accepted"], gone["rejected"]) == (6, 1)
-    assert len(list(service.rejections_csv(db, old))) == 2, "rejections stay in the database"
-    lapsed = service.import_status(db, unmapped)
+    assert len(list(list_imports.rejections_csv(db, old))) == 2, "rejections stay in the database"
+    lapsed = list_imports.import_status(db, unmapped)
     assert lapsed["status"] == "failed" and "90 days" in lapsed["message"]
     assert purge_uploads(db, uploads, retention_days=90) == [], "purging twice is harmless"
     with db.session() as s:
@@ -176,7 +176,7 @@ def test_purge_never_deletes_outside_the_uploads_directory(db: Database,
     from campaigns.uploads import purge_uploads
 
     _, batch = queued(db, tmp_path, (DEMO / "contacts.csv").read_text())
-    assert service.run_import(db, batch) == "done"
+    assert list_imports.run_import(db, batch) == "done"
     elsewhere = tmp_path / "precious.csv"
     elsewhere.write_text("keep me")
     with db.session() as s:
@@ -190,11 +190,11 @@ def test_the_purge_command(db: Database, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from dialer.cli import app
+    from dialer.cli.main import app
 
     data = tmp_path / "data"
     _, batch = queued(db, data, (DEMO / "contacts.csv").read_text())
-    assert service.run_import(db, batch) == "done"
+    assert list_imports.run_import(db, batch) == "done"
     with db.session() as s:
         s.execute(update(ImportBatch).values(created_at=utcnow() - timedelta(days=10)))
     monkeypatch.setenv("DIALER_DATABASE_URL", db.url)
@@ -203,7 +203,7 @@ def test_the_purge_command(db: Database, tmp_path: Path,
     assert kept.exit_code == 0 and "0 uploaded files deleted" in kept.output, kept.output
     done = CliRunner().invoke(app, ["imports", "purge", "--days", "7"])
     assert done.exit_code == 0 and "1 uploaded file deleted" in done.output, done.output
-    assert service.import_status(db, batch)["purged_at"] is not None
+    assert list_imports.import_status(db, batch)["purged_at"] is not None
 
 
 # -- do-not-call lists ------------------------------------------------------------------------

@@ -658,10 +658,11 @@ def test_normalize_region_is_case_insensitive_and_validated():
 
 def test_a_big_list_is_normalised_on_every_core_with_the_same_result(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from campaigns import importer
+    from campaigns import import_phones
+    from campaigns.phones import try_phone
 
     values = [f"010-{i // 10000:04d}-{i % 10000:04d}" for i in range(300)] + [
         "1.01E+10", "010-12A4-5678", "", "+1 212 555 0123", "02-123"]
-    serial = [importer._try_phone(v, "KR") for v in values]
-    monkeypatch.setattr(importer, "PARALLEL_MIN", 10)
-    assert importer._normalise_all(values, "KR") == serial
+    serial = [try_phone(v, "KR") for v in values]
+    monkeypatch.setattr(import_phones, "PARALLEL_MIN", 10)
+    assert import_phones.normalise_all(values, "KR") == serial

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from campaigns import leases, service
+from campaigns import attempts, dispatch, leases, lifecycle
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Contact, ContactStatus, utcnow
+from campaigns.models import CallAttempt, Contact, utcnow
+from campaigns.statuses import AttemptStatus, ContactStatus
 from tests.campaigns.test_service import make_db, new_campaign
 from tests.support.procs import free_udp_tcp_port
 
@@ -31,10 +32,10 @@ def dead_pid() -> int:
 
 def started(db: Database, tmp_path: Path, n: int = 3, **kw: object) -> tuple[int, list[int]]:
     cid = new_campaign(db, tmp_path, n, retry_delay_s=60, max_cps=5, max_concurrent=5, **kw)
-    service.start_campaign(db, cid)
-    ids = service.claim_due(db, sandbox=True)
+    lifecycle.start_campaign(db, cid)
+    ids = dispatch.claim_due(db, sandbox=True)
     for a in ids:
-        assert service.begin_attempt(db, a, "sip:x@127.0.0.1")
+        assert attempts.begin_attempt(db, a, "sip:x@127.0.0.1")
     return cid, ids
 
 
@@ -66,7 +67,7 @@ def test_a_gone_process_attempts_are_closed_at_once_and_retried(tmp_path: Path,
     gone = f"{HOST}:{dead_pid()}"
     set_attempt(db, a1, worker=gone)  # dialing
     set_attempt(db, a2, worker=gone)
-    service.mark_answered(db, a2)  # answered, mid-conversation
+    attempts.mark_answered(db, a2)  # answered, mid-conversation
     # a3 stays with this (live) process. Leases are fresh: only the pid check decides.
     closed = leases.reap_orphans(db, lease_s=15, steady_s=0, sandbox=True)
     assert sorted(closed) == [a1, a2]
@@ -86,7 +87,7 @@ def test_a_gone_process_attempts_are_closed_at_once_and_retried(tmp_path: Path,
     # Closed once: a second dispatcher finds nothing more to do.
     assert leases.reap_orphans(db, lease_s=15, steady_s=0, sandbox=True) == []
     # The answer arriving late (a delayed bookkeeping job) does not reopen it.
-    service.mark_answered(db, a1)
+    attempts.mark_answered(db, a1)
     assert get(db, a1)[0] == AttemptStatus.FAILED
 
 
@@ -159,9 +160,9 @@ def test_a_call_that_went_on_after_it_was_closed_keeps_its_record(tmp_path: Path
         assert a is not None
         s.execute(update(Contact).where(Contact.id == a.contact_id)
                   .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
-    newer = service.claim_due(db, sandbox=True)
+    newer = dispatch.claim_due(db, sandbox=True)
     assert len(newer) == 1
-    service.finish_attempt(db, a1, disposition="interested", sip_status=200, sip_reason="OK",
+    attempts.finish_attempt(db, a1, disposition="interested", sip_status=200, sip_reason="OK",
                            reason=None, handoff=False, end_node="goodbye", recording=None)
     status, disposition, reason, _ = get(db, a1)
     assert (status, disposition) == (AttemptStatus.COMPLETED, "interested")
@@ -170,7 +171,7 @@ def test_a_call_that_went_on_after_it_was_closed_keeps_its_record(tmp_path: Path
         a = s.get(CallAttempt, a1)
         assert a is not None and a.contact.status == ContactStatus.CLAIMED  # newer owns it
     # a2's contact was only waiting for its retry: the real outcome decides its future.
-    service.finish_attempt(db, a2, disposition="not_interested", sip_status=200,
+    attempts.finish_attempt(db, a2, disposition="not_interested", sip_status=200,
                            sip_reason="OK", reason=None, handoff=False, end_node="bye",
                            recording=None)
     with db.session() as s:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from campaigns import service
+from campaigns import attempts, dispatch, lifecycle, list_imports
 from campaigns.db import Database
+from campaigns.lifecycle import CampaignError
 from campaigns.models import CallAttempt, Contact, ImportRejection, utcnow
-from campaigns.service import CampaignError
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"
 
@@ -36,7 +36,7 @@ def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: Any) -> int:
     """A campaign whose call windows do not apply (dry-run), so these tests do not depend
     on the hour they run at; tests/campaigns/test_dispatch_rules.py checks the windows."""
     kw.setdefault("dry_run", True)
-    summary = service.create_campaign(db, name=f"c{n}-{len(kw)}", script_dir=DEMO,
+    summary = list_imports.create_campaign(db, name=f"c{n}-{len(kw)}", script_dir=DEMO,
                                       csv_path=write_csv(tmp_path, n, bad=1),
                                       uploads_dir=tmp_path / "uploads", **kw)
     return summary.campaign_id
@@ -44,7 +44,7 @@ def new_campaign(db: Database, tmp_path: Path, n: int = 5, **kw: Any) -> int:
 
 def test_import_keeps_rejections_and_the_original_file(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
-    summary = service.create_campaign(db, name="x", script_dir=DEMO,
+    summary = list_imports.create_campaign(db, name="x", script_dir=DEMO,
                                       csv_path=write_csv(tmp_path, 3, bad=2),
                                       uploads_dir=tmp_path / "uploads")
     assert (summary.accepted, summary.rejected) == (3, 2)
@@ -72,17 +72,17 @@ def test_duplicate_campaign_name_is_refused_and_nothing_changes(tmp_path: Path, 
 def test_claim_respects_running_state_and_concurrency(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 5, max_concurrent=2)
-    assert service.claim_due(db, sandbox=True) == []  # draft campaigns are not dialed
-    service.start_campaign(db, cid)
-    first = service.claim_due(db, sandbox=True)
+    assert dispatch.claim_due(db, sandbox=True) == []  # draft campaigns are not dialed
+    lifecycle.start_campaign(db, cid)
+    first = dispatch.claim_due(db, sandbox=True)
     assert len(first) == 2
-    assert service.claim_due(db, sandbox=True) == []  # both slots busy
-    assert service.begin_attempt(db, first[0]) is True
-    assert service.begin_attempt(db, first[0]) is False  # a second delivery is refused
-    service.finish_attempt(db, first[0], disposition="callback", sip_status=200,
+    assert dispatch.claim_due(db, sandbox=True) == []  # both slots busy
+    assert attempts.begin_attempt(db, first[0]) is True
+    assert attempts.begin_attempt(db, first[0]) is False  # a second delivery is refused
+    attempts.finish_attempt(db, first[0], disposition="callback", sip_status=200,
                            sip_reason="OK", reason=None, handoff=False, end_node="x",
                            recording=None, slots={"day": "내일", "time": "세 시"})
-    assert len(service.claim_due(db, sandbox=True)) == 1
+    assert len(dispatch.claim_due(db, sandbox=True)) == 1
     with db.session() as s:
         attempt = s.get(CallAttempt, first[0])
         assert attempt is not None and attempt.slots == {"day": "내일", "time": "세 시"}
@@ -92,14 +92,14 @@ def _claim_loop(url: str, rounds: int, out: mp.Queue) -> None:  # type: ignore[t
     db = Database(url)
     got: list[int] = []
     for _ in range(rounds):
-        got += service.claim_due(db, sandbox=True, limit=3)
+        got += dispatch.claim_due(db, sandbox=True, limit=3)
     out.put(got)
 
 
 def test_concurrent_dispatchers_never_claim_a_contact_twice(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 60, max_concurrent=1000)
-    service.start_campaign(db, cid)
+    lifecycle.start_campaign(db, cid)
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     procs = [ctx.Process(target=_claim_loop, args=(db.url, 15, out)) for _ in range(4)]
@@ -118,27 +118,27 @@ def test_concurrent_dispatchers_never_claim_a_contact_twice(tmp_path: Path, db_u
 def test_busy_is_retried_after_the_delay_until_attempts_run_out(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1, max_attempts=2, retry_delay_s=300)
-    service.start_campaign(db, cid)
-    [a1] = service.claim_due(db, sandbox=True)
-    service.finish_attempt(db, a1, disposition="busy", sip_status=486, sip_reason="Busy",
+    lifecycle.start_campaign(db, cid)
+    [a1] = dispatch.claim_due(db, sandbox=True)
+    attempts.finish_attempt(db, a1, disposition="busy", sip_status=486, sip_reason="Busy",
                            reason=None, handoff=False, end_node=None, recording=None)
-    assert service.claim_due(db, sandbox=True) == []  # not due yet
-    assert service.finish_campaigns(db) == []
-    [a2] = service.claim_due(db, sandbox=True, now=utcnow() + timedelta(seconds=301))
+    assert dispatch.claim_due(db, sandbox=True) == []  # not due yet
+    assert lifecycle.finish_campaigns(db) == []
+    [a2] = dispatch.claim_due(db, sandbox=True, now=utcnow() + timedelta(seconds=301))
     with db.session() as s:
         assert s.get(CallAttempt, a2).attempt_no == 2  # type: ignore[union-attr]
-    service.finish_attempt(db, a2, disposition="busy", sip_status=486, sip_reason="Busy",
+    attempts.finish_attempt(db, a2, disposition="busy", sip_status=486, sip_reason="Busy",
                            reason=None, handoff=False, end_node=None, recording=None)
-    assert service.claim_due(db, sandbox=True, now=utcnow() + timedelta(days=1)) == []
-    assert service.finish_campaigns(db) == [cid]
+    assert dispatch.claim_due(db, sandbox=True, now=utcnow() + timedelta(days=1)) == []
+    assert lifecycle.finish_campaigns(db) == [cid]
 
 
 def test_released_attempt_gives_the_contact_back(tmp_path: Path, db_url: str) -> None:
     db = make_db(db_url)
     cid = new_campaign(db, tmp_path, 1)
-    service.start_campaign(db, cid)
-    [a] = service.claim_due(db, sandbox=True)
-    assert service.release_attempt(db, a) is True
-    [again] = service.claim_due(db, sandbox=True)
+    lifecycle.start_campaign(db, cid)
+    [a] = dispatch.claim_due(db, sandbox=True)
+    assert attempts.release_attempt(db, a) is True
+    [again] = dispatch.claim_due(db, sandbox=True)
     with db.session() as s:
         assert s.get(CallAttempt, again).attempt_no == 1  # type: ignore[union-attr]

@@ -21,9 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialer.runtime import load_kit
-from dialer.script import ScriptError, load_script
-from dialer.simulator import PersonaError, load_personas
+from dialer.conversation.kit import load_kit
+from dialer.conversation.script import ScriptError
+from dialer.conversation.script_loader import load_script
+from dialer.sandbox.personas import PersonaError, load_personas
 from nlu.training_data import NluDataError, load_training_data
 
 DEMO = Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "demo"

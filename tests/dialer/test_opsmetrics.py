@@ -17,8 +17,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaigns.db import Database
-from campaigns.models import AttemptStatus, CallAttempt, Campaign, Contact
-from dialer.acd import Acd
+from campaigns.models import CallAttempt, Campaign, Contact
+from campaigns.statuses import AttemptStatus
+from dialer.handoff.acd import Acd
 from dialer.opsmetrics import OpsCollector, TurnTimings, observe_turn, redis_client
 from tests.support.procs import free_udp_tcp_port, redis_server
 
@@ -34,7 +35,7 @@ class Clock:
 
 
 @dataclass
-class Turn:  # the fields of dialer.session.TurnRecord the metrics read
+class Turn:  # the fields of dialer.call.session.TurnRecord the metrics read
     seq: int
     asr_ms: float | None = None
     nlu_ms: float | None = None

@@ -88,3 +88,12 @@ def test_a_new_component_needs_only_the_contract() -> None:
     Shout.create({}).process_batch([m])
     assert m.tokens == ["HI"] and not Shout.stateful
     assert np.isclose(Message(text="").in_scope_score, 1.0)
+
+
+def test_a_model_saved_before_the_components_moved_still_finds_its_preprocessor() -> None:
+    import pickle
+
+    from nlu.featurizers import _without_spaces
+
+    # Such a model's TfidfFeaturizer.joblib names the function by its old home.
+    assert pickle.loads(b"cnlu.components\n_without_spaces\n.") is _without_spaces

@@ -140,7 +140,8 @@ def test_ambiguity_margin_falls_back_even_when_confident(model: NluModel) -> Non
     assert result["intent"] == {"name": "nlu_fallback", "confidence": 0.0}
     assert result["intent_ranking"][1]["name"] == "affirm"
     lenient = NluModel.train(data, {"fallback_threshold": 0.0, "ambiguity_margin": 0.0,
-                                    "out_of_scope_threshold": 0.0})
+                                    "out_of_scope_threshold": 0.0,
+                                    "similarity_threshold": 0.0})
     assert lenient.parse("asdf")["intent"]["name"] != "nlu_fallback"
 
 
@@ -179,7 +180,8 @@ def test_tiny_intents_train_and_classify() -> None:
 def test_single_intent_scores_similarity_to_its_examples() -> None:
     data = TrainingData(examples=[Example("네 좋아요", "affirm"), Example("좋습니다", "affirm")])
     model = NluModel.train(data)
-    assert model.parse("네 좋아요")["intent"] == {"name": "affirm", "confidence": 1.0}
+    same = model.parse("네 좋아요")["intent"]
+    assert same["name"] == "affirm" and same["confidence"] == pytest.approx(1.0)
     near = model.parse("좋아요")["intent"]
     assert near["name"] == "affirm" and 0.6 < near["confidence"] < 1.0
     assert model.parse("가격이 얼마에요")["intent"]["name"] == "nlu_fallback"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from dialer.runtime import load_kit
-from dialer.script import ScriptError
-from dialer.session import CallSession
+from dialer.conversation.kit import load_kit
+from dialer.conversation.policy import ResilientParser
+from dialer.conversation.script import ScriptError
 from nlu.model import NluModel
 from nlu.rasa_http import NluServerError, RasaHttpParser
 from nlu.training_data import TrainingData, load_training_data
@@ -152,14 +152,13 @@ def test_nlu_server_failing_mid_call_is_a_turn_not_understood() -> None:
             asked.append(text)
             raise NluServerError("Rasa server http://x is not reachable")
 
-    session = CallSession.__new__(CallSession)
-    session.nlu = Down()
-    assert session._parse("네")["intent"] == {"name": "nlu_fallback", "confidence": 0.0}
+    nlu = ResilientParser(Down())
+    assert nlu.parse("네")["intent"] == {"name": "nlu_fallback", "confidence": 0.0}
     # The other readings of the turn do not each wait out the server's timeout.
-    assert session._parse("네 좋아요")["intent"]["name"] == "nlu_fallback"
+    assert nlu.parse("네 좋아요")["intent"]["name"] == "nlu_fallback"
     assert asked == ["네"]
-    session._nlu_down_until = 0.0  # the back-off has passed: the server is asked again
-    session._parse("아니요")
+    nlu.down_until = 0.0  # the back-off has passed: the server is asked again
+    nlu.parse("아니요")
     assert asked == ["네", "아니요"]
 
 

@@ -148,9 +148,6 @@ ERRORS = [
     (ITEM + "- intent: deny\n", 6, "intent `deny` has no `examples:`"),
     (ITEM + "    - \n", 6, "empty example in intent `affirm`"),
     (ITEM + "    아니요\n", 6, "does not start with `- `"),
-    (ITEM + "    - [3시(time)에 전화\n", 6, "unbalanced `[` at column 1"),
-    (ITEM + "    - [3시](time 에 전화\n", 6, "unbalanced `[`"),
-    (ITEM + "    - 3시](time)에\n", 6, "unbalanced `]` at column 3"),
     (ITEM + '    - [3시]{"entity": time}\n', 6, "is not valid JSON"),
     (ITEM + '    - [3시]{"value": "x"}\n', 6, 'has no "entity" name'),
     (ITEM + "    - [3시]()\n", 6, "names no entity"),
@@ -246,3 +243,20 @@ def test_a_rasa_docs_style_file_trains_and_extracts(tmp_path: Path) -> None:
     parsed = NluModel.train(data).parse("fly me to the big apple, account 0123456789")
     assert [(e["entity"], e["value"], e["start"], e["end"]) for e in parsed["entities"]] == [
         ("city", "New York", 10, 23), ("account_number", "0123456789", 33, 43)]
+
+
+@pytest.mark.parametrize(("example", "text"), [
+    ("I live in [country]", "I live in [country]"),  # bare, as Rasa reads it: plain text
+    ("[3시(time)에 전화", "[3시(time)에 전화"),
+    ("3시](time)에", "3시](time)에"),
+    ("[3시](time 에 [전화](kind)", "[3시](time 에 전화"),
+])
+def test_brackets_that_are_no_annotation_are_text_as_in_rasa(tmp_path: Path, example: str,
+                                                             text: str) -> None:
+    path = tmp_path / "nlu.yml"
+    path.write_text(ITEM + f"    - {example}\n", encoding="utf-8")
+    data = load_training_data(path)
+    assert [e.text for e in data.examples] == ["네", text]
+    assert data.warnings == [(f"{path}:6: example `{example}` has a bracket that annotates no "
+                             "entity; it is kept as text (as Rasa reads it). Annotate entities "
+                             "as [text](entity)")]

@@ -25,17 +25,22 @@ import yaml
 from sqlalchemy import func, select
 
 from campaigns.db import Database
-from campaigns.models import (
-    AttemptStatus,
-    CallAttempt,
-    Campaign,
-    Contact,
-    ContactStatus,
-    Turn,
-)
+from campaigns.models import CallAttempt, Campaign, Contact, Turn
+from campaigns.statuses import AttemptStatus, ContactStatus
 from tests.support.procs import DEMO, dialer_cmd, free_udp_tcp_port, spawn, wait_for
 
 OPEN = (AttemptStatus.QUEUED, AttemptStatus.DIALING, AttemptStatus.ANSWERED)
+
+
+def farm_env(work: Path, broker_url: str, trunk: str, rtp_base: int, per_process: int,
+             **extra: str) -> dict[str, str]:
+    """The dialer's environment for a campaign against the SIPp farm at `trunk`: its data
+    and prompt cache under `work`, its own broker and RTP ports, `per_process` calls a
+    call process; `extra` adds or overrides settings (DIALER_DATABASE_URL, ...)."""
+    return dict(os.environ, DIALER_DATA_DIR=str(work / "data"),
+                DIALER_PROMPT_CACHE_DIR=str(work / "cache"), DIALER_BROKER_URL=broker_url,
+                DIALER_RTP_PORT_BASE=str(rtp_base), DIALER_SIP_TRUNK=trunk,
+                DIALER_CALLS_PER_PROCESS=str(per_process), **extra)
 
 
 def short_script(dst: Path) -> Path:

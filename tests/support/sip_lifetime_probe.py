@@ -14,7 +14,9 @@ import json
 import sys
 import time
 
-from dialer.sip import SipCall, TrunkConfig, UserAgent
+from dialer.telephony.call import SipCall
+from dialer.telephony.sip import UserAgent
+from dialer.telephony.trunk import TrunkConfig
 
 
 def wait_state(call: SipCall, state: str, timeout: float = 10.0) -> bool:

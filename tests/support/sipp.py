@@ -9,6 +9,7 @@ dialog on the proxy.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -144,6 +145,25 @@ class SippUas:
     def failed_calls(self) -> int:
         return int(self.stats()["FailedCall(C)"])
 
+    def failures(self) -> dict[str, int]:
+        """SIPp's non-zero failure counters over the whole run (unexpected message, timeout
+        on a recv, max UDP retransmissions...), e.g. {"FailedUnexpectedMessage": 1}."""
+        out = {}
+        for key, value in self.stats().items():
+            if key.startswith("Failed") and key.endswith("(C)") and value.strip() not in ("", "0"):
+                out[key.removesuffix("(C)")] = int(value)
+        return out
+
+    def received(self) -> list[str]:
+        """The SIP messages SIPp received, in order (its message trace)."""
+        blocks = re.split(r"^-{20,}.*$", self.messages(), flags=re.MULTILINE)
+        return [b.split(":\n", 1)[1].strip() for b in blocks
+                if " message received " in b and ":\n" in b]
+
+    def requests(self, method: str) -> int:
+        """How many `method` requests SIPp received, retransmissions included."""
+        return sum(1 for m in self.received() if m.startswith(f"{method} sip:"))
+
     def messages(self) -> str:
         try:
             return self.message_file.read_text(errors="replace")
@@ -174,9 +194,10 @@ def _wait_bound(uas: SippUas, timeout: float) -> None:
 
 @contextmanager
 def sipp_uas(workdir: Path, port: int | None = None, calls: int = 1,
-             timeout_s: int = 25, scenario_xml: str = UAS_SCENARIO) -> Iterator[SippUas]:
+             timeout_s: int = 25, scenario_xml: str = UAS_SCENARIO,
+             extra_args: tuple[str, ...] = ()) -> Iterator[SippUas]:
     """Run SIPp as a UAS on 127.0.0.1:port playing ``scenario_xml`` (by default: answer)
-    for ``calls`` calls, then exiting.
+    for ``calls`` calls, then exiting; ``extra_args`` go on its command line.
 
     SIPp quits (with a failure code) after ``timeout_s`` seconds in any case; it is
     killed when the block exits.
@@ -197,7 +218,8 @@ def sipp_uas(workdir: Path, port: int | None = None, calls: int = 1,
            "-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
            "-trace_stat", "-stf", str(stat_file), "-fd", "1",
            "-trace_msg", "-message_file", str(message_file),
-           "-trace_err", "-error_file", str(workdir / f"sipp-uas-{port}-errors.log")]
+           "-trace_err", "-error_file", str(workdir / f"sipp-uas-{port}-errors.log"),
+           *extra_args]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True)

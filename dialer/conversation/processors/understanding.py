@@ -1,0 +1,218 @@
+"""A reply understood (the NLU over every reading of the utterance) and answered (the
+script's policy: the next prompt, a confirmation, a handoff or the end of the call).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from dialer.conversation.confirm import KEY, heard_as, weakest_word
+from dialer.conversation.frames import (
+    AmdResult,
+    BotStoppedSpeaking,
+    Dtmf,
+    Escalated,
+    FinalTranscript,
+    Frame,
+    Hangup,
+    InputAudio,
+    Interruption,
+    Listen,
+    MachineReady,
+    ParseResult,
+    Speak,
+    StartFrame,
+    TentativeTranscript,
+    Tick,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+from dialer.conversation.outcomes import Outcome
+from dialer.conversation.pipeline import UP, Direction, FrameProcessor
+from dialer.conversation.policy import Action, DialoguePolicy, Understanding, understand
+from dialer.conversation.script import ANSWER_PHRASES
+
+
+class NluProcessor(FrameProcessor):
+    """Picks the reading both heard and understood best (ASR x NLU) and its intent.
+
+    Tentative readings (taken in the customer's trailing silence) are understood at once
+    and kept; when the same readings come back final, the answer is ready."""
+
+    def __init__(self, parse: Callable[[str], dict[str, Any]]) -> None:
+        super().__init__()
+        self.parse = parse
+        self._ready: tuple[tuple[Any, ...], tuple[Any, str, float, tuple[Any, ...], float]] \
+            | None = None
+
+    def _understand(self, readings: tuple[Any, ...], phrases: frozenset[str]
+                    ) -> tuple[Any, str, float, tuple[Any, ...], float]:
+        t = time.perf_counter()
+        parsed: dict[str, dict[str, Any]] = {}
+
+        def parse(text: str) -> dict[str, Any]:
+            parsed[text] = self.parse(text)
+            return parsed[text]
+
+        reading, intent, confidence = understand(readings, parse, phrases)
+        entities = tuple(parsed.get(reading.text, {}).get("entities", ()))
+        return reading, intent, confidence, entities, (time.perf_counter() - t) * 1000
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, TentativeTranscript):
+            self._ready = (frame.readings, self._understand(frame.readings, frame.phrases))
+            return  # nothing is decided on it until the endpoint
+        self.push(frame, direction)
+        if not isinstance(frame, FinalTranscript):
+            return
+        if self._ready is not None and self._ready[0] is frame.readings:
+            understood = self._ready[1]
+        else:
+            understood = self._understand(frame.readings, frame.phrases)
+        self._ready = None
+        reading, intent, confidence, entities, nlu_ms = understood
+        self.push(ParseResult(reading.text, intent, confidence, reading.confidence, entities,
+                              frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms,
+                              endpoint_at=frame.at,
+                              heard=heard_as(reading, frame.readings, frame.phrases),
+                              weakest_word=weakest_word(reading)))
+
+
+class PolicyProcessor(FrameProcessor):
+    """The script: what to say first, what to say to each reply, when to reprompt after
+    silence, when to end. Tells the recogniser which phrases to expect (Listen, up)."""
+
+    def __init__(self, policy: DialoguePolicy, phrases: Callable[[str], list[str]],
+                 no_input_timeout_s: float, detect_machines: bool = False) -> None:
+        super().__init__()
+        self.policy = policy
+        # With answering-machine detection the greeting waits for the verdict.
+        self.detect_machines = detect_machines
+        am, lang = policy.script.answering_machine, policy.script.language.split("-")[0]
+        self.amd_phrases: tuple[str, ...] = () if am is None else (
+            *am.machine_words(policy.script.language), *ANSWER_PHRASES.get(lang, ()))
+        self.started = False
+        self.machine = False
+        self.phrases = phrases
+        self.no_input_timeout_s = no_input_timeout_s
+        self.bot_speaking = False
+        self.user_speaking = False
+        self.listening_since: float | None = None
+        self.ending: Action | None = None
+        self.ended = False
+        self.machine_reason = ""
+
+    def process(self, frame: Frame, direction: Direction) -> None:
+        if isinstance(frame, ParseResult):
+            self._reply(frame)
+            return
+        self.push(frame, direction)
+        if isinstance(frame, StartFrame):
+            if not self.detect_machines:
+                self._start()
+            elif self.amd_phrases:  # what a machine or a person says on answering
+                self.push(Listen(self.amd_phrases), UP)
+        elif isinstance(frame, AmdResult) and not self.started and not self.machine:
+            self._amd(frame)
+        elif isinstance(frame, MachineReady) and self.machine and not self.ended:
+            self._leave_message()
+        elif not self.started:
+            return  # nothing is acted on before the greeting (e.g. the callee's "여보세요")
+        elif isinstance(frame, BotStoppedSpeaking):
+            self.bot_speaking = False
+            if self.ending is not None and not frame.interrupted:
+                self._hang_up(self.ending)
+            else:
+                self.listening_since = frame.at
+        elif isinstance(frame, UserStartedSpeaking):
+            self.user_speaking = True
+        elif isinstance(frame, UserStoppedSpeaking):
+            self.user_speaking = False
+        elif isinstance(frame, Dtmf) and not (self.ended or self.machine):
+            self._key(frame)
+        elif (isinstance(frame, InputAudio | Tick) and self.listening_since is not None
+              and not (self.user_speaking or self.bot_speaking or self.ended)
+              and frame.at - self.listening_since >= self.no_input_timeout_s):
+            self.listening_since = None
+            self._act(self.policy.on_no_input(), None)
+
+    def _reply(self, frame: ParseResult) -> None:
+        """A reply goes down (to the turn record) with where it was said and what the
+        policy made of it (a confirmation, an irreversible action), then the answer."""
+        node = self.policy.node
+        if not self.started or self.ended or self.machine:
+            self.push(replace(frame, node=node))  # e.g. the callee's "여보세요"
+            return
+        self.listening_since = None
+        self.policy.fill_slots(frame.entities)
+        action = self.policy.on_reply(Understanding(
+            frame.text, frame.intent, frame.confidence, frame.asr_confidence, frame.heard,
+            frame.weakest_word))
+        self.push(replace(frame, node=node, confirmation=action.confirmation,
+                          commits=action.commits))
+        self._act(action, frame.last_voiced_at)
+
+    def _start(self) -> None:
+        self.started = True
+        self._act(self.policy.start(), None)
+
+    def _amd(self, frame: AmdResult) -> None:
+        if frame.kind != "machine":
+            self._start()
+            return
+        self.machine = True
+        self.machine_reason = frame.reason
+        am = self.policy.script.answering_machine
+        if am is None or am.on_machine == "hangup":
+            self._hang_up(Action(node="", text="", end=Outcome.MACHINE,
+                                 reason=f"answering machine ({frame.reason}); hung up"))
+
+    def _leave_message(self) -> None:
+        am = self.policy.script.answering_machine
+        assert am is not None
+        self.started = True  # the robot speaks now; its last words end the call
+        action = Action(node="voicemail", text=self.policy.script.render_text(
+            am.voicemail, self.policy.values), end=Outcome.MACHINE,
+            reason=f"answering machine ({self.machine_reason}); message left",
+            kind="voicemail")
+        self._act(action, None)
+
+    def _key(self, frame: Dtmf) -> None:
+        """A key press is a reply the robot is sure of: it stops talking and acts on it."""
+        intent = self.policy.key_intent(frame.digit)
+        if intent is None:
+            return  # a key this node does not use: ignored, as a phone menu would
+        if self.bot_speaking:
+            self.push(Interruption(frame.at))
+        self.listening_since = None
+        text, node = f"DTMF {frame.digit}", self.policy.node
+        action = self.policy.on_reply(Understanding(text, intent, 1.0, 1.0, KEY))
+        self.push(ParseResult(text, intent, 1.0, 1.0, started_at=frame.at,
+                              last_voiced_at=frame.at, node=node, endpoint_at=frame.at,
+                              heard=KEY, confirmation=action.confirmation,
+                              commits=action.commits))
+        self._act(action, frame.at)
+
+    def _act(self, action: Action, reply_to: float | None) -> None:
+        self.ending = action if action.end else None
+        if action.handoff:
+            self.push(Escalated(action.reason or "handoff", action.node or None,
+                                time.monotonic()))
+        if action.text:
+            self.bot_speaking = True
+            self.push(Speak(action.text, action.node, action.kind, reply_to))
+            if not action.end:
+                phrases: list[str] = []
+                for intent in self.policy.grammar_intents():
+                    phrases += self.phrases(intent)
+                phrases += self.policy.grammar_phrases()
+                self.push(Listen(tuple(phrases), action.node), UP)
+        elif action.end:
+            self._hang_up(action)
+
+    def _hang_up(self, action: Action) -> None:
+        self.ended = True
+        self.push(Hangup(str(action.end), action.reason, action.node or None, action.handoff))

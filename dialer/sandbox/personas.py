@@ -1,0 +1,175 @@
+"""Simulated customers' personas (personas.yml), read and checked: plain data, no SIP, so
+the web app can check a dry-run's personas without loading the simulator's user agent.
+The format is described in dialer/sandbox/simulator.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine", "agent"}
+
+
+class PersonaError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # say | silent | hangup
+    text: str = ""
+    over_s: float | None = None  # say it over the robot, this long into its prompt
+    after_s: float | None = None  # say it this long after our last words, not listening
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    number: str
+    answer: str = "answer"
+    ring_s: float = 1.0
+    replies: tuple[Reply, ...] = field(default_factory=tuple)
+    hello: str = ""  # said as soon as the call is answered ("여보세요?")
+    greeting: str = ""  # answer: machine -- the recorded greeting, then a beep
+    beep: bool = True  # answer: machine -- false: a machine that records without one
+    # A line that echoes: what the robot says comes back this much later, this loud.
+    echo_ms: int | None = None
+    echo_gain: float = 0.5
+    # One-way audio: the robot's voice never reaches this caller, who says its replies
+    # on a timer (`after:`) the way a person does who hears nothing ("여보세요?").
+    hears: bool = True
+    # answer: agent -- the agent hangs up this long after answering (None: never).
+    talk_s: float | None = None
+
+
+def load_personas(path: Path | str) -> dict[str, Persona]:
+    """Personas by number. Errors name the file and the persona."""
+    path = Path(path)
+    out: dict[str, Persona] = {}
+    for i, raw in enumerate(_persona_items(path), 1):
+        persona = _persona(path, i, raw, out)
+        out[persona.number] = persona
+    return out
+
+
+def _persona_items(path: Path) -> list[Any]:
+    """The entries of the file's `personas:` list, not yet checked."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PersonaError(f"{path}: cannot read personas ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise PersonaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save the file as UTF-8") from None
+    items = (data or {}).get("personas") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise PersonaError(f"{path}: expected 'personas:' with a list of personas")
+    return items
+
+
+def _persona(path: Path, i: int, raw: Any, taken: dict[str, Persona]) -> Persona:
+    """The i-th entry, checked; `taken` holds the personas before it, by number."""
+    if not isinstance(raw, dict):
+        raise PersonaError(f"{path}: persona #{i} must be a mapping with name:, number: "
+                           f"and the persona's other keys, not {raw!r}")
+    name = str(raw.get("name", f"#{i}"))
+    where = f"{path}: persona {name!r}"
+    number = str(raw.get("number", "")).strip()
+    if not number:
+        raise PersonaError(f"{where}: 'number:' is required (the number the robot dials)")
+    if number in taken:
+        # The simulator picks a persona by the number dialed: a second one would never
+        # answer, and its test would silently not happen.
+        raise PersonaError(f"{where}: number {number} is also persona "
+                           f"{taken[number].name!r}'s; give each persona its own number")
+    mode = raw.get("answer", "answer")
+    if not isinstance(mode, str) or mode not in ANSWER_MODES:
+        raise PersonaError(f"{where}: answer {mode!r} must be one of {sorted(ANSWER_MODES)}")
+    ring = raw.get("ring_s", 1.0)
+    if isinstance(ring, bool) or not isinstance(ring, int | float) or not 0 <= ring < 3600:
+        raise PersonaError(f"{where}: ring_s {ring!r} must be seconds from 0 to 3600")
+    replies = _replies(where, raw.get("replies"))
+    hears = _hears(where, raw.get("hears", True), replies)
+    talk = _answer_keys(where, mode, raw)
+    echo = _echo(where, raw.get("echo"))
+    return Persona(name=name, number=number, answer=mode,
+                   ring_s=float(ring), replies=tuple(replies),
+                   hello=str(raw.get("hello", "")),
+                   greeting=str(raw.get("greeting", "")),
+                   beep=bool(raw.get("beep", True)),
+                   echo_ms=echo["ms"] if echo else None,
+                   echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
+                   hears=hears, talk_s=talk)
+
+
+def _replies(where: str, items: Any) -> list[Reply]:
+    """`replies:`, one entry per robot prompt."""
+    if not isinstance(items or [], list):
+        raise PersonaError(f"{where}: replies must be a list, one entry per robot prompt")
+    return [_reply(where, r) for r in items or []]
+
+
+def _reply(where: str, r: Any) -> Reply:
+    """One entry of `replies:`: {say: text} or {dtmf: keys}, with an optional over: or
+    after:, or silent or hangup."""
+    kind = next((k for k in ("say", "dtmf") if isinstance(r, dict) and k in r), None)
+    if kind is not None and isinstance(r, dict) and set(r) <= {kind, "over", "after"}:
+        over, after = r.get("over"), r.get("after")
+        for key, value in (("over", over), ("after", after)):
+            if value is not None and not (isinstance(value, int | float)
+                                          and not isinstance(value, bool)
+                                          and value >= 0):
+                raise PersonaError(f"{where}: reply {r!r}: {key} must be seconds >= 0")
+        if over is not None and after is not None:
+            raise PersonaError(f"{where}: reply {r!r}: over (timed by the robot's "
+                               "prompt) and after (by our last words) exclude "
+                               "each other")
+        text = str(r[kind])
+        if kind == "dtmf" and not (text and set(text) <= set("0123456789*#")):
+            raise PersonaError(f"{where}: reply {r!r}: dtmf must be phone keys")
+        return Reply(kind, text, float(over) if over is not None else None,
+                     float(after) if after is not None else None)
+    if r in ("silent", "hangup"):
+        return Reply(str(r))
+    raise PersonaError(f"{where}: reply {r!r} must be {{say: text}} or "
+                       "{dtmf: keys} (with an optional over: or after: "
+                       "seconds), silent or hangup")
+
+
+def _hears(where: str, hears: Any, replies: list[Reply]) -> bool:
+    """`hears:`; a persona that hears nothing times every reply with after:."""
+    if not isinstance(hears, bool):
+        raise PersonaError(f"{where}: hears {hears!r} must be true or false")
+    if not hears and any(r.after_s is None for r in replies):
+        raise PersonaError(f"{where}: a persona with hears: false cannot wait for the "
+                           "robot's prompts; every reply must be {say: ..., after: "
+                           "seconds} or {dtmf: ..., after: seconds}")
+    return hears
+
+
+def _answer_keys(where: str, mode: str, raw: dict[str, Any]) -> float | None:
+    """What `answer: agent` and `answer: machine` need (a greeting), and talk_s, which
+    only an agent has; returns talk_s (None: the agent never hangs up)."""
+    if mode == "agent" and not str(raw.get("greeting", "")).strip():
+        raise PersonaError(f"{where}: answer: agent needs 'greeting:' (what the agent "
+                           "says on picking up)")
+    if mode == "machine" and not str(raw.get("greeting", "")).strip():
+        raise PersonaError(f"{where}: answer: machine needs 'greeting:' (what it plays "
+                           "before the beep)")
+    talk = raw.get("talk_s")
+    if talk is not None and (mode != "agent" or isinstance(talk, bool)
+                             or not isinstance(talk, int | float) or talk <= 0):
+        raise PersonaError(f"{where}: talk_s {talk!r} is for answer: agent, seconds > 0")
+    return float(talk) if talk else None
+
+
+def _echo(where: str, echo: Any) -> dict[str, Any] | None:
+    """`echo: {ms: delay, gain: 0..1}`, or None."""
+    if echo is not None and not (isinstance(echo, dict) and set(echo) <= {"ms", "gain"}
+                                 and isinstance(echo.get("ms"), int) and echo["ms"] >= 0
+                                 and isinstance(echo.get("gain", 0.5), int | float)):
+        raise PersonaError(f"{where}: echo {echo!r} must be {{ms: delay, gain: 0..1}}")
+    return echo

@@ -1,0 +1,239 @@
+"""Dry-runs: rehearse a campaign against simulated customers before it dials people.
+
+`rehearse()` starts everything privately — its own Redis on a free port, the customer
+simulator with the campaign's personas (script_dir/personas.yml, or a given file), a
+worker whose trunk is that simulator — so a production worker on the same broker or host
+can never take one of these calls, and they can never leave the machine. It copies the
+campaign into a `dry_run` rehearsal (one contact per persona, the script's fields taken
+from the campaign's first contact), runs it over real SIP on loopback, and stops what it
+started. `rehearsal_report()` shows each persona's transcript and disposition and flags
+every turn where the robot fell back, reprompted, or understood something other than
+what the persona said (the NLU's reading of the persona's own text is the truth).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from campaigns.db import Database
+from campaigns.lifecycle import CampaignError, change_status, create_draft, progress
+from campaigns.list_imports import add_contacts
+from campaigns.models import Campaign, Contact
+from campaigns.report import campaign_report
+from campaigns.settings import CampaignSettings
+from dialer.sandbox.personas import Persona, load_personas
+from dialer.sandbox.stack import simulated_agents, spawn, start_redis, stop_process, wait_for_line
+
+CALLING_MODES = ("answer", "machine", "busy", "no_answer", "decline")
+
+
+def free_port() -> int:
+    """A port free for both UDP (SIP) and TCP (Redis) on loopback, right now."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = int(u.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def personas_for(script_dir: str | Path, personas: Path | None = None) -> tuple[Path,
+                                                                             dict[str, Persona]]:
+    path = Path(personas) if personas else Path(script_dir) / "personas.yml"
+    if not path.is_file():
+        raise CampaignError(f"{path}: no personas to rehearse with; write one persona per "
+                            "kind of customer (see campaigns/examples/demo/personas.yml)")
+    return path, load_personas(path)
+
+
+def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = None,
+                      processes: int = 2) -> int:
+    """Create the rehearsal: a dry_run copy of the campaign with one contact per persona
+    that will take a call. Fast; the web app does it in the request, so the page shows
+    the rehearsal at once."""
+    with db.session() as s:
+        original = s.get(Campaign, campaign_id)
+        if original is None:
+            raise CampaignError(f"no campaign with id {campaign_id}")
+        if original.rehearsal_of is not None:
+            raise CampaignError(f"campaign {campaign_id} is itself a dry-run; rehearse "
+                                f"campaign {original.rehearsal_of} instead")
+        script_dir, name, region = original.script_dir, original.name, original.region
+        # It sounds like the campaign; it never dials through the campaign's trunk (nor
+        # with its caller ID: that belongs to the trunk).
+        sound = {"voice": original.voice}
+        first = s.scalar(select(Contact.fields).where(Contact.campaign_id == campaign_id)
+                         .order_by(Contact.id).limit(1))
+    _, cast = personas_for(script_dir, personas)
+    callable_cast = [p for p in cast.values() if p.answer in CALLING_MODES]
+    if not callable_cast:
+        raise CampaignError("none of the personas takes calls (answer: "
+                            + ", ".join(CALLING_MODES) + ")")
+    fields = dict(first or {})
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    rehearsal = create_draft(
+        db, name=f"{name} · dry-run {stamp}", script_dir=Path(script_dir), region=region,
+        dry_run=True, rehearsal_of=campaign_id, max_concurrent=processes,
+        max_cps=float(processes), max_attempts=1, ring_timeout_s=8, **sound)
+    add_contacts(db, rehearsal, [(p.number, {**fields, "persona": p.name})
+                                 for p in callable_cast])
+    return rehearsal
+
+
+def rehearsals_under_way(db: Database, timeout_s: float, up_to: int | None = None) -> int:
+    """Dry-runs of any campaign started and not over (one whose runner died is over
+    after its deadline); `up_to`: only those with an id up to it (the earlier ones)."""
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import func
+
+    since = datetime.now(UTC) - timedelta(seconds=timeout_s + 300)
+    query = select(func.count(Campaign.id)).where(
+        Campaign.rehearsal_of.is_not(None), Campaign.status.in_(("draft", "running")),
+        Campaign.created_at > since)
+    if up_to is not None:
+        query = query.where(Campaign.id <= up_to)
+    with db.session() as s:
+        return int(s.scalar(query) or 0)
+
+
+def run_rehearsal(db: Database, settings: CampaignSettings, rehearsal: int,
+                  personas: Path | None = None, timeout: float = 600, processes: int = 2,
+                  log_dir: Path | None = None) -> None:
+    """Call the rehearsal's personas; on any failure the rehearsal is stopped (so the
+    page never shows it running forever) and the error raised."""
+    try:
+        _run(db, settings, rehearsal, personas, timeout, processes, log_dir)
+    except BaseException:
+        if progress(db, rehearsal)["status"] in ("draft", "running", "paused"):
+            change_status(db, rehearsal, "stop")
+        raise
+
+
+def rehearse(db: Database, settings: CampaignSettings, campaign_id: int,
+             personas: Path | None = None, timeout: float = 600, processes: int = 2,
+             log_dir: Path | None = None) -> int:
+    """Run a dry-run of the campaign; returns the rehearsal's id (its report: below)."""
+    rehearsal = prepare_rehearsal(db, campaign_id, personas, processes)
+    run_rehearsal(db, settings, rehearsal, personas, timeout, processes, log_dir)
+    return rehearsal
+
+
+def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Path | None,
+         timeout: float, processes: int, log_dir: Path | None) -> None:
+    with db.session() as s:
+        c = s.get(Campaign, rehearsal)
+        if c is None or c.rehearsal_of is None:
+            raise CampaignError(f"campaign {rehearsal} is not a dry-run")
+        script_dir, campaign_id = c.script_dir, c.rehearsal_of
+    path, _ = personas_for(script_dir, personas)
+    logs = (log_dir or settings.data_dir / "logs" / f"dry-run-{campaign_id}").resolve()
+    logs.mkdir(parents=True, exist_ok=True)
+    broker_port, sip_port = free_port(), free_port()
+    env = dict(os.environ,
+               DIALER_BROKER_URL=f"redis://127.0.0.1:{broker_port}/0",
+               DIALER_SIP_TRUNK=f"127.0.0.1:{sip_port}",
+               DIALER_RTP_PORT_BASE=str(52000 + (broker_port % 20) * 200),
+               DIALER_DATABASE_URL=db.url,
+               # Its worker dials this rehearsal and nothing else, never a real campaign,
+               # and refuses to start with a trunk off this machine.
+               DIALER_SANDBOX="1", DIALER_SANDBOX_CAMPAIGN=str(rehearsal))
+    # Nothing of production: no registrar, and the ACD is the private Redis (real agents
+    # are never offered a rehearsal's calls; the personas' simulated agents are).
+    for key in ("DIALER_SIP_REGISTRAR", "DIALER_SIP_USERNAME", "DIALER_SIP_PASSWORD",
+                "DIALER_SIP_OUTBOUND_PROXY", "DIALER_ACD_URL"):
+        env.pop(key, None)
+    exe = [sys.executable, "-m", "dialer.cli"]
+    with ExitStack() as stack:
+        redis_proc = start_redis(env["DIALER_BROKER_URL"], logs / "redis")
+        if redis_proc is not None:
+            stack.callback(stop_process, redis_proc)
+        sim_log, worker_log = logs / "simulator.log", logs / "worker.log"
+        for log in (sim_log, worker_log):
+            log.unlink(missing_ok=True)
+        sim = spawn(exe + ["simulate", "--personas", str(path), "--port", str(sip_port),
+                            "--rtp-port", str(int(env["DIALER_RTP_PORT_BASE"]) + 3000)],
+                     sim_log, env)
+        stack.callback(stop_process, sim)
+        work = spawn(exe + ["worker", "--processes", str(processes)], worker_log, env)
+        stack.callback(stop_process, work, 30)
+        wait_for_line(sim_log, '"event": "ready"', sim, 90)
+        wait_for_line(worker_log, "ready.", work, 180)
+        simulated_agents(env["DIALER_BROKER_URL"], path, sip_port)
+        change_status(db, rehearsal, "start")
+        end = time.monotonic() + timeout
+        while progress(db, rehearsal)["status"] != "finished":
+            if time.monotonic() > end:
+                raise CampaignError(f"the dry-run did not finish within {timeout:.0f}s; "
+                                    f"see {logs}")
+            if work.poll() is not None:
+                raise CampaignError(f"the dry-run's worker stopped; see {worker_log}")
+            time.sleep(0.5)
+
+
+def rehearsal_report(db: Database, rehearsal_id: int,
+                     personas: Path | None = None) -> dict[str, Any]:
+    """The rehearsal's calls, one per persona, with every turn flagged where the robot
+    fell back, reprompted or misunderstood."""
+    from dialer.conversation.kit import load_kit
+
+    report = campaign_report(db, rehearsal_id)
+    with db.session() as s:
+        c = s.get(Campaign, rehearsal_id)
+        assert c is not None
+        script_dir, original = c.script_dir, c.rehearsal_of
+        fields = {ct.phone: ct.fields for ct in s.scalars(
+            select(Contact).where(Contact.campaign_id == rehearsal_id))}
+    _, cast = personas_for(script_dir, personas)
+    nlu = load_kit(script_dir).nlu
+    out = []
+    flagged = 0
+    for call in report["calls"]:
+        persona = cast.get(call["phone"])
+        said = [r.text for r in (persona.replies if persona else ()) if r.kind == "say"]
+        expected = [nlu.parse(t)["intent"]["name"] for t in said]
+        turns, k, last_bot_node, asking = [], 0, None, False
+        answers = [t.get("confirmation") for t in call["turns"] if t["speaker"] == "customer"]
+        for t in call["turns"]:
+            flags, truth = [], None
+            if t["speaker"] == "customer":
+                truth = said[k] if k < len(said) else None
+                if t["intent"] in (None, "nlu_fallback"):
+                    flags.append("fell back: not understood")
+                elif k < len(expected) and expected[k] != t["intent"]:
+                    flags.append(f"misunderstood: {said[k]!r} means {expected[k]}, "
+                                 f"understood {t['intent']}")
+                asking = t.get("confirmation") == "asked"
+                if asking:  # the robot was unsure before an irreversible action
+                    answer = answers[k + 1] if k + 1 < len(answers) else None
+                    flags.append(f"asked to confirm {t['intent']}: answered "
+                                 f"{answer or 'nothing'}")
+                k += 1
+            elif t["node"] is not None and t["node"] == last_bot_node and not asking:
+                flags.append("reprompted")  # (the confirmation question is not)
+            if t["speaker"] == "bot":
+                last_bot_node, asking = t["node"], False
+            flagged += bool(flags)
+            turns.append({**t, "said": truth, "flags": flags})
+        out.append({"persona": persona.name if persona else fields.get(call["phone"], {})
+                    .get("persona", "?"), "phone": call["phone"],
+                    "disposition": call["disposition"], "reason": call["reason"],
+                    "end_node": call["end_node"], "turns": turns,
+                    "flags": sum(bool(t["flags"]) for t in turns)})
+    return {"rehearsal": report["campaign"], "campaign_id": original,
+            "dispositions": report["dispositions"], "flagged_turns": flagged, "calls": out}

@@ -1,0 +1,226 @@
+"""The web app: login, roles, the admin's user page, campaigns, and the JSON API.
+
+Pages are rendered on the server (Jinja2) with one vendored style sheet; nothing is
+loaded from another site. Every route names the roles it allows (`allow`, see
+dialer/web/auth.py). The API is described by /api/openapi.json and, for people, /api/docs.
+In front of it all, dialer/web/guard.py caps request bodies, refuses an anonymous body
+before it is read and adds the security headers. Logins are paced by the client's
+address (campaigns/users.py): behind a proxy, let uvicorn trust it
+(FORWARDED_ALLOW_IPS), or every client looks like the proxy.
+
+Each area's routes are a module-level router (dialer/web/routes/); what they need of
+the app (the database, settings, the user, the page renderer) they take as the
+dependencies of dialer/web/deps.py, which read it from `app.state`. This module holds
+the doors (logging in and out, the home page) and `create_app`, which builds the app,
+puts its state in place and includes the routers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from redis import RedisError
+
+from campaigns.db import Database
+from campaigns.settings import CampaignSettings
+from campaigns.users import LoginThrottled, UserError, login, logout
+from dialer.settings import DialerSettings
+from dialer.web import errors as web_errors
+from dialer.web import guard as web_guard
+from dialer.web.auth import (
+    ANY_ROLE,
+    LOGIN_CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    LoginRequired,
+    allow,
+    check_routes,
+)
+from dialer.web.deps import Db, Render, SecureCookies, User
+from dialer.web.import_jobs import ImportJobs
+from dialer.web.pages import HERE, Pages
+from dialer.web.routes import (
+    acd_events,
+    agents,
+    apidocs,
+    calls,
+    campaign_api,
+    campaign_pages,
+    cdr,
+    dashboards,
+    dnc,
+    dry_runs,
+    imports,
+    ops,
+    trunks,
+    users,
+    wallboard,
+)
+
+router = APIRouter()
+# The routers in the order their routes are matched (and listed in the API's docs).
+ROUTERS = (router, apidocs.router, campaign_pages.router, campaign_api.router,
+           users.router, imports.router, dry_runs.router, dnc.router, agents.router,
+           acd_events.router, dashboards.router, calls.router, wallboard.router,
+           cdr.router, ops.router, trunks.router)
+
+
+class LoginIn(BaseModel):
+    username: str
+    password: str
+
+
+def create_app(settings: CampaignSettings | None = None, *,
+               secure_cookies: bool | None = None, web: web_guard.WebSettings | None = None
+               ) -> FastAPI:
+    """The app. Cookies are Secure unless `secure_cookies` (or, when None,
+    DIALER_WEB_SECURE_COOKIES) is false, for plain http on a developer's machine."""
+    settings = settings or CampaignSettings()
+    web = web or web_guard.WebSettings()
+    if secure_cookies is None:
+        secure_cookies = web.secure_cookies
+    db = Database(settings.resolved_database_url())
+    db.migrate()
+    app = FastAPI(title="dialer", version="0.1.0", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.state.db, app.state.settings = db, settings
+    app.state.dialer_settings = DialerSettings()
+    app.state.secure_cookies = secure_cookies
+    app.state.pages = Pages()
+    app.state.import_jobs = ImportJobs(db, settings)
+    app.state.metrics_registry = ops.registry(db, app.state.dialer_settings)
+    app.exception_handler(LoginRequired)(_to_login)
+    app.exception_handler(HTTPException)(_errors)
+    app.exception_handler(RedisError)(agents.acd_down)
+    for each in ROUTERS:
+        app.include_router(each)
+    web_errors.install(app)
+    check_routes(app.routes)
+    app.state.body_limits = web_guard.install(app, db, settings, web)
+    return app
+
+
+async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+
+async def _errors(request: Request, exc: HTTPException) -> Response:
+    """JSON for the API, the error page for people."""
+    headers = getattr(exc, "headers", None)
+    if request.url.path.startswith("/api/") or exc.status_code < 400:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=headers)
+    pages: Pages = request.app.state.pages
+    response = pages.render(request, "error.html", status=exc.status_code,
+                            status_code=exc.status_code, detail=exc.detail)
+    response.headers.update(headers or {})
+    return response
+
+
+def _set_session(response: Response, token: str, secure: bool) -> None:
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                        secure=secure, path="/")
+
+
+def _client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: an open redirect would make our login page a phisher's
+    tool."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+# -- public -------------------------------------------------------------------------
+@router.get("/healthz", dependencies=[allow(PUBLIC)])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/login", response_class=HTMLResponse, dependencies=[allow(PUBLIC)])
+def login_page(page: Render, secure: SecureCookies, next: str = "/") -> Response:
+    token = secrets.token_urlsafe(24)
+    response = page("login.html", next=_safe_next(next), login_csrf=token)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=secure, path="/login")
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[allow(PUBLIC)])
+def login_submit(request: Request, db: Db, page: Render, secure: SecureCookies,
+                 username: Annotated[str, Form()], password: Annotated[str, Form()],
+                 csrf_token: Annotated[str, Form()] = "",
+                 next: Annotated[str, Form()] = "/") -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf_token):
+        raise HTTPException(403, "the login form expired: reload the page and try again")
+    try:
+        token, _user = login(db, username, password, address=_client_address(request))
+    except UserError as exc:
+        fresh = secrets.token_urlsafe(24)
+        wait = exc.retry_after if isinstance(exc, LoginThrottled) else None
+        response = page("login.html", status=401 if wait is None else 429,
+                        next=_safe_next(next), login_csrf=fresh, error=str(exc),
+                        username=username)
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict",
+                            secure=secure, path="/login")
+        return response
+    done = RedirectResponse(_safe_next(next), status_code=303)
+    _set_session(done, token, secure)
+    done.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return done
+
+
+@router.post("/api/login", dependencies=[allow(PUBLIC)])
+def api_login(request: Request, db: Db, secure: SecureCookies, body: LoginIn) -> JSONResponse:
+    """Log in for the API: the session cookie is set, and the CSRF token to send as
+    `X-CSRF-Token` with every POST, PATCH or DELETE is returned. Too many attempts
+    from one address get 429 with Retry-After."""
+    try:
+        token, user = login(db, body.username, body.password,
+                            address=_client_address(request))
+    except LoginThrottled as exc:
+        raise HTTPException(429, str(exc),
+                            headers={"Retry-After": str(exc.retry_after)}) from None
+    except UserError as exc:
+        raise HTTPException(401, str(exc)) from None
+    response = JSONResponse({"username": user.username, "role": user.role,
+                             "csrf_token": user.csrf_token})
+    _set_session(response, token, secure)
+    return response
+
+
+# -- any logged-in user ---------------------------------------------------------------
+@router.post("/logout", dependencies=[allow(*ANY_ROLE)])
+def logout_submit(request: Request, db: Db) -> RedirectResponse:
+    logout(db, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/api/logout", dependencies=[allow(*ANY_ROLE)])
+def api_logout(request: Request, db: Db) -> dict[str, bool]:
+    logout(db, request.cookies.get(SESSION_COOKIE))
+    return {"logged_out": True}
+
+
+@router.get("/", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
+def home(page: Render) -> HTMLResponse:
+    return page("home.html")
+
+
+@router.get("/api/me", dependencies=[allow(*ANY_ROLE)])
+def api_me(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "role": user.role,
+            "csrf_token": user.csrf_token}

@@ -1,0 +1,122 @@
+"""What the campaign routes share: the scripts and voices a campaign can choose, the
+new/edit form's values checked (or a stored campaign as the form's values), and a
+campaign as its pages show it, or 404."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException
+
+from campaigns.db import Database
+from campaigns.lifecycle import CampaignError, schedule_options
+from campaigns.queries.campaigns import campaign_view, contact_fields
+from campaigns.settings import CampaignSettings
+from campaigns.trunks import list_trunks
+
+RETRY_FIELDS = ("busy", "no_answer", "failed", "machine", "dead_air")
+# The examples shipped with the product (campaigns/examples at the checkout's root).
+EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns" / "examples"
+
+
+def script_dirs(settings: CampaignSettings) -> list[Path]:
+    """Scripts a campaign can use: the examples shipped with the product and any
+    directory with script.yml + nlu.yml under DIALER_DATA_DIR/scripts."""
+    roots = [EXAMPLES, settings.data_dir / "scripts"]
+    return sorted(d for root in roots if root.is_dir() for d in root.iterdir()
+                  if (d / "script.yml").is_file() and (d / "nlu.yml").is_file())
+
+
+def voice_choices() -> list[tuple[str, str]]:
+    """The TTS voices a campaign can choose (espeak-ng through pyttsx3), cached."""
+    global _VOICES
+    if _VOICES is None:
+        try:
+            from voices.tts import installed_voices
+
+            _VOICES = list(installed_voices())
+        except Exception:  # noqa: BLE001 - no espeak-ng: only the workers' default voice
+            _VOICES = []
+    return _VOICES
+
+
+_VOICES: list[tuple[str, str]] | None = None
+
+
+def choices(db: Database, settings: CampaignSettings,
+            scripts: list[Path] | None = None) -> dict[str, Any]:
+    """What the new and edit pages offer to choose from."""
+    return {"scripts": script_dirs(settings) if scripts is None else scripts,
+            "voices": voice_choices(), "retry_fields": RETRY_FIELDS,
+            "trunks": list_trunks(db)}
+
+
+def form_options(form: dict[str, str], scripts: list[Path]) -> dict[str, Any]:
+    """A campaign's settings from the new/edit form, checked (CampaignError/ValueError
+    say what to fix)."""
+    chosen = next((d for d in scripts if str(d) == form.get("script")), None)
+    if chosen is None:
+        raise CampaignError("choose one of the listed scripts")
+    voice = form.get("voice", "").strip()
+    if voice and voice not in {v for v, _ in voice_choices()}:
+        raise CampaignError(f"voice {voice!r} is not installed; choose one of the list")
+    options = schedule_options(
+        f"{form.get('window_start', '09:00')}-{form.get('window_end', '20:00')}",
+        form.get("first_day") or None, form.get("last_day") or None,
+        float(form.get("max_cps") or 1), [f"{k}={form[f'retry_{k}']}" for k in RETRY_FIELDS
+                                          if form.get(f"retry_{k}", "").strip()],
+        False)
+    options.pop("dry_run")  # never from a form: dry-runs are rehearsals (POST .../dry-runs)
+    for key, default in (("max_concurrent", 2), ("max_attempts", 1), ("retry_delay_s", 600),
+                         ("ring_timeout_s", 25)):
+        try:
+            options[key] = int(form.get(key) or default)
+        except ValueError:
+            raise CampaignError(f"{key.replace('_', ' ')} {form.get(key)!r} must be a whole "
+                                "number") from None
+    return {**options, "script_dir": chosen, "voice": voice or None,
+            "trunk": form.get("trunk", "").strip() or None,
+            "caller_id": form.get("caller_id", "").strip() or None,
+            "region": (form.get("region") or "KR").strip().upper()}
+
+
+def campaign_form(c: dict[str, Any]) -> dict[str, str]:
+    """A stored campaign as the edit form's values."""
+    start, _, end = c["window"].partition("-")
+    return {"name": c["name"], "script": c["script_dir"], "region": c["region"],
+            "caller_id": c["caller_id"] or "", "voice": c["voice"] or "",
+            "trunk": c["trunk"] or "", "window_start": start, "window_end": end,
+            "first_day": str(c["first_day"] or ""), "last_day": str(c["last_day"] or ""),
+            "max_concurrent": str(c["max_concurrent"]), "max_cps": str(c["max_cps"]),
+            "max_attempts": str(c["max_attempts"]), "retry_delay_s": str(c["retry_delay_s"]),
+            "ring_timeout_s": str(c["ring_timeout_s"]),
+            **{f"retry_{k}": str(v) for k, v in c["retry_delays"].items()}}
+
+
+def campaign_or_404(db: Database, campaign_id: int) -> dict[str, Any]:
+    c = campaign_view(db, campaign_id)
+    if c is None:
+        raise HTTPException(404, f"no campaign {campaign_id}")
+    return c
+
+
+def check_script_fields(db: Database, script_dir: Path | str, campaign_id: int) -> None:
+    """A new script for a campaign with contacts must find its {fields} in them."""
+    from dialer.conversation.kit import read_campaign
+    from dialer.conversation.script import ScriptError
+
+    fields = contact_fields(db, campaign_id)
+    try:
+        script, _ = read_campaign(script_dir)
+        if fields is not None:
+            script.check_fields(fields, "the campaign's contacts")
+    except ScriptError as exc:
+        raise CampaignError(str(exc)) from None
+
+
+def actions(status: str) -> list[str]:
+    """The status changes a person may ask for (a campaign finishes by itself)."""
+    from campaigns.lifecycle import TRANSITIONS
+
+    return [a for a in TRANSITIONS.get(status, {}) if a != "finish"]

@@ -1,0 +1,149 @@
+"""The live wallboard: calls under way by state, agents by state, the queues and their
+longest wait, and the last 15 minutes. It is pushed to the browser as server-sent
+events: a snapshot every few seconds and at once on every ACD change."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from redis import RedisError
+
+from campaigns import analytics
+from campaigns.db import Database
+from campaigns.queries.calls import calls_under_way
+from campaigns.statuses import AttemptStatus
+from dialer.handoff.acd import Acd
+from dialer.settings import DialerSettings
+from dialer.web.auth import allow
+from dialer.web.deps import Db, Dialer, Render
+from dialer.web.roles import WALLBOARD_ROLES
+
+WALLBOARD_WINDOW = timedelta(minutes=15)
+WALLBOARD_EVERY_S = 3.0
+router = APIRouter()
+
+
+def acd(settings: DialerSettings) -> Acd | None:
+    url = settings.resolved_acd_url
+    return None if url is None else Acd.shared(url)
+
+
+def wallboard(db: Database, settings: DialerSettings) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    active = calls_under_way(db)
+    recent = analytics.metrics(*analytics.load(db, None, now - WALLBOARD_WINDOW, None))
+    out: dict[str, Any] = {
+        "at": now.isoformat(), "acd": False,
+        "calls": {"dialing": active.get(AttemptStatus.DIALING, 0),
+                  "with_robot": active.get(AttemptStatus.ANSWERED, 0),
+                  "waiting_for_agent": 0, "with_agent": 0},
+        "agents": {}, "queues": [], "queue_length": 0, "longest_wait_s": 0.0,
+        "last_15_min": {k: recent[k] for k in (
+            "attempts", "answered", "live_contacts", "conversions", "handoffs",
+            "abandoned", "abandon_rate", "latency_p50_ms")},
+    }
+    a = acd(settings)
+    if a is None:
+        return out
+    try:
+        live = a.live_calls()
+        agents = a.agents()
+    except RedisError:
+        return out
+    with_acd(out, live, agents)
+    return out
+
+
+def with_acd(out: dict[str, Any], live: list[dict[str, Any]],
+             agents: list[dict[str, Any]]) -> None:
+    """The ACD's side of the board: the agents, the queues, the calls with agents."""
+    waiting = [c for c in live if c.get("state") in ("waiting", "offered")]
+    with_agent = sum(c.get("state") == "connected" for c in live)
+    queues: dict[str, list[float]] = {}
+    for c in waiting:
+        queues.setdefault(c.get("queue", "?"), []).append(float(c["waited_s"]))
+    out.update({
+        "acd": True,
+        "agents": dict(Counter(ag["state"] for ag in agents)),
+        "queues": [{"queue": q, "waiting": len(w), "longest_wait_s": max(w)}
+                   for q, w in sorted(queues.items())],
+        "queue_length": len(waiting),
+        "longest_wait_s": max((float(c["waited_s"]) for c in waiting), default=0.0),
+    })
+    # handed-off calls are still "answered" in the database: split them out
+    out["calls"]["waiting_for_agent"] = len(waiting)
+    out["calls"]["with_agent"] = with_agent
+    out["calls"]["with_robot"] = max(0, out["calls"]["with_robot"] - len(waiting)
+                                     - with_agent)
+
+
+@router.get("/wallboard", response_class=HTMLResponse, dependencies=[allow(*WALLBOARD_ROLES)])
+def wallboard_page(db: Db, settings: Dialer, page: Render) -> HTMLResponse:
+    return page("wallboard.html", board=wallboard(db, settings))
+
+
+@router.get("/api/wallboard", dependencies=[allow(*WALLBOARD_ROLES)])
+def api_wallboard(db: Db, settings: Dialer) -> dict[str, Any]:
+    """Now: active calls by state, agents by state, queue length and longest wait,
+    and the last 15 minutes' calls and abandon rate."""
+    return wallboard(db, settings)
+
+
+async def snapshots(request: Request, db: Database, settings: DialerSettings,
+                    client: Any, a: Acd | None) -> AsyncIterator[str]:
+    """A snapshot now and every WALLBOARD_EVERY_S, or as soon as the ACD changes."""
+    ps = None
+    try:
+        if client is not None and a is not None:
+            try:
+                ps = client.pubsub(ignore_subscribe_messages=True)
+                await ps.subscribe(a.p + "events")
+            except RedisError:
+                ps = None
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            snapshot = await asyncio.to_thread(wallboard, db, settings)
+            yield f"data: {json.dumps(snapshot)}\n\n"
+            if ps is None:
+                await asyncio.sleep(WALLBOARD_EVERY_S)
+                continue
+            try:  # wake early on an ACD change, then let a burst settle
+                if await ps.get_message(timeout=WALLBOARD_EVERY_S) is not None:
+                    await asyncio.sleep(0.2)
+                    while await ps.get_message(timeout=0.01) is not None:
+                        pass
+            except RedisError:
+                ps = None
+    finally:
+        if ps is not None:
+            await ps.aclose()
+        if client is not None:
+            await client.aclose()
+
+
+@router.get("/api/wallboard/events", dependencies=[allow(*WALLBOARD_ROLES)])
+async def wallboard_events(request: Request, db: Db, settings: Dialer) -> StreamingResponse:
+    """Server-sent events: a wallboard snapshot every 3 s, and at once after an ACD
+    change (a call queued, offered, connected, abandoned; an agent's state)."""
+    import redis.asyncio as aredis
+
+    url = settings.resolved_acd_url
+    client = aredis.Redis.from_url(url, decode_responses=True) if url else None
+    a = acd(settings)
+    if client is not None:
+        try:
+            await client.ping()
+        except RedisError as exc:  # the browser's EventSource tries again by itself
+            await client.aclose()
+            raise HTTPException(503, f"the ACD (Redis) does not answer: {exc}") from None
+    return StreamingResponse(snapshots(request, db, settings, client, a),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store",
+                                      "X-Accel-Buffering": "no"})
