@@ -11,6 +11,9 @@
   // queue comes back empty (its Redis restarted) the console puts them back there.
   var PRESENCE = "dialer.agent.presence";
   var lostQueue = false;
+  // Bumped each time the queue is found gone: an answer to a request sent before that
+  // says nothing about now (it would put a green "ready" back over the outage).
+  var outages = 0;
 
   function remember(agent) {
     if (["ready", "not_ready", "wrap_up"].indexOf(agent.state) >= 0) {
@@ -25,13 +28,14 @@
   function unreachable(yes) {
     lostQueue = yes;
     $("unreachable").hidden = !yes;
-    if (yes) { view.agent = {state: "unreachable"}; render(); }
+    if (yes) { outages += 1; view.agent = {state: "unreachable"}; render(); }
   }
 
   function refresh(ev) {
     if (ev && ev.type === "lost") { unreachable(true); return Promise.resolve(); }
-    var restoring = ev && ev.recovered;
+    var restoring = ev && ev.recovered, sentIn = outages;
     return ACD.request("GET", "/api/agent/state").then(function (data) {
+      if (sentIn !== outages) return;  // asked before the queue went away
       unreachable(false);
       var before = JSON.parse(sessionStorage.getItem(PRESENCE) || "null");
       if (restoring && before && data.agent.state === "offline") return restore(before);
@@ -60,10 +64,15 @@
     }).catch(ACD.showError);
   }
 
-  function act(url, body) {
+  // `presence`: the answer is the agent's new state at the queue, remembered even when
+  // the queue goes away before the console's next look (it is what they chose).
+  function act(url, body, presence) {
     ACD.showError(null);
     $("restored").hidden = true;
-    return ACD.request("POST", url, body || {}).then(refresh).catch(ACD.showError);
+    return ACD.request("POST", url, body || {}).then(function (agent) {
+      if (presence && agent && agent.state) remember(agent);
+      return refresh();
+    }).catch(ACD.showError);
   }
 
   function render() {
@@ -160,15 +169,15 @@
   setInterval(tick, 1000);  // the clocks only: the data itself is pushed
 
   $("login").onclick = function () {
-    act("/api/agent/login", {auto_accept: $("auto-accept").checked});
+    act("/api/agent/login", {auto_accept: $("auto-accept").checked}, true);
   };
-  $("ready").onclick = function () { act("/api/agent/ready"); };
+  $("ready").onclick = function () { act("/api/agent/ready", {}, true); };
   $("not-ready").onclick = function () {
-    act("/api/agent/not-ready", {reason: $("not-ready-reason").value});
+    act("/api/agent/not-ready", {reason: $("not-ready-reason").value}, true);
   };
   $("logout").onclick = function () {
     sessionStorage.removeItem(PRESENCE);  // left on purpose: not to be restored
-    act("/api/agent/logout");
+    act("/api/agent/logout", {}, true);
   };
   $("accept").onclick = function () { act("/api/agent/accept", {call: shownCall}); };
   $("reject").onclick = function () { act("/api/agent/reject", {call: shownCall}); };
