@@ -130,6 +130,7 @@ class SentenceEmbeddingFeaturizer(Component):
         # The training examples' embeddings (unit rows), for each reply's similarity to
         # its nearest example (Message.similarity, the out-of-scope check on meaning).
         self.examples: np.ndarray | None = None
+        self._just_trained: list[str] | None = None
 
     def _open(self) -> None:
         name = self.config["embedding_model"]
@@ -141,6 +142,9 @@ class SentenceEmbeddingFeaturizer(Component):
         self.examples = None
         if self.encoder is not None:
             self.examples = self._encode([m.text for m in messages])
+            # NluModel.train passes the same messages to process_batch next: one encoding
+            # serves both (the encoder was most of the training time on large data).
+            self._just_trained = [m.text for m in messages]
 
     def process(self, message: Message) -> None:
         self.process_batch([message])
@@ -148,7 +152,12 @@ class SentenceEmbeddingFeaturizer(Component):
     def process_batch(self, messages: list[Message]) -> None:
         if self.encoder is None:
             return
-        vectors = self._encode([m.text for m in messages])
+        texts = [m.text for m in messages]
+        if self._just_trained == texts and self.examples is not None:
+            vectors = self.examples.copy()
+        else:
+            vectors = self._encode(texts)
+        self._just_trained = None
         # No words, no meaning: an empty or punctuation-only reply is like no example.
         vectors[[i for i, m in enumerate(messages) if not m.tokens]] = 0.0
         if self.examples is not None and len(self.examples):

@@ -130,3 +130,23 @@ def test_saved_model_with_embeddings_loads_and_refuses_another_encoder(
         encoding="utf-8")
     with pytest.raises(NluModelError, match="embedding_model: /nonexistent"):
         NluModel.load(tmp_path / "m")
+
+
+def test_training_encodes_each_example_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = shared_encoder("use-multilingual")
+    seen: list[str] = []
+    real = encoder.encode
+
+    def counting(texts: list[str]) -> Any:
+        seen.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    data = load_training_data(ROOT / "bench" / "data" / "en_dental" / "train.yml")
+    model = NluModel.train(data)
+    assert len(seen) == len(data.examples)
+    # ...and the saved similarity table is the training examples' own: each is its own
+    # nearest example.
+    for example in data.examples[:5]:
+        parsed = model.parse(example.text)
+        assert parsed["intent"]["name"] == example.intent
