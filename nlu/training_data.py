@@ -17,6 +17,11 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from nlu.yaml_nodes import NluDataError, grammar_flag
+from nlu.yaml_nodes import line_of as _line
+from nlu.yaml_nodes import mapping as _mapping
+from nlu.yaml_nodes import scalar as _scalar
+
 FALLBACK_INTENT = "nlu_fallback"
 _STR_TAG = "tag:yaml.org,2002:str"
 _ITEM_KINDS = ("intent", "synonym", "regex", "lookup")
@@ -31,16 +36,6 @@ _ENTITY_JSON_KEYS = {"entity", "value", "role", "group"}
 _ANNOTATION = re.compile(
     r"\[(?P<text>[^\[\]]+)\]"
     r"(?:\((?P<short>[^()]*)\)|(?P<json>\{[^{}]*\})|(?P<list>\[\s*\{.*?\}\s*\]))")
-
-
-class NluDataError(ValueError):
-    """A mistake in an NLU training file, as one line: `<file>:<line>: <problem>; <fix>`."""
-
-    def __init__(self, file: Path | str, line: int | None, problem: str, fix: str) -> None:
-        self.file, self.line = str(file), line
-        self.problem, self.fix = _one_line(problem), _one_line(fix)
-        where = f"{self.file}:{line}" if line else self.file
-        super().__init__(f"{where}: {self.problem}; {self.fix}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +54,9 @@ class Example:
     intent: str
     entities: tuple[Entity, ...] = ()
     source: str = ""  # "file:line"
+    # False: teaches the NLU only, never put in the recogniser's phrase list (metadata
+    # `grammar: false` on the example or its intent block; see nlu/metadata.py).
+    grammar: bool = True
 
 
 @dataclass
@@ -74,6 +72,10 @@ class TrainingData:
 
     def examples_for(self, intent: str) -> list[str]:
         return [e.text for e in self.examples if e.intent == intent]
+
+    def phrases_for(self, intent: str) -> list[str]:
+        """The examples of `intent` the recogniser may hear as whole phrases."""
+        return [e.text for e in self.examples if e.intent == intent and e.grammar]
 
     def entity_names(self) -> list[str]:
         return sorted({en.entity for e in self.examples for en in e.entities})
@@ -194,34 +196,39 @@ def _load_item(path: Path, node: Node, data: TrainingData) -> None:
         raise NluDataError(path, _line(keys["examples"][1]), f"{kind} `{name}` has no examples",
                            "add lines like `- an example` under `examples: |`")
     if kind == "intent":
-        for raw, line in lines:
+        block = grammar_flag(path, keys["metadata"][1] if "metadata" in keys else None)
+        for raw, line, meta in lines:
             text, entities = parse_annotations(raw, path, line)
             if _has_stray_bracket(raw):
                 data.warnings.append(f"{path}:{line}: example `{raw}` has a bracket that "
                                      "annotates no entity; it is kept as text (as Rasa reads "
                                      "it). Annotate entities as [text](entity)")
-            data.examples.append(Example(text, name, entities, f"{path}:{line}"))
+            own = grammar_flag(path, meta)
+            data.examples.append(Example(text, name, entities, f"{path}:{line}",
+                                         grammar=(block if own is None else own) is not False))
             for en in entities:
                 if en.value != text[en.start:en.end]:
                     _add_synonym(data, text[en.start:en.end], en.value, f"{path}:{line}")
     elif kind == "synonym":
-        for raw, line in lines:
+        for raw, line, _ in lines:
             _add_synonym(data, raw, name, f"{path}:{line}")
     elif kind == "regex":
-        for raw, line in lines:
+        for raw, line, _ in lines:
             try:
                 re.compile(raw)
             except re.error as e:
                 raise NluDataError(path, line, f"regex `{name}` does not compile: {e.msg} "
                                    f"at position {e.pos}",
                                    "fix the pattern (a Python regular expression)") from None
-        data.regexes.setdefault(name, []).extend(raw for raw, _ in lines)
+        data.regexes.setdefault(name, []).extend(raw for raw, _, _ in lines)
     else:
-        data.lookups.setdefault(name, []).extend(raw for raw, _ in lines)
+        data.lookups.setdefault(name, []).extend(raw for raw, _, _ in lines)
 
 
-def _example_lines(path: Path, node: Node, kind: str, name: str) -> Iterator[tuple[str, int]]:
-    """(example, 1-based line) pairs from a `|` block or from a list of strings/`text:`."""
+def _example_lines(path: Path, node: Node, kind: str,
+                   name: str) -> Iterator[tuple[str, int, Node | None]]:
+    """(example, 1-based line, its `metadata:` node) from a `|` block or from a list of
+    strings/`text:`."""
     if isinstance(node, ScalarNode):
         if node.style == ">":
             raise NluDataError(path, _line(node), f"examples of {kind} `{name}` use `>`, which "
@@ -244,22 +251,24 @@ def _example_lines(path: Path, node: Node, kind: str, name: str) -> Iterator[tup
             if not text:
                 raise NluDataError(path, first + i, f"empty example in {kind} `{name}`",
                                    "write the example after `- ` or delete the line")
-            yield text, first + i
+            yield text, first + i, None
     elif isinstance(node, SequenceNode):
         for entry in node.value:
+            meta = None
             if isinstance(entry, MappingNode):
                 fields = _mapping(path, entry)
                 if "text" not in fields or set(fields) - {"text", "metadata"}:
                     raise NluDataError(path, _line(entry), f"an example of {kind} `{name}` "
                                        "needs exactly `text:` (and optionally `metadata:`)",
                                        "write it as `- text: <example>`")
+                meta = fields["metadata"][1] if "metadata" in fields else None
                 entry = fields["text"][1]
             text = _scalar(path, entry, f"an example of {kind} `{name}`").strip()
             line = _line(entry) + (1 if getattr(entry, "style", None) == "|" else 0)
             if not text:
                 raise NluDataError(path, line, f"empty example in {kind} `{name}`",
                                    "write the example text or delete the entry")
-            yield text, line
+            yield text, line, meta
     else:
         raise NluDataError(path, _line(node), f"`examples` of {kind} `{name}` is a mapping",
                            "write `examples: |` followed by lines like `- an example`")
@@ -358,32 +367,3 @@ def _check_examples(data: TrainingData) -> None:
                                  f"`{other}` ({first.source}) and `{ex.intent}`; the model "
                                  "cannot tell them apart, keep it under one intent")
         by_intent[ex.intent] = ex
-
-
-def _mapping(path: Path, node: MappingNode) -> dict[str, tuple[Node, Node]]:
-    out: dict[str, tuple[Node, Node]] = {}
-    for knode, vnode in node.value:
-        key = knode.value if isinstance(knode, ScalarNode) else None
-        if not isinstance(key, str) or not key:
-            raise NluDataError(path, _line(knode), "a mapping key is not a plain name",
-                               "use keys such as `intent:` and `examples:`")
-        if key in out:
-            raise NluDataError(path, _line(knode), f"key `{key}` appears twice in one mapping",
-                               "keep one (start a new `- ` item for another intent)")
-        out[key] = (knode, vnode)
-    return out
-
-
-def _scalar(path: Path, node: Node, what: str) -> str:
-    if not isinstance(node, ScalarNode):
-        raise NluDataError(path, _line(node), f"{what} must be text, not a list or mapping",
-                           "write it as plain text")
-    return str(node.value).strip()
-
-
-def _line(node: Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -23,7 +23,7 @@ class CampaignKit:
     nlu: Any  # NluModel, or RasaHttpParser when the script names a Rasa server
 
     def phrases(self, intent: str) -> list[str]:
-        return self.data.examples_for(intent)
+        return self.data.phrases_for(intent)
 
 
 def read_campaign(script_dir: Path | str) -> tuple[Script, TrainingData]:

@@ -260,3 +260,51 @@ def test_brackets_that_are_no_annotation_are_text_as_in_rasa(tmp_path: Path, exa
     assert data.warnings == [(f"{path}:6: example `{example}` has a bracket that annotates no "
                              "entity; it is kept as text (as Rasa reads it). Annotate entities "
                              "as [text](entity)")]
+
+
+GRAMMAR_METADATA = """\
+version: "3.1"
+nlu:
+- intent: request_human
+  examples: |
+    - 상담원 연결해 주세요
+- intent: request_human
+  metadata:
+    grammar: false
+    author: mina
+  examples: |
+    - 기계 말고 사람이랑 얘기하고 싶어요
+    - 로봇은 됐고요 직원 바꿔 주세요
+- intent: opt_out
+  metadata: {grammar: false}
+  examples:
+  - text: 전화 그만 하세요
+    metadata: {grammar: true}
+  - text: 번호 지워 주세요
+  - 다시는 연락하지 마세요
+"""
+
+
+def test_grammar_false_examples_teach_the_nlu_but_are_no_phrases(tmp_path: Path) -> None:
+    data = load_training_data(write(tmp_path, GRAMMAR_METADATA))
+    # Every example is training data; an intent may come in several blocks (as in Rasa).
+    assert data.examples_for("request_human") == [
+        "상담원 연결해 주세요", "기계 말고 사람이랑 얘기하고 싶어요", "로봇은 됐고요 직원 바꿔 주세요"]
+    assert len(data.examples_for("opt_out")) == 3
+    # The recogniser listens only for the others; an example's own metadata wins.
+    assert data.phrases_for("request_human") == ["상담원 연결해 주세요"]
+    assert data.phrases_for("opt_out") == ["전화 그만 하세요"]
+    assert not data.warnings
+
+
+@pytest.mark.parametrize(("metadata", "line", "problem"), [
+    ("  metadata: {grammar: no-thanks}", 4, "metadata `grammar` must be true or false"),
+    ("  metadata: \"grammar false\"", 4, "`metadata:` must be a mapping"),
+    ("  metadata: {grammar: 0}", 4, "metadata `grammar` must be true or false"),
+])
+def test_a_grammar_flag_that_is_no_boolean_is_refused(tmp_path: Path, metadata: str, line: int,
+                                                       problem: str) -> None:
+    text = f'version: "3.1"\nnlu:\n- intent: affirm\n{metadata}\n  examples: |\n    - 네\n'
+    with pytest.raises(NluDataError) as err:
+        load_training_data(write(tmp_path, text))
+    assert err.value.line == line and problem in err.value.problem
