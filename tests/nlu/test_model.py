@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from nlu.model import DEFAULT_CONFIG, NluModel, NluModelError
@@ -256,15 +254,3 @@ def test_demo_campaign_understands_the_typical_replies() -> None:
     for text, intent in [("네 관심 있어요", "affirm"), ("가격이 얼마인가요", "ask_price"),
                          ("관심 없어요", "deny"), ("상담원 연결해 주세요", "request_human")]:
         assert model.parse(text)["intent"]["name"] == intent, text
-
-
-def test_parse_is_fast(model: NluModel) -> None:
-    texts = [t for t, _ in HELD_OUT] + UNRELATED
-    for text in texts:
-        model.parse(text)  # warm caches
-    timings = []
-    for i in range(400):
-        start = time.perf_counter()
-        model.parse(texts[i % len(texts)])
-        timings.append((time.perf_counter() - start) * 1000)
-    assert float(np.percentile(timings, 95)) < 5.0

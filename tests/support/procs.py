@@ -17,6 +17,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "campaigns" / "examples" / "demo"
+# Where the demo's nlu.yml starts its NLU-only paraphrases (metadata grammar: false).
+DEMO_PARAPHRASES = "# Paraphrases that teach the NLU only"
+
+
+def thin_demo(dest: Path) -> Path:
+    """A copy of the demo campaign at `dest` without its NLU-only paraphrases: the
+    author's first few examples per intent (call_later has 3), what advice is about."""
+    shutil.copytree(DEMO, dest)
+    nlu = dest / "nlu.yml"
+    text = nlu.read_text(encoding="utf-8")
+    assert DEMO_PARAPHRASES in text
+    nlu.write_text(text[:text.index(DEMO_PARAPHRASES)], encoding="utf-8")
+    return dest
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:

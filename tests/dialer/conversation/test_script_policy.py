@@ -175,9 +175,10 @@ def test_prompt_fields_must_be_columns_of_the_call_list(tmp_path: Path) -> None:
 def test_script_check_command(tmp_path: Path) -> None:
     import subprocess
 
-    from tests.support.procs import dialer_cmd
+    from tests.support.procs import dialer_cmd, thin_demo
 
-    ok = subprocess.run(dialer_cmd("script", "check", str(DEMO), "--csv",
+    thin = thin_demo(tmp_path / "thin")
+    ok = subprocess.run(dialer_cmd("script", "check", str(thin), "--csv",
                                    str(DEMO / "contacts.csv")),
                         capture_output=True, text=True, timeout=60, check=False)
     assert ok.returncode == 0 and "14 nodes from 'greeting'" in ok.stdout, ok.stderr

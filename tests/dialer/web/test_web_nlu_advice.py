@@ -4,7 +4,6 @@ and listed on the page by its script."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 from campaigns.settings import CampaignSettings
 from campaigns.users import create_user
 from dialer.web.app import create_app
+from tests.support.procs import thin_demo
 
 DEMO = Path(__file__).resolve().parents[3] / "campaigns" / "examples" / "demo"
 PASSWORD = "a long password"
@@ -22,7 +22,7 @@ PASSWORD = "a long password"
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
     data = tmp_path / "data"
-    shutil.copytree(DEMO, data / "scripts" / "mine")
+    thin_demo(data / "scripts" / "mine")
     application = create_app(CampaignSettings(data_dir=data))
     create_user(application.state.db, "mina", PASSWORD, "marketing")
     return application
