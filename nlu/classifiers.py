@@ -195,7 +195,8 @@ class FallbackClassifier(Component):
         if (top < threshold or gap < float(self.config["ambiguity_margin"])
                 or message.in_scope_score < float(self.config["out_of_scope_threshold"])
                 or (message.similarity is not None
-                    and message.similarity < float(self.config["similarity_threshold"]))):
+                    and message.similarity < float(self.config["similarity_threshold"]))
+                or (message.background_similarity or 0.0) > (message.similarity or 1.0)):
             message.intent = (FALLBACK_INTENT, threshold)
             message.intent_ranking = [(FALLBACK_INTENT, threshold), *ranking]
         else:

@@ -43,6 +43,10 @@ class Message:
     # Cosine similarity to the nearest training example (the sentence embedding's), None
     # without an embedding model; low means unlike every example: out of scope.
     similarity: float | None = None
+    # Cosine similarity to the nearest background remark (nlu/background.py); above
+    # `similarity`, the reply is more like off-topic talk than like anything the author
+    # wrote, and falls back.
+    background_similarity: float | None = None
     intent: tuple[str, float] | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
 

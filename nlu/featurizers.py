@@ -17,6 +17,8 @@ import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from nlu.background import languages_for as background_languages
+from nlu.background import remarks
 from nlu.component import Component, Message, NluModelError
 from nlu.embeddings import SentenceEncoder, shared_encoder
 
@@ -121,6 +123,12 @@ class SentenceEmbeddingFeaturizer(Component):
         # length, as has the embedding); larger lets meaning outweigh spelling. 3 was best
         # on average over our Korean, English and Chinese held-out sets (2-5 within 0.5 pt).
         "embedding_weight": 3.0,
+        # Everyday off-topic remarks a reply is compared with (nlu/background.py): auto
+        # (the languages the examples are written in), a list such as [ko, en], or false.
+        "background_remarks": "auto",
+        # A background remark at least this similar to one of the author's examples is
+        # left out: the author's intent wins.
+        "background_overlap": 0.8,
     }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -130,6 +138,8 @@ class SentenceEmbeddingFeaturizer(Component):
         # The training examples' embeddings (unit rows), for each reply's similarity to
         # its nearest example (Message.similarity, the out-of-scope check on meaning).
         self.examples: np.ndarray | None = None
+        # The background remarks' embeddings (nlu/background.py), the same way.
+        self.background: np.ndarray | None = None
         self._just_trained: list[str] | None = None
 
     def _open(self) -> None:
@@ -140,11 +150,23 @@ class SentenceEmbeddingFeaturizer(Component):
         self._open()
         self.fingerprint = self.encoder.fingerprint() if self.encoder else None
         self.examples = None
+        self.background = None
+        texts = [m.text for m in messages]
+        languages = background_languages(self.config["background_remarks"], texts)
+        overlap = self.config["background_overlap"]
+        if not isinstance(overlap, int | float) or not 0.0 <= overlap <= 1.0:
+            raise NluModelError("NLU config", f"`background_overlap` is {overlap!r}",
+                                "use a number between 0 and 1")
         if self.encoder is not None:
-            self.examples = self._encode([m.text for m in messages])
+            self.examples = self._encode(texts)
             # NluModel.train passes the same messages to process_batch next: one encoding
             # serves both (the encoder was most of the training time on large data).
-            self._just_trained = [m.text for m in messages]
+            self._just_trained = texts
+            if languages and len(self.examples):
+                # The background remarks, without those too like one of the examples.
+                vectors = np.vstack([self._remark_vectors(lang) for lang in languages])
+                near = (vectors @ self.examples.T).max(axis=1)
+                self.background = vectors[near < float(overlap)]
 
     def process(self, message: Message) -> None:
         self.process_batch([message])
@@ -164,12 +186,24 @@ class SentenceEmbeddingFeaturizer(Component):
             nearest = (vectors @ self.examples.T).max(axis=1)
             for m, sim in zip(messages, nearest, strict=True):
                 m.similarity = float(sim)
+        if self.background is not None and len(self.background):
+            nearest = (vectors @ self.background.T).max(axis=1)
+            for m, sim in zip(messages, nearest, strict=True):
+                m.background_similarity = float(sim)
         weight = float(self.config["embedding_weight"])
         matrix = hstack([stack_features([m.features for m in messages]), csr_matrix(vectors * weight)],
                         format="csr")
         for i, (m, v) in enumerate(zip(messages, vectors, strict=True)):
             m.embedding = v
             m.features = matrix[i]
+
+    def _remark_vectors(self, language: str) -> np.ndarray:
+        """A language's background remarks encoded, once per process and encoder."""
+        assert self.encoder is not None
+        key = (id(self.encoder), language)
+        if key not in _REMARK_VECTORS:
+            _REMARK_VECTORS[key] = self._encode(list(remarks(language)))
+        return _REMARK_VECTORS[key]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         assert self.encoder is not None
@@ -183,17 +217,24 @@ class SentenceEmbeddingFeaturizer(Component):
         return np.asarray(self.encoder.encode(texts), dtype=np.float32)
 
     def _state(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint, "examples": self.examples}
+        return {"fingerprint": self.fingerprint, "examples": self.examples,
+                "background": self.background}
 
     def _restore(self, state: dict[str, Any]) -> None:
         self._open()
         self.fingerprint = state["fingerprint"]
         self.examples = state.get("examples")
+        self.background = state.get("background")
         found = self.encoder.fingerprint() if self.encoder else None
         if found != self.fingerprint:
             raise NluModelError(f"embedding_model: {self.config['embedding_model']}",
                                 f"is {found}, but the NLU model was trained with "
                                 f"{self.fingerprint}", "retrain the NLU model")
+
+
+# (encoder, language) -> that language's background remarks encoded; encoders are shared
+# per process (nlu/embeddings.py) and live as long as it.
+_REMARK_VECTORS: dict[tuple[int, str], np.ndarray] = {}
 
 
 def stack_features(rows: list[csr_matrix | None]) -> csr_matrix:
