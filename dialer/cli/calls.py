@@ -116,17 +116,22 @@ def simulate(
     password: Annotated[str | None, typer.Option(help="Its digest password.")] = None,
     record_dir: Annotated[Path | None, typer.Option(
         help="Keep what each simulated person heard as call-<n>-<number>.wav here.")] = None,
+    line: Annotated[str, typer.Option(
+        help="The line the callers are on: codec, noise, loss, e.g. pcmu+street@15+loss@2 "
+             "(default: clean, the robot's first codec).")] = "clean",
 ) -> None:
     """Answer calls as simulated customers, or as agents' phones (answer: agent)."""
     import signal
 
     from dialer.sandbox.personas import load_personas
+    from dialer.sandbox.phone_lines import parse_line
     from dialer.sandbox.simulator import CustomerSimulator
     from voices.settings import VoiceSettings
     from voices.tts import Pyttsx3Tts
 
     setup_logging()
     people = guarded(load_personas, personas)
+    spec = guarded(parse_line, line, "--line")
     v = VoiceSettings()
     # espeak-ng's own default pace; pyttsx3 would speak faster, and less clearly.
     tts = Pyttsx3Tts(v.tts_voice, rate=175, cache_dir=v.prompt_cache_dir)
@@ -140,10 +145,10 @@ def simulate(
         trunk = TrunkConfig(host=registrar, registrar=f"sip:{registrar}", username=username,
                             password=password, caller_id=username)
     sim = guarded(CustomerSimulator, people, tts, port=port, rtp_port=rtp_port, trunk=trunk,
-                 record_dir=record_dir)
+                 record_dir=record_dir, line=spec)
     signal.signal(signal.SIGTERM, lambda *_: sim.stop())
     print(json.dumps({"sim": None, "event": "ready", "port": port,
-                      "personas": len(people)}), flush=True)
+                      "personas": len(people), "line": spec.name}), flush=True)
     try:
         sim.serve(duration)
     except KeyboardInterrupt:

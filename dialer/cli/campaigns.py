@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -170,36 +170,95 @@ def campaign_dry_run(
         help="Personas file (default: the script's personas.yml).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the calls.")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    line: Annotated[list[str] | None, typer.Option(
+        help="A line to call the personas on (codec, noise, loss: pcmu+street@15+loss@2); "
+             "repeat it for a matrix. Default: the personas file's `lines:`, else clean.")
+    ] = None,
     prepared: Annotated[int | None, typer.Option(
         hidden=True, help="Run this rehearsal, already prepared (the web app does).")] = None,
 ) -> None:
     """Rehearse the campaign with simulated customers over SIP on this machine (never a
     real number): each persona's transcript and disposition, every turn where the robot
-    fell back, reprompted or misunderstood."""
+    fell back, reprompted or misunderstood, and pass or fail for each persona with an
+    `expect:`, on each line. Exits 1 when one of them failed (a campaign's personas are
+    its tests), 2 on an error."""
     from campaigns.settings import CampaignSettings
     from dialer.sandbox.rehearsal import rehearsal_report, rehearse, run_rehearsal
 
     db = open_database()
-    if prepared is None:
-        rid = guarded(rehearse, db, CampaignSettings(), campaign_id, personas, timeout)
-    else:
-        rid = prepared
-        guarded(run_rehearsal, db, CampaignSettings(), rid, personas, timeout)
-    report = guarded(rehearsal_report, db, rid, personas)
+    lines = _dry_run_lines(db, campaign_id, personas, line)
+    if prepared is not None:  # the web app's one rehearsal: one line
+        lines = lines[:1]
+    reports = []
+    for spec in lines:
+        if prepared is None:
+            rid = guarded(rehearse, db, CampaignSettings(), campaign_id, personas, timeout,
+                          line=spec)
+        else:
+            rid = prepared
+            guarded(run_rehearsal, db, CampaignSettings(), rid, personas, timeout, line=spec)
+        reports.append({"line": spec.name, **guarded(rehearsal_report, db, rid, personas)})
+    failed = [r["line"] for r in reports if not r["expectations"]["ok"]]
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, default=str))
-        return
-    table = Table("persona", "disposition", "turns", "flagged", "reason",
-                  title=f"dry-run {rid} of campaign {campaign_id}")
+        out = reports[0] if len(reports) == 1 else {
+            "lines": reports, "by_line": {r["line"]: r["expectations"] for r in reports},
+            "ok": not failed}
+        print(json.dumps(out, ensure_ascii=False, default=str))
+    else:
+        for r in reports:
+            _print_dry_run(r, f"dry-run {r['rehearsal']['id']} of campaign {campaign_id} "
+                              f"on line {r['line']}")
+        if len(reports) > 1:
+            console.print(f"{len(reports) - len(failed)} of {len(reports)} lines passed"
+                          + (f"; failed on {', '.join(failed)}" if failed else ""),
+                          highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _dry_run_lines(db: Any, campaign_id: int, personas: Path | None,
+                   given: list[str] | None) -> list[Any]:
+    """The lines to rehearse on: those given, else the personas file's."""
+    from campaigns.models import Campaign
+    from dialer.sandbox.personas import load_lines
+    from dialer.sandbox.phone_lines import parse_line
+
+    if given:
+        return [guarded(parse_line, word, "--line") for word in given]
+    with db.session() as s:
+        c = s.get(Campaign, campaign_id)
+        if c is None:
+            fail(f"no campaign with id {campaign_id}")
+        path = personas or Path(c.script_dir) / "personas.yml"
+    if not path.is_file():
+        return [parse_line("clean")]  # rehearse() says what is missing
+    return list(guarded(load_lines, path))
+
+
+def _print_dry_run(report: dict[str, Any], title: str) -> None:
+    table = Table("persona", "result", "disposition", "turns", "flagged", "reason",
+                  title=title)
     for call in report["calls"]:
-        table.add_row(call["persona"], str(call["disposition"]), str(len(call["turns"])),
-                      str(call["flags"]), str(call["reason"] or ""))
+        result = {True: "[green]pass[/]", False: "[red]FAIL[/]"}.get(call["passed"], "—")
+        table.add_row(call["persona"], result, str(call["disposition"]),
+                      str(len(call["turns"])), str(call["flags"]), str(call["reason"] or ""))
     console.print(table)
     for call in report["calls"]:
+        if call["passed"] is False:
+            console.print(f"  {call['persona']}: FAIL — {call['why']}", highlight=False)
         for t in call["turns"]:
             for flag in t["flags"]:
                 console.print(f"  {call['persona']}: {t['speaker']} {t['text']!r} — {flag}",
                               highlight=False)
+    tally = report["expectations"]
+    if tally["checked"]:
+        console.print(f"{tally['passed']} of {tally['checked']} personas passed"
+                      + (f", {tally['failed']} failed" if tally["failed"] else "")
+                      + (f"; {tally['unchecked']} without expect:" if tally["unchecked"]
+                         else ""), highlight=False)
+    else:
+        console.print("no persona says what should happen (expect:); nothing was checked",
+                      highlight=False)
 
 
 @campaign_app.command("list")

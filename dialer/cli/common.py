@@ -25,6 +25,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from campaigns.windows import WindowError
     from dialer.conversation.script import ScriptError
     from dialer.sandbox.personas import PersonaError
+    from dialer.sandbox.phone_lines import LineError
     from dialer.telephony.call import SipError
     from nlu.component import NluModelError
     from nlu.rasa_http import NluServerError
@@ -34,7 +35,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 
     return (CsvImportError, CampaignError, ScriptError, PersonaError, SipError, NluDataError,
             ModelNotFoundError, TtsError, NluModelError, NluServerError, SchemaError,
-            UserError, DncError, WindowError, FileNotFoundError)
+            UserError, DncError, WindowError, LineError, FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:

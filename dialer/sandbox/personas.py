@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
+from campaigns.statuses import Disposition
+from dialer.sandbox.phone_lines import LineError, LineSpec, parse_line
+
 ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine", "agent"}
+DISPOSITIONS = frozenset(d.value for d in Disposition)
+PERSONA_KEYS = frozenset({"name", "number", "answer", "ring_s", "replies", "hello",
+                          "greeting", "beep", "echo", "hears", "talk_s", "expect",
+                          "noise"})
 
 
 class PersonaError(ValueError):
@@ -23,6 +30,24 @@ class Reply:
     text: str = ""
     over_s: float | None = None  # say it over the robot, this long into its prompt
     after_s: float | None = None  # say it this long after our last words, not listening
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """How the persona's call should end (`expect:`); None: not checked."""
+
+    disposition: str | None = None
+    node: str | None = None  # the script node the conversation ends in
+
+    def check(self, disposition: str | None, node: str | None) -> str | None:
+        """None when a call that ended so meets it; otherwise what differs, in words."""
+        wrong = []
+        if self.disposition is not None and disposition != self.disposition:
+            wrong.append(f"ended {disposition or 'with no disposition'}, expected "
+                         f"{self.disposition}")
+        if self.node is not None and node != self.node:
+            wrong.append(f"ended at node {node or 'none'}, expected {self.node}")
+        return "; ".join(wrong) or None
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,9 @@ class Persona:
     hears: bool = True
     # answer: agent -- the agent hangs up this long after answering (None: never).
     talk_s: float | None = None
+    expect: Expectation | None = None  # how the call should end; a dry-run checks it
+    # Its own background noise (kind, SNR dB) instead of the line's; (None, 0): quiet.
+    noise: tuple[str | None, float] | None = None
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -55,15 +83,37 @@ def load_personas(path: Path | str) -> dict[str, Persona]:
     return out
 
 
-def _persona_items(path: Path) -> list[Any]:
-    """The entries of the file's `personas:` list, not yet checked."""
+def load_lines(path: Path | str) -> list[LineSpec]:
+    """The lines a dry-run calls the personas on (top-level `lines:`, the matrix's other
+    side); one clean line when the file names none."""
+    path = Path(path)
+    data = _read(path)
+    raw = data.get("lines") if isinstance(data, dict) else None
+    if raw is None:
+        return [LineSpec()]
+    if not isinstance(raw, list) or not raw:
+        raise PersonaError(f"{path}: lines must be a list of lines, e.g. [g722, pcmu, "
+                           "pcmu+street@15, pcma+babble@10+loss@2]")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        lines = [parse_line(item, f"{path}: lines[{i}]") for i, item in enumerate(raw)]
+    except LineError as exc:
+        raise PersonaError(str(exc)) from None
+    return list(dict.fromkeys(lines))
+
+
+def _read(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PersonaError(f"{path}: cannot read personas ({exc})") from None
     except UnicodeDecodeError as exc:
         raise PersonaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
                            "save the file as UTF-8") from None
+
+
+def _persona_items(path: Path) -> list[Any]:
+    """The entries of the file's `personas:` list, not yet checked."""
+    data = _read(path)
     items = (data or {}).get("personas") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise PersonaError(f"{path}: expected 'personas:' with a list of personas")
@@ -77,6 +127,11 @@ def _persona(path: Path, i: int, raw: Any, taken: dict[str, Persona]) -> Persona
                            f"and the persona's other keys, not {raw!r}")
     name = str(raw.get("name", f"#{i}"))
     where = f"{path}: persona {name!r}"
+    unknown = sorted(str(k) for k in set(raw) - PERSONA_KEYS)
+    if unknown:
+        # A misspelt key would silently leave out what the author meant to test.
+        raise PersonaError(f"{where}: unknown key {unknown[0]!r}; a persona has "
+                           f"{', '.join(sorted(PERSONA_KEYS))}")
     number = str(raw.get("number", "")).strip()
     if not number:
         raise PersonaError(f"{where}: 'number:' is required (the number the robot dials)")
@@ -102,7 +157,8 @@ def _persona(path: Path, i: int, raw: Any, taken: dict[str, Persona]) -> Persona
                    beep=bool(raw.get("beep", True)),
                    echo_ms=echo["ms"] if echo else None,
                    echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
-                   hears=hears, talk_s=talk)
+                   hears=hears, talk_s=talk, expect=_expect(where, raw.get("expect")),
+                   noise=_noise(where, raw.get("noise", "line")))
 
 
 def _replies(where: str, items: Any) -> list[Reply]:
@@ -173,3 +229,40 @@ def _echo(where: str, echo: Any) -> dict[str, Any] | None:
                                  and isinstance(echo.get("gain", 0.5), int | float)):
         raise PersonaError(f"{where}: echo {echo!r} must be {{ms: delay, gain: 0..1}}")
     return echo
+
+
+def _expect(where: str, expect: Any) -> Expectation | None:
+    """`expect: {disposition: ..., node: ...}` (either or both), or None."""
+    if expect is None:
+        return None
+    if not isinstance(expect, dict) or not expect or not set(expect) <= {"disposition",
+                                                                         "node"}:
+        raise PersonaError(f"{where}: expect {expect!r} must be {{disposition: ..., "
+                           "node: ...}} (either or both)")
+    disposition, node = expect.get("disposition"), expect.get("node")
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise PersonaError(f"{where}: expect.disposition {disposition!r} is no "
+                           f"disposition; one of {', '.join(sorted(DISPOSITIONS))}")
+    if node is not None and (not isinstance(node, str) or not node.strip()):
+        raise PersonaError(f"{where}: expect.node {node!r} must be the name of a node "
+                           "of the script")
+    return Expectation(disposition, node.strip() if node is not None else None)
+
+
+def _noise(where: str, noise: Any) -> tuple[str | None, float] | None:
+    """`noise:` street@15 or {kind: street, snr_db: 15}; none: quiet on any line; absent:
+    the line's."""
+    if noise == "line":
+        return None
+    if noise in (None, "none", False):
+        return (None, 0.0)
+    raw = ({"noise": noise.get("kind"), "snr_db": noise.get("snr_db", 15.0)}
+           if isinstance(noise, dict) and set(noise) <= {"kind", "snr_db"} else noise)
+    try:
+        spec = parse_line(raw, f"{where}: noise")
+    except LineError as exc:
+        raise PersonaError(str(exc)) from None
+    if spec.codec or spec.loss_pct or not spec.noise:
+        raise PersonaError(f"{where}: noise {noise!r} must be a noise such as street@15 or "
+                           "{kind: street, snr_db: 15} (codec and loss are the line's)")
+    return (spec.noise, spec.snr_db)

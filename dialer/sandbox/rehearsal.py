@@ -29,7 +29,8 @@ from campaigns.list_imports import add_contacts
 from campaigns.models import Campaign, Contact
 from campaigns.report import campaign_report
 from campaigns.settings import CampaignSettings
-from dialer.sandbox.personas import Persona, load_personas
+from dialer.sandbox.personas import Expectation, Persona, load_personas
+from dialer.sandbox.phone_lines import LineSpec
 from dialer.sandbox.stack import simulated_agents, spawn, start_redis, stop_process, wait_for_line
 
 CALLING_MODES = ("answer", "machine", "busy", "no_answer", "decline")
@@ -58,11 +59,22 @@ def personas_for(script_dir: str | Path, personas: Path | None = None) -> tuple[
     if not path.is_file():
         raise CampaignError(f"{path}: no personas to rehearse with; write one persona per "
                             "kind of customer (see campaigns/examples/demo/personas.yml)")
-    return path, load_personas(path)
+    cast = load_personas(path)
+    expected_nodes = {p.name: p.expect.node for p in cast.values() if p.expect and p.expect.node}
+    if expected_nodes:
+        from dialer.conversation.script_loader import load_script
+
+        nodes = load_script(script_dir).nodes
+        for name, node in expected_nodes.items():
+            if node not in nodes:
+                raise CampaignError(f"{path}: persona {name!r}: expect.node {node!r} is no "
+                                    f"node of the script; its nodes are "
+                                    f"{', '.join(sorted(nodes))}")
+    return path, cast
 
 
 def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = None,
-                      processes: int = 2) -> int:
+                      processes: int = 2, line: LineSpec | None = None) -> int:
     """Create the rehearsal: a dry_run copy of the campaign with one contact per persona
     that will take a call. Fast; the web app does it in the request, so the page shows
     the rehearsal at once."""
@@ -86,8 +98,9 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
                             + ", ".join(CALLING_MODES) + ")")
     fields = dict(first or {})
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    on = f" · {line.name}" if line and line != LineSpec() else ""
     rehearsal = create_draft(
-        db, name=f"{name} · dry-run {stamp}", script_dir=Path(script_dir), region=region,
+        db, name=f"{name} · dry-run {stamp}{on}", script_dir=Path(script_dir), region=region,
         dry_run=True, rehearsal_of=campaign_id, max_concurrent=processes,
         max_cps=float(processes), max_attempts=1, ring_timeout_s=8, **sound)
     add_contacts(db, rehearsal, [(p.number, {**fields, "persona": p.name})
@@ -114,11 +127,13 @@ def rehearsals_under_way(db: Database, timeout_s: float, up_to: int | None = Non
 
 def run_rehearsal(db: Database, settings: CampaignSettings, rehearsal: int,
                   personas: Path | None = None, timeout: float = 600, processes: int = 2,
-                  log_dir: Path | None = None) -> None:
-    """Call the rehearsal's personas; on any failure the rehearsal is stopped (so the
-    page never shows it running forever) and the error raised."""
+                  log_dir: Path | None = None, line: LineSpec | None = None) -> None:
+    """Call the rehearsal's personas on `line` (dialer/sandbox/phone_lines.py; None: a
+    clean one); on any failure the rehearsal is stopped (so the page never shows it
+    running forever) and the error raised."""
     try:
-        _run(db, settings, rehearsal, personas, timeout, processes, log_dir)
+        _run(db, settings, rehearsal, personas, timeout, processes, log_dir,
+             line or LineSpec())
     except BaseException:
         if progress(db, rehearsal)["status"] in ("draft", "running", "paused"):
             change_status(db, rehearsal, "stop")
@@ -127,22 +142,24 @@ def run_rehearsal(db: Database, settings: CampaignSettings, rehearsal: int,
 
 def rehearse(db: Database, settings: CampaignSettings, campaign_id: int,
              personas: Path | None = None, timeout: float = 600, processes: int = 2,
-             log_dir: Path | None = None) -> int:
+             log_dir: Path | None = None, line: LineSpec | None = None) -> int:
     """Run a dry-run of the campaign; returns the rehearsal's id (its report: below)."""
-    rehearsal = prepare_rehearsal(db, campaign_id, personas, processes)
-    run_rehearsal(db, settings, rehearsal, personas, timeout, processes, log_dir)
+    rehearsal = prepare_rehearsal(db, campaign_id, personas, processes, line)
+    run_rehearsal(db, settings, rehearsal, personas, timeout, processes, log_dir, line)
     return rehearsal
 
 
 def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Path | None,
-         timeout: float, processes: int, log_dir: Path | None) -> None:
+         timeout: float, processes: int, log_dir: Path | None, line: LineSpec) -> None:
     with db.session() as s:
         c = s.get(Campaign, rehearsal)
         if c is None or c.rehearsal_of is None:
             raise CampaignError(f"campaign {rehearsal} is not a dry-run")
         script_dir, campaign_id = c.script_dir, c.rehearsal_of
     path, _ = personas_for(script_dir, personas)
-    logs = (log_dir or settings.data_dir / "logs" / f"dry-run-{campaign_id}").resolve()
+    # One directory per rehearsal: a matrix's lines keep their own logs.
+    logs = (log_dir or settings.data_dir / "logs" / f"dry-run-{campaign_id}"
+            / f"rehearsal-{rehearsal}").resolve()
     logs.mkdir(parents=True, exist_ok=True)
     broker_port, sip_port = free_port(), free_port()
     env = dict(os.environ,
@@ -167,8 +184,8 @@ def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Pat
         for log in (sim_log, worker_log):
             log.unlink(missing_ok=True)
         sim = spawn(exe + ["simulate", "--personas", str(path), "--port", str(sip_port),
-                            "--rtp-port", str(int(env["DIALER_RTP_PORT_BASE"]) + 3000)],
-                     sim_log, env)
+                            "--rtp-port", str(int(env["DIALER_RTP_PORT_BASE"]) + 3000),
+                            "--line", line.name], sim_log, env)
         stack.callback(stop_process, sim)
         work = spawn(exe + ["worker", "--processes", str(processes)], worker_log, env)
         stack.callback(stop_process, work, 30)
@@ -230,10 +247,41 @@ def rehearsal_report(db: Database, rehearsal_id: int,
                 last_bot_node, asking = t["node"], False
             flagged += bool(flags)
             turns.append({**t, "said": truth, "flags": flags})
+        expect = persona.expect if persona else None
         out.append({"persona": persona.name if persona else fields.get(call["phone"], {})
                     .get("persona", "?"), "phone": call["phone"],
                     "disposition": call["disposition"], "reason": call["reason"],
                     "end_node": call["end_node"], "turns": turns,
-                    "flags": sum(bool(t["flags"]) for t in turns)})
+                    "flags": sum(bool(t["flags"]) for t in turns),
+                    **_verdict(expect, call["disposition"], call["end_node"])})
+    # A persona with an expectation whose call never happened fails too, once the
+    # rehearsal is over (before, its call may still come).
+    called = {c["phone"] for c in out}
+    over = report["campaign"]["status"] in ("finished", "stopped")
+    for number, persona in cast.items():
+        if (over and persona.expect and persona.answer in CALLING_MODES
+                and number not in called):
+            out.append({"persona": persona.name, "phone": number, "disposition": None,
+                        "reason": None, "end_node": None, "turns": [], "flags": 0,
+                        **_verdict(persona.expect, None, None, "no call was made")})
     return {"rehearsal": report["campaign"], "campaign_id": original,
-            "dispositions": report["dispositions"], "flagged_turns": flagged, "calls": out}
+            "dispositions": report["dispositions"], "flagged_turns": flagged,
+            "expectations": _tally(out), "calls": out}
+
+
+def _verdict(expect: Expectation | None, disposition: str | None, node: str | None,
+             why: str | None = None) -> dict[str, Any]:
+    """A call's pass/fail against its persona's `expect:` (passed None: nothing expected)."""
+    if expect is None:
+        return {"expected": None, "passed": None, "why": None}
+    why = why or expect.check(disposition, node)
+    return {"expected": {"disposition": expect.disposition, "node": expect.node},
+            "passed": why is None, "why": why}
+
+
+def _tally(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many calls had an expectation, how many met it; `ok` when all did."""
+    checked = [c for c in calls if c["passed"] is not None]
+    passed = sum(bool(c["passed"]) for c in checked)
+    return {"checked": len(checked), "passed": passed, "failed": len(checked) - passed,
+            "unchecked": len(calls) - len(checked), "ok": passed == len(checked)}

@@ -21,6 +21,7 @@ number dialed (the user part of the request URI):
           #                       whatever the robot does (all a deaf persona can do)
           - silent              # let this prompt pass without a word
           - hangup
+        expect: {disposition: interested, node: close_interested}  # what a dry-run checks
 
 After each reply it says, the simulator logs a `latency` event: the milliseconds from the
 end of its speech to the first audio frame of the robot's answer, as a caller hears it.
@@ -35,24 +36,26 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pjsua2 as pj
 
 from dialer.sandbox.line import SimulatedLine
+from dialer.sandbox.listening import LOUD, Listening
+from dialer.sandbox.noise import NoiseBeds, active_rms
 from dialer.sandbox.personas import Persona
+from dialer.sandbox.phone_lines import LineSpec
 from dialer.telephony.call import SipCall
 from dialer.telephony.media import CLOCK_RATE, FRAME_BYTES, FRAME_MS
-from dialer.telephony.sip import SipAccount, UserAgent
+from dialer.telephony.sip import DEFAULT_CODECS, SipAccount, UserAgent
 from dialer.telephony.trunk import TrunkConfig
 from voices.audio import rms, silence, tone
 from voices.tts import TtsEngine
 
 log = logging.getLogger(__name__)
 
-LOUD = 300  # RMS of a 20 ms frame above which it is speech, not line silence
 
 
 def _dialed_user(uri: str) -> str:
@@ -61,18 +64,22 @@ def _dialed_user(uri: str) -> str:
     return uri.removeprefix("sip:").split("@")[0]
 
 
-class CustomerSimulator:
+class CustomerSimulator(Listening):
     def __init__(self, personas: dict[str, Persona], tts: TtsEngine, port: int = 5070,
                  rtp_port: int = 46000, bind: str = "127.0.0.1",
                  prompt_end_silence_ms: int = 900, give_up_s: float = 30.0,
-                 trunk: TrunkConfig | None = None, record_dir: Path | None = None) -> None:
+                 trunk: TrunkConfig | None = None, record_dir: Path | None = None,
+                 line: LineSpec | None = None) -> None:
         self.personas, self.tts = personas, tts
+        # The line every call is on (codec, loss; noise unless a persona brings its own).
+        self.line = line or LineSpec()
         # What each simulated person heard (only that), as call-<n>-<number>.wav.
         self.record_dir = record_dir
         self.prompt_end_silence_ms = prompt_end_silence_ms
         self.give_up_s = give_up_s
         self.ua = UserAgent(sip_port=port, rtp_port=rtp_port, bind=bind,
-                            pipe_class=SimulatedLine)
+                            pipe_class=SimulatedLine, tx_drop_pct=int(self.line.loss_pct),
+                            codecs=self.line.codecs() or DEFAULT_CODECS)
         self.account: SipAccount = self.ua.account(trunk or TrunkConfig(caller_id="customer"))
         self.account.on_incoming = self._incoming
         self._calls: queue.Queue[tuple[SipCall, Persona | None]] = queue.Queue()
@@ -82,10 +89,25 @@ class CustomerSimulator:
         self._print_lock = threading.Lock()
         self._numbers = itertools.count(1)
         # Render every reply now: the first call should not wait for the synthesizer.
-        for p in personas.values():
-            for r in p.replies:
-                if r.kind == "say":
-                    tts.synthesize(r.text, CLOCK_RATE)
+        said = [tts.synthesize(r.text, CLOCK_RATE) for p in personas.values()
+                for r in p.replies if r.kind == "say"]
+        # Noise levels are set against how loud the personas speak.
+        self.noise = NoiseBeds(active_rms(b"".join(said), FRAME_BYTES) or 3000.0, CLOCK_RATE,
+                               self._babble_speech)
+
+    def _babble_speech(self) -> list[np.ndarray]:
+        """Sentences for a room's babble: background remarks in the simulator's voice."""
+        from nlu.background import LANGUAGES, remarks
+
+        voice = str(getattr(self.tts, "voice", "ko"))[:2]
+        lines = remarks(voice if voice in LANGUAGES else "en")
+        return [np.frombuffer(self.tts.synthesize(t, CLOCK_RATE), dtype="<i2").astype(float)
+                for t in lines[::max(1, len(lines) // 12)][:12]]
+
+    def _line_noise(self, persona: Persona, no: int) -> tuple[np.ndarray | None, int]:
+        kind, snr = persona.noise if persona.noise is not None else (self.line.noise,
+                                                                     self.line.snr_db)
+        return self.noise.for_call(kind, snr), no * 7919 * FRAME_BYTES
 
     def _incoming(self, call_id: int) -> None:  # pjsua2 thread: never block here
         call = SipCall(self.account, call_id)
@@ -147,7 +169,8 @@ class CustomerSimulator:
                 call.record_sent = False
             line = call.audio
             assert isinstance(line, SimulatedLine)  # this user agent's ports are lines
-            line.shape(persona.echo_ms, persona.echo_gain, persona.hears)
+            line.shape(persona.echo_ms, persona.echo_gain, persona.hears,
+                       *self._line_noise(persona, no))
             call.on_transfer = lambda old, dst: self._transferred(persona, no, dst)
             prm = pj.CallOpParam()
             prm.statusCode = 200
@@ -167,7 +190,8 @@ class CustomerSimulator:
             self.handled += 1
             # How the robot's audio reached this caller: `empty` counts the frames its
             # jitter buffer had nothing for (a gap the caller hears, or concealment).
-            self._event(persona, "ended", call=no, status=call.status, jitter=call.jitter)
+            self._event(persona, "ended", call=no, status=call.status, jitter=call.jitter,
+                        codec=call.line_codec)
 
     def _converse(self, call: SipCall, persona: Persona, no: int) -> None:
         replies = list(persona.replies)
@@ -333,62 +357,3 @@ class CustomerSimulator:
             time.sleep(0.02)
         first = call.audio.first_tx_at or time.monotonic()
         return first + voiced * FRAME_MS / 1000
-
-    def _frames_since(self, call: SipCall, since: float, deadline: float
-                      ) -> Iterator[tuple[float, bytes] | None]:
-        """Received frames that arrived after `since` (older ones are dropped); None every
-        0.2 s of nothing, so callers can check the call; ends at the deadline."""
-        rx = call.audio.rx
-        stats_at = 0.0
-        while time.monotonic() < deadline and not call.disconnected.is_set():
-            if time.monotonic() - stats_at >= 0.5:  # gone with the stream once it ends
-                stats_at = time.monotonic()
-                call.jitter = call.jitter_stats() or call.jitter
-            try:
-                at, frame = rx.get(timeout=0.2)
-            except queue.Empty:
-                yield None
-                continue
-            if at > since:
-                yield at, frame
-
-    def _robot_went_quiet(self, call: SipCall, since: float) -> float | None:
-        """After we started speaking over the robot at `since`: when its last loud frame
-        before a 300 ms pause arrived (None if it never paused within 3 s)."""
-        last = since
-        for item in self._frames_since(call, since, since + 3.0):
-            if item is None:
-                continue
-            at, frame = item
-            if rms(frame) > LOUD:
-                last = at
-            elif at - last >= 0.3:
-                return last
-        return None
-
-    def _wait_robot_audio(self, call: SipCall, since: float) -> float | None:
-        """When the robot's next speech started (its first loud frame); None if it never
-        did or the call ended."""
-        for item in self._frames_since(call, since, time.monotonic() + self.give_up_s):
-            if item is not None and rms(item[1]) > LOUD:
-                return item[0]
-        return None
-
-    def _wait_prompt_end(self, call: SipCall, deadline: float, since: float) -> float | None:
-        """Block until the robot has spoken and gone quiet; returns when its speech began,
-        None if the call ended or the line stayed silent."""
-        spoke_ms = quiet_ms = 0
-        began: float | None = None
-        for item in self._frames_since(call, since, deadline):
-            if item is None:
-                continue
-            at, frame = item
-            if rms(frame) > LOUD:
-                began = began or at
-                spoke_ms += 20
-                quiet_ms = 0
-            else:
-                quiet_ms += 20
-            if spoke_ms >= 200 and quiet_ms >= self.prompt_end_silence_ms:
-                return began
-        return None

@@ -101,6 +101,7 @@ class SipCall(pj.Call):
         self.peer_responded = threading.Event()  # any SIP response (100 Trying on) came back
         self.retry_after_s: int | None = None  # the final error's Retry-After (a 503's)
         self.jitter: dict[str, float] = {}  # the receive jitter buffer's, when the call ended
+        self.line_codec: str | None = None  # the codec negotiated, once media flowed
         # Who carries out a blind transfer (REFER) asked of this call: makes the new call
         # to the target (the simulator's customers do; None declines, as the robot does).
         self.on_transfer: Callable[[SipCall, str], SipCall | None] | None = None
@@ -206,6 +207,17 @@ class SipCall(pj.Call):
         return {"empty": jb.empty, "discard": jb.discard, "lost": jb.lost,
                 "avg_delay_ms": jb.avgDelayMsec, "max_delay_ms": jb.maxDelayMsec,
                 "prefetch": jb.prefetch}
+
+    def codec(self) -> str | None:
+        """The audio codec negotiated for the call ("PCMU/8000"), None without media."""
+        index = getattr(self, "_media_index", None)
+        if index is None:
+            return None
+        try:
+            info = self.getStreamInfo(index)
+        except pj.Error:
+            return None
+        return f"{info.codecName}/{info.codecClockRate}"
 
     def transfer(self, uri: str) -> None:
         """Blind transfer: ask the far end (REFER) to call `uri` itself. Its progress comes

@@ -73,13 +73,18 @@ class SipAccount(pj.Account):
             call.hangup(op)
 
 
+# Offered in this order: wideband first, then the G.711 every trunk has.
+DEFAULT_CODECS = ("G722/16000", "PCMU/8000", "PCMA/8000")
+
+
 class UserAgent:
     """One pjsua2 Endpoint. Create it in the process that uses it (after any fork)."""
 
     def __init__(self, sip_port: int = 0, rtp_port: int = 40000, rtp_range: int = 100,
                  bind: str = "127.0.0.1", public_address: str | None = None,
-                 codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000"), max_calls: int = 4,
-                 log_level: int = 1, pipe_class: type[AudioPipe] = AudioPipe) -> None:
+                 codecs: tuple[str, ...] = DEFAULT_CODECS, max_calls: int = 4,
+                 log_level: int = 1, pipe_class: type[AudioPipe] = AudioPipe,
+                 tx_drop_pct: int = 0) -> None:
         self._pipe_class = pipe_class  # the simulator's lines shape their audio (sandbox)
         self.ep = pj.Endpoint()
         if log_level < 4:
@@ -99,6 +104,9 @@ class UserAgent:
         cfg.medConfig.audioFramePtime = FRAME_MS
         cfg.medConfig.ecTailLen = 0  # no echo canceller: there is no loudspeaker
         cfg.medConfig.noVad = True  # keep RTP flowing; silence suppression breaks VAD timing
+        # A simulated lossy network (the sandbox's lines): this share of the RTP packets
+        # sent is dropped by pjmedia, so the far end's jitter buffer conceals them.
+        cfg.medConfig.txDropPct = tx_drop_pct
         self.ep.libInit(cfg)
         self.ep.audDevManager().setNullDev()
         tcfg = pj.TransportConfig()

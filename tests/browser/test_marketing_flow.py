@@ -29,6 +29,7 @@ personas:
       - say: 가격이 얼마에요
       - say: 네 관심 있어요
       - say: 좋아요
+    expect: {disposition: interested}
   - name: off topic
     number: "+821077780002"
     ring_s: 0.5
@@ -36,6 +37,7 @@ personas:
       - say: 오늘 날씨가 좋네요
       - say: 아니요 됐어요
       - say: 너무 비싼 데요
+    expect: {disposition: opt_out}   # wrong on purpose: the page must say it failed
 """
 # Two columns of numbers (which is the phone?), a quoted newline, a formula, a duplicate,
 # a number too short, semicolons, and CP949 as Korean Excel saves it.
@@ -131,6 +133,11 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
         # What the persona said is shown beside what the robot heard.
         assert flagged and "said: 오늘 날씨가 좋네요" in flagged[0].text
         assert ("fell back" in flagged[0].text or "misunderstood" in flagged[0].text)
+        # Pass or fail per persona, and the verdict on the whole dry-run.
+        assert "✓ pass" in personas["keen"].find_element(By.TAG_NAME, "summary").text
+        off = personas["off topic"].find_element(By.TAG_NAME, "summary").text
+        assert "✗ fail" in off and "expected opt_out" in off, off
+        assert text("p.verdict").startswith("Failed: 1 of 2 personas ended as expected")
         shot("dry-run-report")
 
         # Go live: start, pause, resume (no worker serves this broker: nobody is called).

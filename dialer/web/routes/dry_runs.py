@@ -38,7 +38,8 @@ def rehearsals(db: Database, campaign_id: int) -> list[dict[str, Any]]:
             report: dict[str, Any] = rehearsal_report(db, rid)
         except CampaignError as exc:
             report = {"rehearsal": {"id": rid, "status": status}, "error": str(exc),
-                      "calls": [], "dispositions": {}, "flagged_turns": 0}
+                      "calls": [], "dispositions": {}, "flagged_turns": 0,
+                      "expectations": None}
         p = progress(db, rid)
         out.append({**report, "under_way": under_way,
                     "progress": {"done": p["done"], "total": p["total"]}})

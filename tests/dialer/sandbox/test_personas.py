@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.sandbox.personas import PersonaError, Reply, load_personas
+from dialer.sandbox.personas import Expectation, PersonaError, Reply, load_personas
 
 DEMO = Path(__file__).resolve().parents[3] / "campaigns" / "examples" / "demo"
 
@@ -47,9 +47,37 @@ personas:
     ("replies: [{say: 네, over: 1, after: 1}]", "exclude each other"),
     ("replies: [{say: 네, when: 1}]", "must be {say: text}"),
     ("answer: agent", "answer: agent needs 'greeting:'"),
+    ("expcet: {disposition: busy}", "unknown key 'expcet'; a persona has"),
+    ("expect: {disposition: happy}", "expect.disposition 'happy' is no disposition; one of"),
+    ("expect: {outcome: interested}", "must be {disposition: ..., node: ...}"),
+    ("expect: interested", "must be {disposition: ..., node: ...}"),
+    ("expect: {}", "must be {disposition: ..., node: ...}"),
+    ("expect: {node: 3}", "expect.node 3 must be the name of a node"),
+    ("expect: {node: ' '}", "expect.node ' ' must be the name of a node"),
 ])
 def test_persona_mistakes_are_named(tmp_path: Path, body: str, message: str) -> None:
     path = personas(tmp_path, f'personas:\n  - name: x\n    number: "1"\n    {body}\n')
     with pytest.raises(PersonaError) as err:
         load_personas(path)
     assert str(err.value).startswith(f"{path}: persona 'x'") and message in str(err.value)
+
+
+def test_the_demo_personas_say_how_their_calls_should_end() -> None:
+    loaded = load_personas(DEMO / "personas.yml")
+    customers = [p for p in loaded.values() if p.answer != "agent"]
+    assert customers and all(p.expect is not None for p in customers)
+    assert loaded["+821011110001"].expect == Expectation("interested", "close_interested")
+    assert loaded["+821011110006"].expect == Expectation("busy", None)
+
+
+def test_an_expectation_says_what_differs() -> None:
+    both = Expectation("interested", "close_interested")
+    assert both.check("interested", "close_interested") is None
+    assert both.check("not_interested", "close_not_interested") == (
+        "ended not_interested, expected interested; ended at node close_not_interested, "
+        "expected close_interested")
+    assert both.check(None, None) == ("ended with no disposition, expected interested; "
+                                      "ended at node none, expected close_interested")
+    # Only what is given is checked.
+    assert Expectation("busy").check("busy", None) is None
+    assert Expectation(node="handoff").check("hung_up", "handoff") is None

@@ -1,0 +1,79 @@
+"""A dry-run on several lines (the persona × line matrix): the simulator answers on each
+line's codec with its noise and loss, the robot is none the wiser, and every line gets
+its own verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import DEMO, call_env, dialer_cmd, sim_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+PERSONAS = """\
+personas:
+  - name: opts out by key
+    number: "+821077790001"
+    ring_s: 0.3
+    replies:
+      - {dtmf: "9"}
+    expect: {disposition: opt_out}
+  - name: busy line
+    number: "+821077790002"
+    answer: busy
+    expect: {disposition: busy}
+"""
+
+
+def test_a_dry_run_runs_each_line_and_the_simulator_answers_on_its_codec(
+        tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.mkdir()
+    for name in ("script.yml", "nlu.yml"):
+        (script / name).write_bytes((DEMO / name).read_bytes())
+    (script / "personas.yml").write_text(PERSONAS, encoding="utf-8")
+    env = call_env(tmp_path, 49400)
+    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "lines", "--script",
+                                        str(script), "--csv", str(DEMO / "contacts.csv"),
+                                        "--json"), env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert created.returncode == 0, created.stderr[-2000:]
+    cid = json.loads(created.stdout)["campaign_id"]
+    # Mild noise: what noise does to the robot is bench/lines.py's to measure; here the
+    # key press must get through whatever the line.
+    lines = ["pcmu+street@25", "pcma+loss@2"]
+    run = subprocess.run(dialer_cmd("campaign", "dry-run", str(cid), "--json", "--timeout",
+                                    "240", "--line", lines[0], "--line", lines[1]),
+                         env=env, capture_output=True, text=True, timeout=560, check=False)
+    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-3000:])
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True and [r["line"] for r in report["lines"]] == lines
+    for r in report["lines"]:
+        assert r["expectations"] == {"checked": 2, "passed": 2, "failed": 0,
+                                     "unchecked": 0, "ok": True}, r["line"]
+        assert "·" in r["rehearsal"]["name"] and r["line"] in r["rehearsal"]["name"]
+    # Each line's simulator answered on that line's codec (the robot offers G.722 first).
+    logs = tmp_path / "data" / "logs" / f"dry-run-{cid}"
+    for r, codec in zip(report["lines"], ("PCMU/8000", "PCMA/8000"), strict=True):
+        log = logs / f"rehearsal-{r['rehearsal']['id']}" / "simulator.log"
+        ready = sim_events(log, "ready")
+        assert ready and ready[0]["line"] == r["line"]
+        ended = [e for e in sim_events(log, "ended") if e["sim"] == "opts out by key"]
+        assert ended and ended[0]["codec"] == codec, ended
+
+
+def test_a_line_that_makes_no_sense_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    env = call_env(tmp_path, 49450)
+    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "x", "--script",
+                                        str(DEMO), "--csv", str(DEMO / "contacts.csv"),
+                                        "--json"), env=env, capture_output=True, text=True,
+                             timeout=120, check=True)
+    cid = json.loads(created.stdout)["campaign_id"]
+    run = subprocess.run(dialer_cmd("campaign", "dry-run", str(cid), "--line", "pcmu+rain@5"),
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2
+    assert "--line: 'rain@5' in 'pcmu+rain@5' is neither a codec" in " ".join(run.stderr.split())
