@@ -123,7 +123,7 @@ class PolicyProcessor(FrameProcessor):
             return  # nothing is acted on before the greeting (e.g. the callee's "여보세요")
         elif isinstance(frame, BotStoppedSpeaking):
             self.bot_speaking = False
-            if self.ending is not None and not frame.interrupted:
+            if self.ending is not None:  # the last words, whole or cut short: the end
                 self._hang_up(self.ending)
             else:
                 self.listening_since = frame.at
@@ -131,7 +131,7 @@ class PolicyProcessor(FrameProcessor):
             self.user_speaking = True
         elif isinstance(frame, UserStoppedSpeaking):
             self.user_speaking = False
-        elif isinstance(frame, Dtmf) and not (self.ended or self.machine):
+        elif isinstance(frame, Dtmf) and not (self.ended or self.machine or self.ending):
             self._key(frame)
         elif (isinstance(frame, InputAudio | Tick) and self.listening_since is not None
               and not (self.user_speaking or self.bot_speaking or self.ended)
@@ -143,8 +143,11 @@ class PolicyProcessor(FrameProcessor):
         """A reply goes down (to the turn record) with where it was said and what the
         policy made of it (a confirmation, an irreversible action), then the answer."""
         node = self.policy.node
-        if not self.started or self.ended or self.machine:
-            self.push(replace(frame, node=node))  # e.g. the callee's "여보세요"
+        if not self.started or self.ended or self.machine or self.ending is not None:
+            # Kept in the transcript, never acted on: the callee's "여보세요" before the
+            # greeting, and whatever is heard over the last words (the outcome is
+            # decided: an opt-out stays one, whatever noise follows it).
+            self.push(replace(frame, node=node))
             return
         self.listening_since = None
         self.policy.fill_slots(frame.entities)
