@@ -173,7 +173,11 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
             a = s.get(CallAttempt, attempt_id)
             if a is not None:
                 by_key = str(values["text"] or "").startswith("DTMF")
+                # A simulated callee's opt-out (a dry-run) goes on that campaign's own
+                # list: no real person asked, and the global list would keep the
+                # persona's number from every later dry-run.
                 dnc.add(s, a.contact.phone, source="dtmf" if by_key else "opt_out",
+                        campaign_id=a.campaign_id if a.contact.campaign.dry_run else None,
                         reason=f"said {values['text']!r} in call attempt {attempt_id}",
                         added_by=f"campaign {a.campaign_id}")
 
