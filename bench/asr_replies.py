@@ -9,6 +9,7 @@ confidence (`dialer.conversation.policy.understand`, now). Prints JSON.
 
     .venv/bin/python bench/asr_replies.py [--repeats 4]
     .venv/bin/python bench/asr_replies.py --paraphrases     # the held-out replies, spoken
+    .venv/bin/python bench/asr_replies.py --codec pcmu [--no-extend]   # over G.711
 
 With --paraphrases, the Korean held-out set of bench/nlu.py (callees' own words, written
 without reading the demo's nlu.yml, out-of-scope remarks included) is spoken at the
@@ -23,7 +24,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,6 +36,7 @@ from dialer.conversation.policy import DialoguePolicy, Understanding, scoped_par
 from dialer.sandbox.personas import load_personas
 from voices.asr import AsrResult, VoskAsr, load_model, resolve_model_path
 from voices.audio import silence
+from voices.bandwidth import BandwidthExtender
 from voices.tts import Pyttsx3Tts
 
 DEMO = ROOT / "campaigns" / "examples" / "demo"
@@ -49,6 +53,32 @@ def band_limit(pcm: bytes, hz: float) -> bytes:
     spectrum = np.fft.rfft(x)
     spectrum[np.fft.rfftfreq(len(x), 1 / RATE) > hz] = 0
     return np.clip(np.fft.irfft(spectrum, len(x)), -32768, 32767).astype(np.int16).tobytes()
+
+
+def mulaw(x: Any) -> Any:
+    """G.711 mu-law: 8-bit logarithmic quantisation of samples in [-1, 1] (PCMA's
+    A-law differs little in effect)."""
+    import numpy as np
+
+    mu = 255.0
+    y = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+
+
+def line(pcm: bytes, codec: str, band_hz: float, extend: bool) -> bytes:
+    """The caller's audio as the robot gets it: G.722 keeps up to ~7 kHz; G.711 is
+    resampled to 8 kHz, companded and resampled back to the call's 16 kHz (as pjmedia's
+    bridge does), then bandwidth-extended as the robot does on narrowband calls."""
+    if codec == "g722":
+        return band_limit(pcm, band_hz) if band_hz else pcm
+    import numpy as np
+    from scipy.signal import resample_poly
+
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64) / 32768
+    narrow = mulaw(np.clip(resample_poly(x, 1, 2), -1.0, 1.0))
+    wide = np.clip(resample_poly(narrow, 2, 1) * 32768, -32768, 32767).astype(np.int16)
+    out = wide.tobytes()
+    return BandwidthExtender(RATE).process(out) if extend else out
 
 
 def by_asr_confidence(result: AsrResult) -> AsrResult:
@@ -68,9 +98,16 @@ def main() -> int:
                    help="keep only frequencies below this, as G.722 does (0: full band)")
     p.add_argument("--paraphrases", action="store_true",
                    help="speak the held-out paraphrase set instead of the personas' replies")
+    p.add_argument("--codec", choices=("g722", "pcmu"), default="g722",
+                   help="the call's codec: pcmu is G.711's telephone band")
+    p.add_argument("--no-extend", action="store_true",
+                   help="on pcmu, leave out the bandwidth extension the robot applies")
     args = p.parse_args()
+    heard = (lambda pcm: line(pcm, args.codec, args.band_hz, not args.no_extend))
+    setup = {"codec": args.codec, "band_hz": args.band_hz if args.codec == "g722" else 4000,
+             "bandwidth_extension": args.codec != "g722" and not args.no_extend}
     if args.paraphrases:
-        print(json.dumps(paraphrases(args.repeats, args.band_hz), ensure_ascii=False,
+        print(json.dumps({**paraphrases(args.repeats, heard), **setup}, ensure_ascii=False,
                          indent=1))
         return 0
 
@@ -94,8 +131,7 @@ def main() -> int:
                 for _ in range(args.repeats):
                     pcm = silence(lead, RATE) + tts.synthesize(reply.text, RATE) \
                         + silence(700, RATE)
-                    if args.band_hz:
-                        pcm = band_limit(pcm, args.band_hz)
+                    pcm = heard(pcm)
                     t = time.perf_counter()
                     result = asr.decode(pcm, grammar)
                     decode_ms.append((time.perf_counter() - t) * 1000)
@@ -115,8 +151,7 @@ def main() -> int:
                                            "expected": expected, "lead_ms": lead})
             policy.on_reply(Understanding(reply.text, expected, 1.0, 1.0))
     print(json.dumps({
-        "bench": "asr_replies", "repeats": args.repeats, "leads_ms": leads_ms,
-        "band_hz": args.band_hz,
+        "bench": "asr_replies", "repeats": args.repeats, "leads_ms": leads_ms, **setup,
         "accuracy_before": round(counts["before"][0] / counts["before"][1], 3),
         "accuracy_now": round(counts["now"][0] / counts["now"][1], 3),
         "utterances": counts["now"][1],
@@ -126,7 +161,7 @@ def main() -> int:
     return 0
 
 
-def paraphrases(repeats: int, band_hz: float) -> dict[str, object]:
+def paraphrases(repeats: int, heard: Callable[[bytes], bytes]) -> dict[str, object]:
     """The held-out replies spoken at the greeting: understood, and confidently wrong."""
     from nlu.evaluation import OUT_OF_SCOPE_NAMES
     from nlu.training_data import load_training_data
@@ -147,8 +182,7 @@ def paraphrases(repeats: int, band_hz: float) -> dict[str, object]:
         expected = "nlu_fallback" if oos else ex.intent
         for _ in range(repeats):
             pcm = silence(150, RATE) + tts.synthesize(ex.text, RATE) + silence(700, RATE)
-            if band_hz:
-                pcm = band_limit(pcm, band_hz)
+            pcm = heard(pcm)
             t = time.perf_counter()
             result = asr.decode(pcm, grammar)
             decode_ms.append((time.perf_counter() - t) * 1000)
@@ -163,7 +197,7 @@ def paraphrases(repeats: int, band_hz: float) -> dict[str, object]:
     n = sum(r[2] for r in tally.values())
     return {
         "bench": "asr_replies", "set": str(PARAPHRASES.relative_to(ROOT)),
-        "repeats": repeats, "band_hz": band_hz, "utterances": n,
+        "repeats": repeats, "utterances": n,
         "understood": round(sum(r[0] for r in tally.values()) / n, 3),
         "in_scope_understood": round(tally["in_scope"][0] / tally["in_scope"][2], 3),
         "out_of_scope_caught": round(tally["out_of_scope"][0] / tally["out_of_scope"][2], 3),

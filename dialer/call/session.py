@@ -207,7 +207,8 @@ class CallSession:
             VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
             *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
-            AsrProcessor(self.asr, early_final_ms=self.cfg.asr_early_final_ms),
+            AsrProcessor(self.asr, early_final_ms=self.cfg.asr_early_final_ms,
+                         narrowband=lambda: narrowband(call)),
             *([AmdKeywords(am.machine_words(self.script.language))] if am else []),
             NluProcessor(self._nlu.parse),
             PolicyProcessor(policy, self.grammar_phrases,
@@ -314,3 +315,11 @@ def _log_echo(echo: EchoGuard) -> None:
                                                   for d, _ in ec.known],
              ec.gain, ec.frames_cancelled, ec.frames_muted, len(ec.paths),
              [n for n, _ in ec.paths[:5]])
+
+
+def narrowband(call: SipCall) -> bool:
+    """Whether the call's codec carries only the telephone band (G.711 at 8 kHz); kept
+    once known (asked at each utterance, from the call's thread)."""
+    if call.line_codec is None:
+        call.line_codec = call.codec()
+    return call.line_codec is not None and call.line_codec.endswith("/8000")

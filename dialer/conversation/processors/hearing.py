@@ -4,6 +4,7 @@ over the robot told from a backchannel (barge-in), and speech read as text (ASR)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from dialer.conversation.frames import (
     UserStoppedSpeaking,
 )
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
+from voices.bandwidth import BandwidthExtender
 from voices.recognizer import RecognizerStream, SpeechRecognizer
 from voices.vad import Endpointer, VadConfig
 
@@ -120,9 +122,15 @@ class AsrProcessor(FrameProcessor):
     silence), with the grammar the policy asked for; interim text while they speak."""
 
     def __init__(self, asr: SpeechRecognizer, interim_every_ms: float = 300.0,
-                 clock_ms: float = 40.0, early_final_ms: float | None = 150.0) -> None:
+                 clock_ms: float = 40.0, early_final_ms: float | None = 150.0,
+                 narrowband: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.asr = asr
+        # On a telephone-band call (G.711) the recogniser hears the speech bandwidth-
+        # extended (voices/bandwidth.py); asked at each utterance, as the codec is known
+        # once media flows.
+        self.narrowband = narrowband
+        self._extend: BandwidthExtender | None = None
         self.interim_every_ms = interim_every_ms
         # Speculation: after this much trailing silence the utterance is finished early
         # and its readings go down as a TentativeTranscript, so the decoder's final pass
@@ -153,8 +161,10 @@ class AsrProcessor(FrameProcessor):
                 self.stream.close()
             self.stream = self.asr.stream(self.grammar or None)
             self._phrases = self._grammar_set
+            self._extend = BandwidthExtender(self.asr.sample_rate) \
+                if self.narrowband is not None and self.narrowband() else None
             for pcm in frame.preroll:
-                self.stream.feed(pcm)
+                self.stream.feed(self._heard(pcm))
             self._next_interim = frame.at + self.interim_every_ms / 1000
             self._last_partial = ""
             self._silent_ms, self._tentative = 0.0, None
@@ -192,10 +202,11 @@ class AsrProcessor(FrameProcessor):
             if self._tentative is not None:  # they spoke on: the early reading is void
                 self._tentative = None
                 self.stream = self.stream.reopen()
+        pcm = self._heard(frame.pcm)
         if self._tentative is not None:
-            self.stream.keep(frame.pcm)  # finished: the audio is only kept
+            self.stream.keep(pcm)  # finished: the audio is only kept
             return
-        self.stream.feed(frame.pcm)
+        self.stream.feed(pcm)
         if self.early_final_ms is not None and self._silent_ms >= self.early_final_ms:
             self._tentative = tuple(self.stream.finish().hypotheses())
             self.push(TentativeTranscript(self._tentative, frame.at, self._phrases))
@@ -206,3 +217,6 @@ class AsrProcessor(FrameProcessor):
             if partial and partial != self._last_partial:
                 self._last_partial = partial
                 self.push(InterimTranscript(partial, frame.at))
+
+    def _heard(self, pcm: bytes) -> bytes:
+        return self._extend.process(pcm) if self._extend is not None else pcm
