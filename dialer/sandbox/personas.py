@@ -11,13 +11,14 @@ from typing import Any
 import yaml
 
 from campaigns.statuses import Disposition
+from dialer.sandbox.caller_voice import PITCH_RANGE, RATE_RANGE, VOICE_NAME, CallerVoice
 from dialer.sandbox.phone_lines import LineError, LineSpec, parse_line
 
 ANSWER_MODES = {"answer", "busy", "no_answer", "decline", "machine", "agent"}
 DISPOSITIONS = frozenset(d.value for d in Disposition)
 PERSONA_KEYS = frozenset({"name", "number", "answer", "ring_s", "replies", "hello",
                           "greeting", "beep", "echo", "hears", "talk_s", "expect",
-                          "noise"})
+                          "noise", "voice", "pause_ms"})
 
 
 class PersonaError(ValueError):
@@ -71,6 +72,8 @@ class Persona:
     expect: Expectation | None = None  # how the call should end; a dry-run checks it
     # Its own background noise (kind, SNR dB) instead of the line's; (None, 0): quiet.
     noise: tuple[str | None, float] | None = None
+    voice: CallerVoice | None = None  # None: the simulator's voice
+    pause_ms: int = 600  # each "…" in a reply is a pause this long
 
 
 def load_personas(path: Path | str) -> dict[str, Persona]:
@@ -158,7 +161,9 @@ def _persona(path: Path, i: int, raw: Any, taken: dict[str, Persona]) -> Persona
                    echo_ms=echo["ms"] if echo else None,
                    echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
                    hears=hears, talk_s=talk, expect=_expect(where, raw.get("expect")),
-                   noise=_noise(where, raw.get("noise", "line")))
+                   noise=_noise(where, raw.get("noise", "line")),
+                   voice=_voice(where, raw.get("voice")),
+                   pause_ms=_whole(where, "pause_ms", raw.get("pause_ms", 600), (100, 5000)))
 
 
 def _replies(where: str, items: Any) -> list[Reply]:
@@ -266,3 +271,25 @@ def _noise(where: str, noise: Any) -> tuple[str | None, float] | None:
         raise PersonaError(f"{where}: noise {noise!r} must be a noise such as street@15 or "
                            "{kind: street, snr_db: 15} (codec and loss are the line's)")
     return (spec.noise, spec.snr_db)
+
+
+def _voice(where: str, voice: Any) -> CallerVoice | None:
+    """`voice: ko+f3` or {name: ko+f3, rate: 230, pitch: 70} (espeak-ng's -v, -s, -p)."""
+    if voice is None:
+        return None
+    raw = {"name": voice} if isinstance(voice, str) else voice
+    if not isinstance(raw, dict) or not set(raw) <= {"name", "rate", "pitch"} \
+            or not isinstance(raw.get("name"), str) or not VOICE_NAME.match(raw["name"]):
+        raise PersonaError(f"{where}: voice {voice!r} must be an espeak-ng voice such as "
+                           "ko+f3, or {name: ko+f3, rate: 230, pitch: 70}")
+    return CallerVoice(raw["name"], _whole(where, "voice.rate", raw.get("rate", 175),
+                                           RATE_RANGE),
+                       _whole(where, "voice.pitch", raw.get("pitch", 50), PITCH_RANGE))
+
+
+def _whole(where: str, key: str, value: Any, bounds: tuple[int, int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not bounds[0] <= value <= bounds[1]:
+        raise PersonaError(f"{where}: {key} {value!r} must be a whole number from "
+                           f"{bounds[0]} to {bounds[1]}")
+    return value

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pjsua2 as pj
 
+from dialer.sandbox.caller_voice import render, segments, with_pauses
 from dialer.sandbox.line import SimulatedLine
 from dialer.sandbox.listening import LOUD, Listening
 from dialer.sandbox.noise import NoiseBeds, active_rms
@@ -71,6 +72,7 @@ class CustomerSimulator(Listening):
                  trunk: TrunkConfig | None = None, record_dir: Path | None = None,
                  line: LineSpec | None = None) -> None:
         self.personas, self.tts = personas, tts
+        self.cache_dir = getattr(tts, "cache_dir", None)
         # The line every call is on (codec, loss; noise unless a persona brings its own).
         self.line = line or LineSpec()
         # What each simulated person heard (only that), as call-<n>-<number>.wav.
@@ -89,7 +91,7 @@ class CustomerSimulator(Listening):
         self._print_lock = threading.Lock()
         self._numbers = itertools.count(1)
         # Render every reply now: the first call should not wait for the synthesizer.
-        said = [tts.synthesize(r.text, CLOCK_RATE) for p in personas.values()
+        said = [self._speech(p, r.text) for p in personas.values()
                 for r in p.replies if r.kind == "say"]
         # Noise levels are set against how loud the personas speak.
         self.noise = NoiseBeds(active_rms(b"".join(said), FRAME_BYTES) or 3000.0, CLOCK_RATE,
@@ -199,7 +201,7 @@ class CustomerSimulator(Listening):
         if persona.hello:
             time.sleep(0.3)
             self._event(persona, "hello", call=no, text=persona.hello)
-            spoke_until = self._say(call, persona.hello)
+            spoke_until = self._say(call, persona.hello, persona)
         answered = time.monotonic()
         while not call.disconnected.is_set():
             after = replies[0].after_s if replies else None
@@ -213,7 +215,7 @@ class CustomerSimulator(Listening):
                     call.dialDtmf(reply.text)
                     spoke_until = time.monotonic()
                 else:
-                    spoke_until = self._say(call, reply.text)
+                    spoke_until = self._say(call, reply.text, persona)
                 continue
             if not persona.hears:  # said everything: stay until the robot hangs up
                 call.disconnected.wait(self.give_up_s)
@@ -230,7 +232,7 @@ class CustomerSimulator(Listening):
                     call.dialDtmf(reply.text)
                     continue
                 self._event(persona, "say over", call=no, text=reply.text)
-                spoke_until = self._say(call, reply.text)
+                spoke_until = self._say(call, reply.text, persona)
                 began = call.audio.first_tx_at or spoke_until
                 quiet = self._robot_went_quiet(call, began)
                 self._event(persona, "robot quiet", call=no,
@@ -253,7 +255,7 @@ class CustomerSimulator(Listening):
                 return
             if reply.kind == "say":
                 time.sleep(0.25)  # a person draws breath before answering
-                spoke_until = self._say(call, reply.text)
+                spoke_until = self._say(call, reply.text, persona)
             elif reply.kind == "dtmf":
                 call.dialDtmf(reply.text)
 
@@ -346,9 +348,16 @@ class CustomerSimulator(Listening):
                     message_after_beep_ms=round((message_at - beep_end) * 1000, 1)
                     if message_at else None)
 
-    def _say(self, call: SipCall, text: str) -> float:
+    def _speech(self, persona: Persona | None, text: str) -> bytes:
+        """What the persona sounds like saying `text`: its voice, its pauses."""
+        voice = persona.voice if persona is not None else None
+        parts = [render(voice, part, CLOCK_RATE, self.cache_dir) if voice
+                 else self.tts.synthesize(part, CLOCK_RATE) for part in segments(text)]
+        return with_pauses(parts, persona.pause_ms if persona else 0, CLOCK_RATE)
+
+    def _say(self, call: SipCall, text: str, persona: Persona | None = None) -> float:
         """Speak and wait until it has been sent; returns when the voiced part ended."""
-        pcm = self.tts.synthesize(text, CLOCK_RATE)
+        pcm = self._speech(persona, text)
         frames = [pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
         voiced = max((i for i, f in enumerate(frames) if rms(f) > LOUD), default=0) + 1
         call.audio.reset_tx_marks()

@@ -145,3 +145,43 @@ def test_line_mistakes_in_a_personas_file_are_named(tmp_path: Path, text: str,
         load_lines(path)
         load_personas(path)
     assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+def test_a_reply_with_hesitations_is_spoken_in_stretches_with_pauses(tmp_path: Path) -> None:
+    from dialer.sandbox.caller_voice import CallerVoice, render, segments, with_pauses
+
+    assert segments("음… 그게... 얼마라고요") == ["음", "그게", "얼마라고요"]
+    assert segments("네 좋아요") == ["네 좋아요"]
+    fast, slow = CallerVoice("ko+f3", rate=300, pitch=70), CallerVoice("ko", rate=120)
+    quick = render(fast, "가격이 얼마에요", RATE, tmp_path)
+    assert (tmp_path / next(p.name for p in tmp_path.iterdir())).read_bytes() == quick
+    assert len(render(slow, "가격이 얼마에요", RATE, None)) > 1.5 * len(quick)
+    parts = [render(fast, s, RATE, tmp_path) for s in segments("음… 얼마라고요")]
+    spoken = with_pauses(parts, 700, RATE)
+    assert len(spoken) == sum(map(len, parts)) + 700 * RATE // 1000 * 2
+
+
+def test_a_persona_has_its_own_voice_and_pace(tmp_path: Path) -> None:
+    from dialer.sandbox.caller_voice import CallerVoice
+
+    cast = load_personas(personas(tmp_path, """\
+personas:
+  - {name: fast, number: "1", voice: {name: ko+f3, rate: 260, pitch: 70}, pause_ms: 900}
+  - {name: plain, number: "2", voice: ko}
+"""))
+    assert cast["1"].voice == CallerVoice("ko+f3", 260, 70) and cast["1"].pause_ms == 900
+    assert cast["2"].voice == CallerVoice("ko") and cast["2"].pause_ms == 600
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("voice: 'ko; rm -rf /'", "must be an espeak-ng voice such as ko+f3"),
+    ("voice: {name: ko, speed: 2}", "must be an espeak-ng voice"),
+    ("voice: {name: ko, rate: 9000}", "voice.rate 9000 must be a whole number from 80 to 450"),
+    ("voice: {name: ko, pitch: -1}", "voice.pitch -1 must be a whole number from 0 to 99"),
+    ("pause_ms: 50", "pause_ms 50 must be a whole number from 100 to 5000"),
+])
+def test_voice_mistakes_are_named(tmp_path: Path, body: str, message: str) -> None:
+    path = personas(tmp_path, f'personas:\n  - name: x\n    number: "1"\n    {body}\n')
+    with pytest.raises(PersonaError) as err:
+        load_personas(path)
+    assert str(err.value).startswith(f"{path}: persona 'x'") and message in str(err.value)
