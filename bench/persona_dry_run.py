@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from campaigns.db import Database
 from campaigns.models import DncEntry
-from tests.support.procs import DEMO, call_env, dialer_cmd
+from tests.support.procs import create_campaign, demo_copy, dialer_cmd, dry_run_env
 
 PERSONAS = ROOT / "bench" / "data" / "ko_demo_heldout" / "personas.yml"
 # What each callee wanted; a person asked for with no agent ready is promised a callback.
@@ -55,19 +55,9 @@ def main() -> int:
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="persona-dry-run-") as tmp:
         work = Path(tmp)
-        script = work / "script"
-        script.mkdir()
-        for name in ("script.yml", "nlu.yml"):
-            (script / name).write_bytes((DEMO / name).read_bytes())
-        (script / "personas.yml").write_bytes(args.personas.read_bytes())
-        env = call_env(work, args.rtp_port_base)
-        env.update(DIALER_SIP_TRUNK="192.0.2.1:5060",
-                   DIALER_BROKER_URL="redis://192.0.2.1:6379/0")
-        created = subprocess.run(dialer_cmd(
-            "campaign", "create", "--name", "own words", "--script", str(script), "--csv",
-            str(DEMO / "contacts.csv"), "--json"), env=env, capture_output=True, text=True,
-            timeout=120, check=True)
-        cid = str(json.loads(created.stdout)["campaign_id"])
+        env = dry_run_env(work, args.rtp_port_base)
+        script = demo_copy(work / "script", args.personas.read_text(encoding="utf-8"))
+        cid = str(create_campaign(env, "own words", script))
         t, cpu = time.perf_counter(), _children_cpu()
         run = subprocess.run(dialer_cmd("campaign", "dry-run", cid, "--json", "--timeout",
                                         "600"), env=env, capture_output=True, text=True,

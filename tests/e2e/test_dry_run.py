@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import DEMO, call_env, dialer_cmd
+from tests.support.procs import create_campaign, demo_copy, dialer_cmd, dry_run_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -43,20 +43,8 @@ personas:
 
 
 def test_dry_run_shows_transcripts_dispositions_and_flags(tmp_path: Path) -> None:
-    script = tmp_path / "script"
-    script.mkdir()
-    for name in ("script.yml", "nlu.yml"):
-        (script / name).write_bytes((DEMO / name).read_bytes())
-    (script / "personas.yml").write_text(PERSONAS, encoding="utf-8")
-    env = call_env(tmp_path, 49200)
-    # A production trunk and broker that must never be used by a dry-run.
-    env.update(DIALER_SIP_TRUNK="192.0.2.1:5060", DIALER_BROKER_URL="redis://192.0.2.1:6379/0")
-    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "autumn", "--script",
-                                        str(script), "--csv", str(DEMO / "contacts.csv"),
-                                        "--json"), env=env, capture_output=True, text=True,
-                             timeout=120, check=False)
-    assert created.returncode == 0, created.stderr[-2000:]
-    cid = str(json.loads(created.stdout)["campaign_id"])
+    env = dry_run_env(tmp_path, 49200)  # production's trunk and broker: never used
+    cid = str(create_campaign(env, "autumn", demo_copy(tmp_path / "script", PERSONAS)))
     run = subprocess.run(dialer_cmd("campaign", "dry-run", cid, "--json", "--timeout", "300"),
                          env=env, capture_output=True, text=True, timeout=400, check=False)
     # One persona's expectation is not met: the dry-run fails, and says which and why.

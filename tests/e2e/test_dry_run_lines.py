@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import DEMO, call_env, dialer_cmd, sim_events
+from tests.support.procs import DEMO, call_env, create_campaign, demo_copy, dialer_cmd, sim_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -31,18 +31,8 @@ personas:
 
 def test_a_dry_run_runs_each_line_and_the_simulator_answers_on_its_codec(
         tmp_path: Path) -> None:
-    script = tmp_path / "script"
-    script.mkdir()
-    for name in ("script.yml", "nlu.yml"):
-        (script / name).write_bytes((DEMO / name).read_bytes())
-    (script / "personas.yml").write_text(PERSONAS, encoding="utf-8")
     env = call_env(tmp_path, 49400)
-    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "lines", "--script",
-                                        str(script), "--csv", str(DEMO / "contacts.csv"),
-                                        "--json"), env=env, capture_output=True, text=True,
-                             timeout=120, check=False)
-    assert created.returncode == 0, created.stderr[-2000:]
-    cid = json.loads(created.stdout)["campaign_id"]
+    cid = create_campaign(env, "lines", demo_copy(tmp_path / "script", PERSONAS))
     # Mild noise: what noise does to the robot is bench/lines.py's to measure; here the
     # key press must get through whatever the line.
     lines = ["pcmu+street@25", "pcma+loss@2"]
@@ -68,11 +58,7 @@ def test_a_dry_run_runs_each_line_and_the_simulator_answers_on_its_codec(
 
 def test_a_line_that_makes_no_sense_is_refused_before_anything_starts(tmp_path: Path) -> None:
     env = call_env(tmp_path, 49450)
-    created = subprocess.run(dialer_cmd("campaign", "create", "--name", "x", "--script",
-                                        str(DEMO), "--csv", str(DEMO / "contacts.csv"),
-                                        "--json"), env=env, capture_output=True, text=True,
-                             timeout=120, check=True)
-    cid = json.loads(created.stdout)["campaign_id"]
+    cid = create_campaign(env, "x", DEMO)
     run = subprocess.run(dialer_cmd("campaign", "dry-run", str(cid), "--line", "pcmu+rain@5"),
                          env=env, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2

@@ -157,6 +157,34 @@ def call_json(env: dict[str, str], number: str, script: Path = DEMO,
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def dry_run_env(tmp_path: Path, rtp_port_base: int) -> dict[str, str]:
+    """`call_env` with a production trunk and broker that must never be used: a dry-run
+    brings its own."""
+    return dict(call_env(tmp_path, rtp_port_base), DIALER_SIP_TRUNK="192.0.2.1:5060",
+                DIALER_BROKER_URL="redis://192.0.2.1:6379/0")
+
+
+def demo_copy(dest: Path, personas: str, script_extra: str = "") -> Path:
+    """The demo's script and NLU in `dest` with these personas (and `script_extra`
+    appended to script.yml): a campaign to dry-run."""
+    dest.mkdir(parents=True)
+    (dest / "nlu.yml").write_bytes((DEMO / "nlu.yml").read_bytes())
+    (dest / "script.yml").write_text((DEMO / "script.yml").read_text(encoding="utf-8")
+                                     + script_extra, encoding="utf-8")
+    (dest / "personas.yml").write_text(personas, encoding="utf-8")
+    return dest
+
+
+def create_campaign(env: dict[str, str], name: str, script: Path) -> int:
+    """`dialer campaign create` with the demo's call list; the new campaign's id."""
+    created = subprocess.run(dialer_cmd("campaign", "create", "--name", name, "--script",
+                                        str(script), "--csv", str(DEMO / "contacts.csv"),
+                                        "--json"), env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert created.returncode == 0, created.stderr[-2000:]
+    return int(json.loads(created.stdout)["campaign_id"])
+
+
 def call_env(tmp_path: Path, rtp_port_base: int) -> dict[str, str]:
     """Environment for `dialer` commands in a test: its own data, prompt cache and RTP
     ports (tests that run at the same time must not share a range)."""

@@ -54,6 +54,11 @@ personas:
     ("expect: {}", "must be {disposition: ..., node: ...}"),
     ("expect: {node: 3}", "expect.node 3 must be the name of a node"),
     ("expect: {node: ' '}", "expect.node ' ' must be the name of a node"),
+    ("voice: 'ko; rm -rf /'", "must be an espeak-ng voice such as ko+f3"),
+    ("voice: {name: ko, speed: 2}", "must be an espeak-ng voice"),
+    ("voice: {name: ko, rate: 9000}", "voice.rate 9000 must be a whole number from 80 to 450"),
+    ("voice: {name: ko, pitch: -1}", "voice.pitch -1 must be a whole number from 0 to 99"),
+    ("pause_ms: 50", "pause_ms 50 must be a whole number from 100 to 5000"),
 ])
 def test_persona_mistakes_are_named(tmp_path: Path, body: str, message: str) -> None:
     path = personas(tmp_path, f'personas:\n  - name: x\n    number: "1"\n    {body}\n')
