@@ -245,7 +245,8 @@ def _expect(where: str, expect: Any) -> Expectation | None:
         raise PersonaError(f"{where}: expect {expect!r} must be {{disposition: ..., "
                            "node: ...}} (either or both)")
     disposition, node = expect.get("disposition"), expect.get("node")
-    if disposition is not None and disposition not in DISPOSITIONS:
+    if disposition is not None and (not isinstance(disposition, str)
+                                    or disposition not in DISPOSITIONS):
         raise PersonaError(f"{where}: expect.disposition {disposition!r} is no "
                            f"disposition; one of {', '.join(sorted(DISPOSITIONS))}")
     if node is not None and (not isinstance(node, str) or not node.strip()):

@@ -12,6 +12,7 @@ from typing import Any
 from dialer.conversation.confirm import KEY, heard_as, weakest_word
 from dialer.conversation.frames import (
     AmdResult,
+    BotStartedSpeaking,
     BotStoppedSpeaking,
     Dtmf,
     Escalated,
@@ -102,6 +103,7 @@ class PolicyProcessor(FrameProcessor):
         self.user_speaking = False
         self.listening_since: float | None = None
         self.ending: Action | None = None
+        self.last_words_started = False  # the ending's prompt has begun to play
         self.ended = False
         self.machine_reason = ""
 
@@ -121,9 +123,13 @@ class PolicyProcessor(FrameProcessor):
             self._leave_message()
         elif not self.started:
             return  # nothing is acted on before the greeting (e.g. the callee's "여보세요")
+        elif isinstance(frame, BotStartedSpeaking):
+            self.last_words_started = self.ending is not None
         elif isinstance(frame, BotStoppedSpeaking):
             self.bot_speaking = False
-            if self.ending is not None:  # the last words, whole or cut short: the end
+            # The last words, whole or cut short, end the call; a prompt that a key press
+            # cut before them (its stop comes first) does not.
+            if self.ending is not None and (self.last_words_started or not frame.interrupted):
                 self._hang_up(self.ending)
             else:
                 self.listening_since = frame.at
@@ -201,6 +207,7 @@ class PolicyProcessor(FrameProcessor):
 
     def _act(self, action: Action, reply_to: float | None) -> None:
         self.ending = action if action.end else None
+        self.last_words_started = False
         if action.handoff:
             self.push(Escalated(action.reason or "handoff", action.node or None,
                                 time.monotonic()))

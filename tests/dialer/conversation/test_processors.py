@@ -340,19 +340,23 @@ def test_the_last_words_are_final_whatever_is_heard_over_them(
     """Found with street noise on a dry-run line: after an opt-out the noise cut the
     goodbye short and was read twice as a misunderstood reply; the robot handed over,
     found no agent and promised a callback to someone who had just opted out."""
-    down, _ = run_test(policy, [StartFrame(0.0), Dtmf("9", 1.5),
+    # The key cuts the greeting; its stop comes before the goodbye starts: no hang-up yet.
+    first, _ = run_test(policy, [StartFrame(0.0), (BotStartedSpeaking(0.2), UP),
+                                 Dtmf("9", 1.5), (BotStoppedSpeaking(1.52, interrupted=True), UP)])
+    assert not of(first, Hangup)
+    down, _ = run_test(policy, [(BotStartedSpeaking(1.8), UP),  # the goodbye begins
                                 Interruption(2.5),  # barge-in on the goodbye (noise)
                                 ParseResult("", "nlu_fallback", 0.0, 0.1, last_voiced_at=3.0),
                                 ParseResult("", "nlu_fallback", 0.0, 0.1, last_voiced_at=4.0),
                                 (BotStoppedSpeaking(2.6, interrupted=True), UP),
                                 ParseResult("잠깐만요", "nlu_fallback", 0.0, 0.3,
                                             last_voiced_at=5.0)])
-    assert [s.node for s in of(down, Speak)] == ["greeting", "opt_out_close"]
+    assert [s.node for s in of(first + down, Speak)] == ["greeting", "opt_out_close"]
     assert not of(down, Escalated)
     assert of(down, Hangup) == [Hangup("opt_out", "opt_out on a key press: 'DTMF 9'",
                                        "opt_out_close", False)]
     # What was heard over the goodbye is kept in the transcript, where it was said.
-    assert [p.node for p in of(down, ParseResult)][1:] == ["opt_out_close"] * 3
+    assert [p.node for p in of(down, ParseResult)] == ["opt_out_close"] * 3
 
 
 # -- speech out --------------------------------------------------------------------------

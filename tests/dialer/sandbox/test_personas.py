@@ -49,6 +49,7 @@ personas:
     ("answer: agent", "answer: agent needs 'greeting:'"),
     ("expcet: {disposition: busy}", "unknown key 'expcet'; a persona has"),
     ("expect: {disposition: happy}", "expect.disposition 'happy' is no disposition; one of"),
+    ("expect: {disposition: [busy]}", "expect.disposition ['busy'] is no disposition"),
     ("expect: {outcome: interested}", "must be {disposition: ..., node: ...}"),
     ("expect: interested", "must be {disposition: ..., node: ...}"),
     ("expect: {}", "must be {disposition: ..., node: ...}"),
