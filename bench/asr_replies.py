@@ -43,6 +43,13 @@ DEMO = ROOT / "campaigns" / "examples" / "demo"
 PARAPHRASES = ROOT / "bench" / "data" / "ko_demo_heldout" / "test.yml"
 RATE = 16000
 CONFIDENT = 0.8
+FILLERS = "--fillers" in sys.argv
+
+
+def hesitations(language: str) -> list[str]:
+    from dialer.conversation.turn_end import hesitation_phrases
+
+    return list(hesitation_phrases(language))
 
 
 def band_limit(pcm: bytes, hz: float) -> bytes:
@@ -96,6 +103,8 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=4, help="renders per reply and lead")
     p.add_argument("--band-hz", type=float, default=7000,
                    help="keep only frequencies below this, as G.722 does (0: full band)")
+    p.add_argument("--fillers", action="store_true",
+                   help="the grammar also holds the language's hesitation words (음, 어, 그게)")
     p.add_argument("--paraphrases", action="store_true",
                    help="speak the held-out paraphrase set instead of the personas' replies")
     p.add_argument("--codec", choices=("g722", "pcmu"), default="g722",
@@ -126,6 +135,7 @@ def main() -> int:
                 break
             expected = kit.nlu.parse(reply.text)["intent"]["name"]
             phrases = [x for i in policy.grammar_intents() for x in kit.phrases(i)]
+            phrases += hesitations(kit.script.language) if FILLERS else []
             grammar = asr.grammar(phrases)
             for lead in leads_ms:
                 for _ in range(args.repeats):
@@ -171,7 +181,8 @@ def paraphrases(repeats: int, heard: Callable[[bytes], bytes]) -> dict[str, obje
     tts = Pyttsx3Tts("ko", rate=175)
     policy = DialoguePolicy(kit.script, {"name": "김민수"})
     policy.start()
-    grammar = asr.grammar([x for i in policy.grammar_intents() for x in kit.phrases(i)])
+    grammar = asr.grammar([x for i in policy.grammar_intents() for x in kit.phrases(i)]
+                          + (hesitations(kit.script.language) if FILLERS else []))
     parse = scoped_parser(kit.nlu)
     tally = {"in_scope": [0, 0, 0], "out_of_scope": [0, 0, 0]}  # understood, wrong sure, n
     misses: list[dict[str, object]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,16 @@ class DialerSettings(BaseSettings):
     vad_end_silence_ms: int = 300
     # Frames quieter than this are silence to the endpointer (raise it on noisy lines).
     vad_floor_dbfs: float = -50.0
+    # What tells the caller's speech from the line's noise: silero (a neural model, holds
+    # on street and babble noise) or webrtc (cheaper, takes much noise for speech).
+    vad_engine: Literal["silero", "webrtc"] = "silero"
+    # What decides that a pause ends the caller's reply. silence: any pause of
+    # vad_end_silence_ms. words: the recogniser's early reading; a reply that stops on
+    # a filler or a word that leads on ("음", "그게", "-는데") is waited for, up to
+    # turn_max_pause_ms, and a finished one is answered after 200 ms. model: Smart Turn
+    # on the audio (it could not tell the simulator's Korean apart; ~95 ms CPU a check).
+    turn_end: Literal["silence", "words", "model"] = "silence"
+    turn_max_pause_ms: int = Field(default=1200, ge=300, le=5000)
     # Trailing silence after which the reply is understood ahead of the endpoint (0: off).
     asr_early_final_ms: float = 150.0
     # Remove the robot's own voice coming back on the line before anything listens.

@@ -141,7 +141,10 @@ class CallRuntime:
         account = self.account(trunk)
         cfg = SessionConfig(ring_timeout_s=ring_timeout_s, max_call_s=self.settings.max_call_s,
                             vad=VadConfig(end_silence_ms=self.settings.vad_end_silence_ms,
-                                          floor_dbfs=self.settings.vad_floor_dbfs),
+                                          floor_dbfs=self.settings.vad_floor_dbfs,
+                                          engine=self.settings.vad_engine,
+                                          max_pause_ms=self.settings.turn_max_pause_ms),
+                            turn_end=self.settings.turn_end,
                             barge_in_min_ms=self.settings.barge_in_min_ms,
                             asr_early_final_ms=self.settings.asr_early_final_ms or None,
                             echo_guard=self.settings.echo_guard,

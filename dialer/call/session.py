@@ -45,6 +45,7 @@ from dialer.conversation.processors import (
     VadProcessor,
 )
 from dialer.conversation.script import Script
+from dialer.conversation.turn_end import ReplyCompleteness, hesitation_phrases
 from dialer.conversation.voice import PromptAudio
 from dialer.handoff.bridge import AgentBridge, live_turn
 from dialer.handoff.desk import AgentConnector, HandoffDesk
@@ -53,6 +54,7 @@ from dialer.telephony.media import CLOCK_RATE, FRAME_MS
 from dialer.telephony.sip import SipAccount, UserAgent
 from voices.recognizer import SpeechRecognizer
 from voices.tts import TtsEngine
+from voices.turn import TurnModel
 from voices.vad import VadConfig
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,11 @@ class SessionConfig:
     no_response_s: float = 6.0
     max_call_s: float = 300.0
     vad: VadConfig = field(default_factory=VadConfig)
+    # What ends the caller's reply: `silence` (vad.end_silence_ms of it), `words` (the
+    # recogniser's early reading: a reply that stops on a filler or a word that leads
+    # on is waited for, up to vad.max_pause_ms; dialer.conversation.turn_end) or
+    # `model` (Smart Turn on the audio, voices/turn.py).
+    turn_end: str = "silence"
     # Speech over the robot shorter than this is a backchannel ("네", "음") and is ignored;
     # longer stops the robot.
     barge_in_min_ms: float = 400.0
@@ -202,18 +209,25 @@ class CallSession:
                             CLOCK_RATE, FRAME_MS)] if am is not None else []
         echo = EchoGuard(call.audio.sent_before, CLOCK_RATE, FRAME_MS) \
             if self.cfg.echo_guard else None
+        words = ReplyCompleteness(self.script.language) if self.cfg.turn_end == "words" \
+            else None
+        turn = words if words is not None else TurnModel() \
+            if self.cfg.turn_end == "model" else None
         pipeline = Pipeline([
             *([echo] if echo is not None else []),
-            VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad),
+            VadProcessor(CLOCK_RATE, FRAME_MS, self.cfg.vad, turn),
             *amd,
             BargeInProcessor(self.cfg.barge_in_min_ms, FRAME_MS),
             AsrProcessor(self.asr, early_final_ms=self.cfg.asr_early_final_ms,
                          narrowband=lambda: narrowband(call)),
+            *([words] if words is not None else []),
             *([AmdKeywords(am.machine_words(self.script.language))] if am else []),
             NluProcessor(self._nlu.parse),
             PolicyProcessor(policy, self.grammar_phrases,
                             self.script.settings.no_input_timeout_s,
-                            detect_machines=am is not None),
+                            detect_machines=am is not None,
+                            hesitations=hesitation_phrases(self.script.language)
+                            if words is not None else ()),
             TtsProcessor(self._voice.render),
             TurnRecorder(CLOCK_RATE * 2 / 1000),
             audio_out := sip_output(call),

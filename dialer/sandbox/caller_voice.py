@@ -10,6 +10,7 @@ with pyttsx3) and cached on disk like the robot's prompts.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
 import subprocess
@@ -37,15 +38,23 @@ def segments(text: str) -> list[str]:
     return [s for s in PAUSE.split(text.strip()) if s]
 
 
-def render(voice: CallerVoice, text: str, sample_rate: int, cache_dir: Path | None) -> bytes:
-    """16-bit mono PCM of `text` in `voice` at `sample_rate`."""
-    key = hashlib.sha1(f"{voice}|{sample_rate}|{text}".encode()).hexdigest()
+def render(voice: CallerVoice, text: str, sample_rate: int, cache_dir: Path | None,
+           pause_ms: int | None = None) -> bytes:
+    """16-bit mono PCM of `text` in `voice` at `sample_rate`. With `pause_ms`, each "…"
+    in it is a pause of that long inside one utterance: the words before it keep the
+    rising or level pitch of someone not done (rendered apart, each stretch would end
+    with the fall of a finished sentence, which no one thinking aloud makes)."""
+    key = hashlib.sha1(f"{voice}|{sample_rate}|{text}|{pause_ms}".encode()).hexdigest()
     cached = cache_dir / f"caller-{key}.pcm" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_bytes()
+    args = ["espeak-ng", "-v", voice.name, "-s", str(voice.rate), "-p", str(voice.pitch)]
+    if pause_ms is not None:
+        pause = f'<break time="{int(pause_ms)}ms"/>'
+        args += ["-m"]
+        text = "<speak>" + pause.join(html.escape(s) for s in segments(text)) + "</speak>"
     try:
-        out = subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.rate), "-p",
-                              str(voice.pitch), "--stdout", text], capture_output=True,
+        out = subprocess.run([*args, "--stdout", text], capture_output=True,
                              timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise RuntimeError(f"espeak-ng could not speak as {voice}: {exc}") from None

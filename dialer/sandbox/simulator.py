@@ -351,8 +351,10 @@ class CustomerSimulator(Listening):
     def _speech(self, persona: Persona | None, text: str) -> bytes:
         """What the persona sounds like saying `text`: its voice, its pauses."""
         voice = persona.voice if persona is not None else None
-        parts = [render(voice, part, CLOCK_RATE, self.cache_dir) if voice
-                 else self.tts.synthesize(part, CLOCK_RATE) for part in segments(text)]
+        if voice is not None:  # in one breath: pauses keep the voice of someone not done
+            return render(voice, text, CLOCK_RATE, self.cache_dir,
+                          persona.pause_ms if persona else None)
+        parts = [self.tts.synthesize(part, CLOCK_RATE) for part in segments(text)]
         return with_pauses(parts, persona.pause_ms if persona else 0, CLOCK_RATE)
 
     def _say(self, call: SipCall, text: str, persona: Persona | None = None) -> float:

@@ -27,15 +27,16 @@ from dialer.conversation.frames import (
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
 from voices.bandwidth import BandwidthExtender
 from voices.recognizer import RecognizerStream, SpeechRecognizer
-from voices.vad import Endpointer, VadConfig
+from voices.vad import Endpointer, TurnCompletion, VadConfig
 
 
 class VadProcessor(FrameProcessor):
     """Customer speech start and end (the endpoint) from the audio; audio passes on."""
 
-    def __init__(self, sample_rate: int, frame_ms: int, config: VadConfig) -> None:
+    def __init__(self, sample_rate: int, frame_ms: int, config: VadConfig,
+                 turn: TurnCompletion | None = None) -> None:
         super().__init__()
-        self.endpointer = Endpointer(sample_rate, frame_ms, config)
+        self.endpointer = Endpointer(sample_rate, frame_ms, config, turn)
         self.config = config
         self._started_at = self._last_voiced_at = 0.0
 

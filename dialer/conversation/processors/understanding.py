@@ -87,9 +87,13 @@ class PolicyProcessor(FrameProcessor):
     silence, when to end. Tells the recogniser which phrases to expect (Listen, up)."""
 
     def __init__(self, policy: DialoguePolicy, phrases: Callable[[str], list[str]],
-                 no_input_timeout_s: float, detect_machines: bool = False) -> None:
+                 no_input_timeout_s: float, detect_machines: bool = False,
+                 hesitations: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.policy = policy
+        # Fillers ("음", "그게") the recogniser may read as themselves, not forced into a
+        # phrase: the words judge of the turn's end needs to see them.
+        self.hesitations = hesitations
         # With answering-machine detection the greeting waits for the verdict.
         self.detect_machines = detect_machines
         am, lang = policy.script.answering_machine, policy.script.language.split("-")[0]
@@ -106,6 +110,7 @@ class PolicyProcessor(FrameProcessor):
         self.last_words_started = False  # the ending's prompt has begun to play
         self.ended = False
         self.machine_reason = ""
+        self.noise_readings = 0  # utterances in which nothing was read
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, ParseResult):
@@ -154,6 +159,12 @@ class PolicyProcessor(FrameProcessor):
             # greeting, and whatever is heard over the last words (the outcome is
             # decided: an opt-out stays one, whatever noise follows it).
             self.push(replace(frame, node=node))
+            return
+        if not frame.text.strip():
+            # Nothing in it a recogniser could read: a noise the VAD let through (a car
+            # passing, a door, a cough), not a reply the robot failed to understand. It
+            # neither counts as misunderstood nor restarts the wait for a reply.
+            self.noise_readings += 1
             return
         self.listening_since = None
         self.policy.fill_slots(frame.entities)
@@ -219,6 +230,7 @@ class PolicyProcessor(FrameProcessor):
                 for intent in self.policy.grammar_intents():
                     phrases += self.phrases(intent)
                 phrases += self.policy.grammar_phrases()
+                phrases += self.hesitations
                 self.push(Listen(tuple(phrases), action.node), UP)
         elif action.end:
             self._hang_up(action)

@@ -159,6 +159,20 @@ def test_a_reply_with_hesitations_is_spoken_in_stretches_with_pauses(tmp_path: P
     parts = [render(fast, s, RATE, tmp_path) for s in segments("음… 얼마라고요")]
     spoken = with_pauses(parts, 700, RATE)
     assert len(spoken) == sum(map(len, parts)) + 700 * RATE // 1000 * 2
+    # In one breath: the pause is inside the utterance, as long as asked.
+    import numpy as np
+
+    whole = {ms: np.frombuffer(render(fast, "음… 얼마라고요", RATE, tmp_path, ms), "<i2")
+             for ms in (0, 900)}
+    assert 0.8 < (len(whole[900]) - len(whole[0])) / RATE < 1.0
+
+    def longest_quiet(x: np.ndarray) -> int:
+        return max(len(run) for run in "".join("q" if abs(v) < 100 else "s"
+                                               for v in x).split("s"))
+
+    assert longest_quiet(whole[900]) >= 0.7 * RATE > 2 * longest_quiet(whole[0])
+    with pytest.raises(RuntimeError):
+        render(CallerVoice("xx-nonexistent"), "a", RATE, None, 300)
 
 
 def test_a_persona_has_its_own_voice_and_pace(tmp_path: Path) -> None:
