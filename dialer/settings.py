@@ -70,6 +70,9 @@ class DialerSettings(BaseSettings):
     # on the audio (it could not tell the simulator's Korean apart; ~95 ms CPU a check).
     turn_end: Literal["silence", "words", "model"] = "silence"
     turn_max_pause_ms: int = Field(default=1200, ge=300, le=5000)
+    # Without answering-machine detection: a silent callee is greeted after this long,
+    # one who says "여보세요?" first once it is heard, never talked over (0: at once).
+    opening_wait_s: float = Field(default=1.0, ge=0.0, le=5.0)
     # Trailing silence after which the reply is understood ahead of the endpoint (0: off).
     asr_early_final_ms: float = 150.0
     # Remove the robot's own voice coming back on the line before anything listens.

@@ -145,6 +145,7 @@ class CallRuntime:
                                           engine=self.settings.vad_engine,
                                           max_pause_ms=self.settings.turn_max_pause_ms),
                             turn_end=self.settings.turn_end,
+                            opening_wait_s=self.settings.opening_wait_s,
                             barge_in_min_ms=self.settings.barge_in_min_ms,
                             asr_early_final_ms=self.settings.asr_early_final_ms or None,
                             echo_guard=self.settings.echo_guard,

@@ -77,6 +77,9 @@ class SessionConfig:
     # on is waited for, up to vad.max_pause_ms; dialer.conversation.turn_end) or
     # `model` (Smart Turn on the audio, voices/turn.py).
     turn_end: str = "silence"
+    # Without answering-machine detection, a silent callee is greeted after this long;
+    # one who says hello first is greeted once it is heard (0: greet at once).
+    opening_wait_s: float = 1.0
     # Speech over the robot shorter than this is a backchannel ("네", "음") and is ignored;
     # longer stops the robot.
     barge_in_min_ms: float = 400.0
@@ -227,7 +230,8 @@ class CallSession:
                             self.script.settings.no_input_timeout_s,
                             detect_machines=am is not None,
                             hesitations=hesitation_phrases(self.script.language)
-                            if words is not None else ()),
+                            if words is not None else (),
+                            opening_wait_s=self.cfg.opening_wait_s),
             TtsProcessor(self._voice.render),
             TurnRecorder(CLOCK_RATE * 2 / 1000),
             audio_out := sip_output(call),

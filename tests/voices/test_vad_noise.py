@@ -68,3 +68,26 @@ def test_the_room_talking_behind_the_caller_does_not_hold_the_turn_open(tmp_path
         heard = events(VadConfig(background_margin_db=margin), line)
         ended = [t for e, t in heard if e == "end" and said_until <= t <= said_until + 0.8]
         assert bool(ended) == ends, (margin, said_until, heard)
+
+
+def test_street_noise_and_a_cough_over_the_robot_do_not_interrupt_it(tmp_path: Path) -> None:
+    from dialer.conversation.frames import BotStartedSpeaking, InputAudio, Interruption
+    from dialer.conversation.pipeline import UP, run_test
+    from dialer.conversation.processors import BargeInProcessor, VadProcessor
+
+    noise = generate("street", RATE, seed=1)[:RATE * 10]
+    noise *= 1500 / np.sqrt(np.mean(noise ** 2))
+    cough = np.random.default_rng(5).normal(0, 9000, RATE // 4) * np.hanning(RATE // 4)
+    caller = speech("잠깐만요 제 말 좀 들어 보세요", "ko", tmp_path)
+    for talk, interrupts in ((False, False), (True, True)):
+        line = noise.copy()
+        line[5 * RATE:5 * RATE + len(cough)] += cough
+        if talk:
+            line[6 * RATE:6 * RATE + len(caller)] += caller
+        pcm = np.clip(line, -32768, 32767).astype("<i2").tobytes()
+        frames = [InputAudio(pcm[i:i + FRAME_BYTES], i / FRAME_BYTES * 0.02)
+                  for i in range(0, len(pcm), FRAME_BYTES)]
+        down, _ = run_test([VadProcessor(RATE, 20, VadConfig()), BargeInProcessor(400)],
+                           [(BotStartedSpeaking(0.0), UP), *frames])
+        cuts = [f.at for f in down if isinstance(f, Interruption)]
+        assert bool(cuts) == interrupts and all(at > 6.0 for at in cuts), cuts

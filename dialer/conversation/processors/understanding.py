@@ -82,14 +82,22 @@ class NluProcessor(FrameProcessor):
                               weakest_word=weakest_word(reading)))
 
 
+HELLO_MAX_S = 4.0  # someone talking on at the answer is greeted after this anyway
+
+
 class PolicyProcessor(FrameProcessor):
     """The script: what to say first, what to say to each reply, when to reprompt after
     silence, when to end. Tells the recogniser which phrases to expect (Listen, up)."""
 
     def __init__(self, policy: DialoguePolicy, phrases: Callable[[str], list[str]],
                  no_input_timeout_s: float, detect_machines: bool = False,
-                 hesitations: tuple[str, ...] = ()) -> None:
+                 hesitations: tuple[str, ...] = (), opening_wait_s: float = 0.0) -> None:
         super().__init__()
+        # Without answering-machine detection: how long a silent callee is given to say
+        # hello before the greeting (0: greet at once).
+        self.opening_wait_s = opening_wait_s
+        self.answered_at: float | None = None  # waiting for their hello since
+        self.heard_hello = False
         self.policy = policy
         # Fillers ("음", "그게") the recogniser may read as themselves, not forced into a
         # phrase: the words judge of the turn's end needs to see them.
@@ -97,8 +105,9 @@ class PolicyProcessor(FrameProcessor):
         # With answering-machine detection the greeting waits for the verdict.
         self.detect_machines = detect_machines
         am, lang = policy.script.answering_machine, policy.script.language.split("-")[0]
+        self.answer_phrases = ANSWER_PHRASES.get(lang, ())
         self.amd_phrases: tuple[str, ...] = () if am is None else (
-            *am.machine_words(policy.script.language), *ANSWER_PHRASES.get(lang, ()))
+            *am.machine_words(policy.script.language), *self.answer_phrases)
         self.started = False
         self.machine = False
         self.phrases = phrases
@@ -119,9 +128,11 @@ class PolicyProcessor(FrameProcessor):
         self.push(frame, direction)
         if isinstance(frame, StartFrame):
             if not self.detect_machines:
-                self._start()
+                self._open(frame.at)
             elif self.amd_phrases:  # what a machine or a person says on answering
                 self.push(Listen(self.amd_phrases), UP)
+        elif self.answered_at is not None:
+            self._await_hello(frame)
         elif isinstance(frame, AmdResult) and not self.started and not self.machine:
             self._amd(frame)
         elif isinstance(frame, MachineReady) and self.machine and not self.ended:
@@ -154,6 +165,10 @@ class PolicyProcessor(FrameProcessor):
         """A reply goes down (to the turn record) with where it was said and what the
         policy made of it (a confirmation, an irreversible action), then the answer."""
         node = self.policy.node
+        if self.answered_at is not None:  # their "여보세요?": now the greeting
+            self.push(replace(frame, node=node))
+            self._start()
+            return
         if not self.started or self.ended or self.machine or self.ending is not None:
             # Kept in the transcript, never acted on: the callee's "여보세요" before the
             # greeting, and whatever is heard over the last words (the outcome is
@@ -175,7 +190,32 @@ class PolicyProcessor(FrameProcessor):
                           commits=action.commits))
         self._act(action, frame.last_voiced_at)
 
+    def _open(self, at: float) -> None:
+        """The call is answered: greet at once, or first give the callee the chance to
+        say hello, and never talk over it."""
+        if self.opening_wait_s <= 0:
+            self._start()
+        else:
+            self.answered_at = at
+            self.push(Listen(self.answer_phrases), UP)
+
+    def _await_hello(self, frame: Frame) -> None:
+        """Before the greeting: it comes once what they said on answering is read (the
+        ParseResult, in `_reply`), after `opening_wait_s` of silence from the answer, or
+        after HELLO_MAX_S of someone talking on."""
+        assert self.answered_at is not None
+        if isinstance(frame, UserStartedSpeaking):
+            self.user_speaking = self.heard_hello = True
+        elif isinstance(frame, UserStoppedSpeaking):
+            self.user_speaking = False
+        elif isinstance(frame, InputAudio | Tick):
+            waited = frame.at - self.answered_at
+            if (waited >= self.opening_wait_s and not self.heard_hello) \
+                    or waited >= HELLO_MAX_S:
+                self._start()
+
     def _start(self) -> None:
+        self.answered_at = None
         self.started = True
         self._act(self.policy.start(), None)
 

@@ -317,6 +317,34 @@ def test_no_reprompt_while_the_customer_is_speaking(policy: PolicyProcessor) -> 
     assert len(of(down, Speak)) == 1
 
 
+def test_without_amd_the_robot_lets_the_callee_say_hello_first(engines: dict[str, Any]) -> None:
+    kit = engines["kit"]
+
+    def fresh() -> PolicyProcessor:
+        return PolicyProcessor(DialoguePolicy(kit.script, {"name": "김민수"}), kit.phrases,
+                               no_input_timeout_s=2.0, opening_wait_s=1.0)
+
+    # A silent callee is greeted after 1 s of silence.
+    down, up = run_test(fresh(), [StartFrame(0.0), Tick(0.5), Tick(0.98)])
+    assert not of(down, Speak) and of(up, Listen)[0].phrases, "listening for a hello"
+    down, _ = run_test(fresh(), [StartFrame(0.0), Tick(1.0)])
+    assert [s.node for s in of(down, Speak)] == ["greeting"]
+    # One who says "여보세요?" is not talked over: greeted once it is read.
+    policy = fresh()
+    down, _ = run_test(policy, [StartFrame(0.0), UserStartedSpeaking(0.4), Tick(1.2),
+                                UserStoppedSpeaking(1.5, 0.4, 1.2), Tick(1.6)])
+    assert not of(down, Speak), "they are still saying hello"
+    down, _ = run_test(policy, [ParseResult("여보세요", "nlu_fallback", 0.2, 0.9,
+                                            last_voiced_at=1.2)])
+    assert [s.node for s in of(down, Speak)] == ["greeting"]
+    assert of(down, ParseResult)[0].text == "여보세요", "kept in the transcript"
+    assert policy.policy.fallbacks_in_row == 0, "a hello is no misunderstood reply"
+    # Someone who talks on is greeted after 4 s anyway.
+    down, _ = run_test(fresh(), [StartFrame(0.0), UserStartedSpeaking(0.2), Tick(3.9),
+                                 Tick(4.0)])
+    assert [s.node for s in of(down, Speak)] == ["greeting"]
+
+
 def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
         policy: PolicyProcessor) -> None:
     """Found on a street-noise line: a passing car, read as nothing, was taken for a
