@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dialer.cli.common import console, fail, guarded, open_database
+from dialer.cli.common import console, err, fail, guarded, open_database
 
 campaign_app = typer.Typer(help="Create, start and inspect campaigns.", no_args_is_help=True)
 
@@ -174,30 +174,26 @@ def campaign_dry_run(
         help="A line to call the personas on (codec, noise, loss: pcmu+street@15+loss@2); "
              "repeat it for a matrix. Default: the personas file's `lines:`, else clean.")
     ] = None,
-    prepared: Annotated[int | None, typer.Option(
-        hidden=True, help="Run this rehearsal, already prepared (the web app does).")] = None,
+    prepared: Annotated[list[int] | None, typer.Option(
+        hidden=True, help="Run this rehearsal, already prepared (the web app does): once "
+                          "per line, in the lines' order.")] = None,
 ) -> None:
     """Rehearse the campaign with simulated customers over SIP on this machine (never a
     real number): each persona's transcript and disposition, every turn where the robot
     fell back, reprompted or misunderstood, and pass or fail for each persona with an
     `expect:`, on each line. Exits 1 when one of them failed (a campaign's personas are
     its tests), 2 on an error."""
-    from campaigns.settings import CampaignSettings
-    from dialer.sandbox.rehearsal import rehearsal_report, rehearse, run_rehearsal
-
     db = open_database()
     lines = _dry_run_lines(db, campaign_id, personas, line)
-    if prepared is not None:  # the web app's one rehearsal: one line
-        lines = lines[:1]
-    reports = []
-    for spec in lines:
-        if prepared is None:
-            rid = guarded(rehearse, db, CampaignSettings(), campaign_id, personas, timeout,
-                          line=spec)
-        else:
-            rid = prepared
-            guarded(run_rehearsal, db, CampaignSettings(), rid, personas, timeout, line=spec)
-        reports.append({"line": spec.name, **guarded(rehearsal_report, db, rid, personas)})
+    if prepared:
+        _check_prepared(db, campaign_id, prepared, lines)
+    try:
+        reports = [_dry_run_line(db, campaign_id, spec, i, len(lines), personas, timeout,
+                                 prepared[i - 1] if prepared else None)
+                   for i, spec in enumerate(lines, 1)]
+    finally:
+        if prepared:  # a line that failed ends the dry-run: those after it never start
+            _stop_drafts(db, prepared)
     failed = [r["line"] for r in reports if not r["expectations"]["ok"]]
     if as_json:
         out = reports[0] if len(reports) == 1 else {
@@ -214,6 +210,58 @@ def campaign_dry_run(
                           highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _dry_run_line(db: Any, campaign_id: int, spec: Any, i: int, n: int,
+                  personas: Path | None, timeout: float, prepared: int | None
+                  ) -> dict[str, Any]:
+    """Rehearse on one line (in the rehearsal the web app prepared for it, if given);
+    its report."""
+    from campaigns.settings import CampaignSettings
+    from dialer.sandbox.rehearsal import rehearsal_report, rehearse, run_rehearsal
+
+    if n > 1:
+        err.print(f"dry-run of campaign {campaign_id}: line {i} of {n}, {spec.name}",
+                  highlight=False)
+    if prepared is None:
+        rid = guarded(rehearse, db, CampaignSettings(), campaign_id, personas, timeout,
+                      line=spec)
+    else:
+        rid = prepared
+        guarded(run_rehearsal, db, CampaignSettings(), rid, personas, timeout, line=spec)
+    return {**guarded(rehearsal_report, db, rid, personas), "line": spec.name}
+
+
+def _check_prepared(db: Any, campaign_id: int, prepared: list[int], lines: list[Any]
+                    ) -> None:
+    """One prepared rehearsal of this campaign per line, paired in order."""
+    from campaigns.models import Campaign
+
+    names = ", ".join(spec.name for spec in lines)
+    if len(prepared) != len(lines):
+        fail(f"--prepared was given {len(prepared)} time(s) for {len(lines)} line(s) "
+             f"({names}); give one prepared rehearsal per line, in the lines' order")
+    if len(set(prepared)) != len(prepared):
+        fail(f"--prepared {' '.join(map(str, prepared))} names a rehearsal twice; give "
+             "each line its own")
+    with db.session() as s:
+        for rid in prepared:
+            c = s.get(Campaign, rid)
+            if c is None or c.rehearsal_of != campaign_id:
+                fail(f"--prepared {rid} is no rehearsal of campaign {campaign_id}; give "
+                     "the rehearsals prepared for its dry-run")
+
+
+def _stop_drafts(db: Any, rehearsals: list[int]) -> None:
+    """Stop those of the rehearsals never started (so their page shows them ended)."""
+    from campaigns.lifecycle import CampaignError, change_status, progress
+
+    for rid in rehearsals:
+        try:
+            if progress(db, rid)["status"] == "draft":
+                change_status(db, rid, "stop")
+        except CampaignError:  # changed meanwhile
+            pass
 
 
 def _dry_run_lines(db: Any, campaign_id: int, personas: Path | None,

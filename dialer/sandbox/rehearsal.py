@@ -14,6 +14,7 @@ what the persona said (the NLU's reading of the persona's own text is the truth)
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from contextlib import ExitStack
@@ -34,6 +35,9 @@ from dialer.sandbox.phone_lines import LineSpec
 from dialer.sandbox.stack import simulated_agents, spawn, start_redis, stop_process, wait_for_line
 
 CALLING_MODES = ("answer", "machine", "busy", "no_answer", "decline")
+# The end of a rehearsal's name, as prepare_rehearsal writes it: its stamp, then its
+# line unless that is the clean one.
+NAME_END = re.compile(r" · dry-run \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: · (?P<line>\S+))?$")
 
 
 def free_port() -> int:
@@ -106,6 +110,12 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
     add_contacts(db, rehearsal, [(p.number, {**fields, "persona": p.name})
                                  for p in callable_cast])
     return rehearsal
+
+
+def rehearsal_line(name: str) -> str:
+    """The name of the line a rehearsal calls on, read from the name it was given."""
+    match = NAME_END.search(name)
+    return (match.group("line") if match else None) or "clean"
 
 
 def rehearsals_under_way(db: Database, timeout_s: float, up_to: int | None = None) -> int:
@@ -265,6 +275,7 @@ def rehearsal_report(db: Database, rehearsal_id: int,
                         "reason": None, "end_node": None, "turns": [], "flags": 0,
                         **_verdict(persona.expect, None, None, "no call was made")})
     return {"rehearsal": report["campaign"], "campaign_id": original,
+            "line": rehearsal_line(report["campaign"]["name"]),
             "dispositions": report["dispositions"], "flagged_turns": flagged,
             "expectations": _tally(out), "calls": out}
 
