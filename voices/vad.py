@@ -90,6 +90,7 @@ class Endpointer:
         self._margin = math.pow(10.0, self.cfg.background_margin_db / 10)
         self._background = 0.0  # energy of a frame of the line without the caller
         self._heard_n = 0
+        self._learnt_after = max(1, 500 // frame_ms)
         # The turn so far, for the turn model (it reads the last 8 s).
         self.turn_audio: deque[bytes] = deque(maxlen=max(1, 8000 // frame_ms))
         self.turn_checks = 0
@@ -113,9 +114,9 @@ class Endpointer:
         if self._margin > 1:
             self._heard.append(energy)
             self._heard_n += 1
-            # Every 100 ms is often enough; and only once a whole window was heard, so
-            # that a caller who speaks at once is not taken for the line's level.
-            if self._heard_n % 5 == 0 and len(self._heard) == self._heard.maxlen:
+            # Every 100 ms is often enough, from the first half second of the call on:
+            # someone who answers from a noisy room says hello into that room.
+            if self._heard_n % 5 == 0 and len(self._heard) >= self._learnt_after:
                 self._background = float(np.percentile(self._heard, self.cfg.background_pct))
         quiet = energy < max(self._floor_energy, self._background * self._margin)
         if self._silero is not None:
