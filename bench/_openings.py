@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from dialer.sandbox.caller_voice import PITCH_RANGE, RATE_RANGE, VOICE_NAME, CallerVoice
-from dialer.sandbox.phone_lines import LineError, parse_line
+from dialer.sandbox.caller_voice import CallerVoice
+from dialer.sandbox.personas import PersonaError, parse_noise, parse_voice
 
 # kind -> the verdict the AMD should give
 EXPECTED = {"human_short": "human", "human_long": "human", "silence": "unknown",
@@ -118,16 +118,11 @@ def _number(where: str, key: str, value: Any, bounds: tuple[float, float]) -> fl
 
 
 def _voice(where: str, raw: Any) -> CallerVoice | None:
-    if raw is None:
-        return None
-    raw = {"name": raw} if isinstance(raw, str) else raw
-    if not isinstance(raw, dict) or not set(raw) <= {"name", "rate", "pitch"} \
-            or not isinstance(raw.get("name"), str) or not VOICE_NAME.match(raw["name"]):
-        raise OpeningError(f"{where}: voice {raw!r} must be an espeak-ng voice such as "
-                           "ko+f3, or {name: ko+f3, rate: 230, pitch: 70}")
-    return CallerVoice(raw["name"],
-                       int(_number(where, "voice.rate", raw.get("rate", 175), RATE_RANGE)),
-                       int(_number(where, "voice.pitch", raw.get("pitch", 50), PITCH_RANGE)))
+    """As a persona's voice (dialer/sandbox/personas.py), with this file's error."""
+    try:
+        return parse_voice(where, raw)
+    except PersonaError as exc:
+        raise OpeningError(str(exc)) from None
 
 
 def _beep(where: str, raw: Any) -> Beep | None:
@@ -144,13 +139,7 @@ def _noise(where: str, raw: Any) -> tuple[str | None, float] | None:
     """As a persona's `noise:`: street@15 (its level against speech); none: quiet."""
     if raw is None:
         return None
-    if raw in ("none", False):
-        return (None, 0.0)
     try:
-        spec = parse_line(raw, f"{where}: noise")
-    except LineError as exc:
+        return parse_noise(where, raw)
+    except PersonaError as exc:
         raise OpeningError(str(exc)) from None
-    if spec.codec or spec.loss_pct or not spec.noise:
-        raise OpeningError(f"{where}: noise {raw!r} must be a noise such as street@15 "
-                           "(codec and loss are the line's)")
-    return (spec.noise, spec.snr_db)

@@ -161,8 +161,8 @@ def _persona(path: Path, i: int, raw: Any, taken: dict[str, Persona]) -> Persona
                    echo_ms=echo["ms"] if echo else None,
                    echo_gain=float(echo.get("gain", 0.5)) if echo else 0.5,
                    hears=hears, talk_s=talk, expect=_expect(where, raw.get("expect")),
-                   noise=_noise(where, raw.get("noise", "line")),
-                   voice=_voice(where, raw.get("voice")),
+                   noise=parse_noise(where, raw.get("noise", "line")),
+                   voice=parse_voice(where, raw.get("voice")),
                    pause_ms=_whole(where, "pause_ms", raw.get("pause_ms", 600), (100, 5000)))
 
 
@@ -255,7 +255,7 @@ def _expect(where: str, expect: Any) -> Expectation | None:
     return Expectation(disposition, node.strip() if node is not None else None)
 
 
-def _noise(where: str, noise: Any) -> tuple[str | None, float] | None:
+def parse_noise(where: str, noise: Any) -> tuple[str | None, float] | None:
     """`noise:` street@15 or {kind: street, snr_db: 15}; none: quiet on any line; absent:
     the line's."""
     if noise == "line":
@@ -274,7 +274,7 @@ def _noise(where: str, noise: Any) -> tuple[str | None, float] | None:
     return (spec.noise, spec.snr_db)
 
 
-def _voice(where: str, voice: Any) -> CallerVoice | None:
+def parse_voice(where: str, voice: Any) -> CallerVoice | None:
     """`voice: ko+f3` or {name: ko+f3, rate: 230, pitch: 70} (espeak-ng's -v, -s, -p)."""
     if voice is None:
         return None
