@@ -218,7 +218,9 @@ class ErrorFrame(Frame):
 # -- answering machines ----------------------------------------------------------------
 @dataclass(frozen=True)
 class AmdResult(Frame):
-    """Who answered: "human", "machine" or "unknown" (silence: treated as a person)."""
+    """Who answered: "human", "machine", "screener" (a call-screening assistant: greeted
+    as a person, so the robot says who is calling) or "unknown" (silence: treated as a
+    person)."""
 
     kind: str
     reason: str
@@ -228,7 +230,8 @@ class AmdResult(Frame):
 @dataclass(frozen=True)
 class AmdHint(Frame):
     """Sent up by the recogniser's side: what was said before the verdict sounds like a
-    machine ("메시지를 남겨 주세요")."""
+    machine ("메시지를 남겨 주세요"), a screening assistant ("용건을 말씀해 주시면") or,
+    read whole and sure, a person answering ("여보세요"): its `kind`."""
 
     kind: str
     reason: str
