@@ -62,7 +62,7 @@ class DialerSettings(BaseSettings):
     vad_floor_dbfs: float = -50.0
     # What tells the caller's speech from the line's noise: silero (a neural model, holds
     # on street and babble noise) or webrtc (cheaper, takes much noise for speech).
-    vad_engine: Literal["silero", "webrtc"] = "silero"
+    vad_engine: Literal["silero", "webrtc"] = "webrtc"
     # What decides that a pause ends the caller's reply. silence: any pause of
     # vad_end_silence_ms. words: the recogniser's early reading; a reply that stops on
     # a filler or a word that leads on ("음", "그게", "-는데") is waited for, up to

@@ -147,6 +147,9 @@ class ParseResult(Frame):
     endpoint_at: float = 0.0  # when the VAD decided the customer had finished
     heard: str = "grammar"  # how the reading was obtained (dialer.conversation.confirm.HEARD)
     weakest_word: float = 1.0  # ASR confidence of the reading's least sure word
+    # No reading of the utterance, in the grammar or the open vocabulary, holds a word:
+    # a noise the VAD let through, not a reply that was not understood.
+    noise: bool = False
     # Set by the policy: a confirmation asked on this reply or its answer, and the
     # irreversible action taken on it (TurnRecord.confirmation / .commits).
     confirmation: str | None = None
@@ -218,9 +221,7 @@ class ErrorFrame(Frame):
 # -- answering machines ----------------------------------------------------------------
 @dataclass(frozen=True)
 class AmdResult(Frame):
-    """Who answered: "human", "machine", "screener" (a call-screening assistant: greeted
-    as a person, so the robot says who is calling) or "unknown" (silence: treated as a
-    person)."""
+    """Who answered: "human", "machine" or "unknown" (silence: treated as a person)."""
 
     kind: str
     reason: str
@@ -230,8 +231,7 @@ class AmdResult(Frame):
 @dataclass(frozen=True)
 class AmdHint(Frame):
     """Sent up by the recogniser's side: what was said before the verdict sounds like a
-    machine ("메시지를 남겨 주세요"), a screening assistant ("용건을 말씀해 주시면") or,
-    read whole and sure, a person answering ("여보세요"): its `kind`."""
+    machine ("메시지를 남겨 주세요")."""
 
     kind: str
     reason: str

@@ -65,7 +65,7 @@ def test_the_room_talking_behind_the_caller_does_not_hold_the_turn_open(tmp_path
     line[start:start + len(caller)] += caller
     said_until = (start + np.flatnonzero(np.abs(caller) > 300)[-1]) / RATE
     for margin, ends in ((6.0, True), (0.0, False)):
-        heard = events(VadConfig(background_margin_db=margin), line)
+        heard = events(VadConfig(engine="silero", background_margin_db=margin), line)
         ended = [t for e, t in heard if e == "end" and said_until <= t <= said_until + 0.8]
         assert bool(ended) == ends, (margin, said_until, heard)
 
@@ -87,7 +87,8 @@ def test_street_noise_and_a_cough_over_the_robot_do_not_interrupt_it(tmp_path: P
         pcm = np.clip(line, -32768, 32767).astype("<i2").tobytes()
         frames = [InputAudio(pcm[i:i + FRAME_BYTES], i / FRAME_BYTES * 0.02)
                   for i in range(0, len(pcm), FRAME_BYTES)]
-        down, _ = run_test([VadProcessor(RATE, 20, VadConfig()), BargeInProcessor(400)],
+        down, _ = run_test([VadProcessor(RATE, 20, VadConfig(engine="silero")),
+                            BargeInProcessor(400)],
                            [(BotStartedSpeaking(0.0), UP), *frames])
         cuts = [f.at for f in down if isinstance(f, Interruption)]
         assert bool(cuts) == interrupts and all(at > 6.0 for at in cuts), cuts

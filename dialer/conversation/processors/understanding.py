@@ -79,7 +79,9 @@ class NluProcessor(FrameProcessor):
                               frame.started_at, frame.last_voiced_at, frame.asr_ms, nlu_ms,
                               endpoint_at=frame.at,
                               heard=heard_as(reading, frame.readings, frame.phrases),
-                              weakest_word=weakest_word(reading)))
+                              weakest_word=weakest_word(reading),
+                              noise=not any(str(getattr(r, "text", "")).strip()
+                                            for r in frame.readings)))
 
 
 HELLO_MAX_S = 4.0  # someone talking on at the answer is greeted after this anyway
@@ -175,7 +177,7 @@ class PolicyProcessor(FrameProcessor):
             # decided: an opt-out stays one, whatever noise follows it).
             self.push(replace(frame, node=node))
             return
-        if not frame.text.strip():
+        if frame.noise:
             # Nothing in it a recogniser could read: a noise the VAD let through (a car
             # passing, a door, a cough), not a reply the robot failed to understand. It
             # neither counts as misunderstood nor restarts the wait for a reply.

@@ -352,7 +352,8 @@ def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
     frames: list[Any] = [StartFrame(0.0), (BotStoppedSpeaking(3.0), UP)]
     for at in (3.5, 4.0, 4.5):
         frames += [UserStartedSpeaking(at - 0.3), UserStoppedSpeaking(at, at - 0.3, at - 0.2),
-                   ParseResult(" ", "nlu_fallback", 0.0, 0.2, last_voiced_at=at - 0.2)]
+                   ParseResult(" ", "nlu_fallback", 0.0, 0.2, last_voiced_at=at - 0.2,
+                               noise=True)]
     down, _ = run_test(policy, [*frames, Tick(4.9)])
     assert [s.node for s in of(down, Speak)] == ["greeting"], "no reprompt, no handoff"
     assert not of(down, Escalated) and not of(down, ParseResult)
@@ -360,6 +361,21 @@ def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
     # The wait for a reply still runs from the end of the greeting: 2 s later, a reprompt.
     down, _ = run_test(policy, [Tick(5.1)])
     assert [s.kind for s in of(down, Speak)] == ["no_input"]
+
+
+def test_only_an_utterance_no_reading_holds_a_word_is_noise() -> None:
+    """Speech the grammar cannot read ("오늘 날씨가 좋네요" at the greeting) is a reply
+    not understood, as long as the open vocabulary heard words in it."""
+    from voices.recognizer import AsrResult
+
+    def parse(text: str) -> dict[str, Any]:
+        return {"intent": {"name": "nlu_fallback", "confidence": 0.0}, "entities": []}
+
+    cases = {(AsrResult("", 0.0, grammar=True), AsrResult("", 0.0)): True,
+             (AsrResult("", 0.0, grammar=True), AsrResult("오늘 날씨 가", 0.7)): False}
+    for readings, noise in cases.items():
+        down, _ = run_test(NluProcessor(parse), [FinalTranscript(readings, 1.0, 1.5, 5.0, 1.8)])
+        assert of(down, ParseResult)[0].noise is noise, readings
 
 
 def test_reply_moves_the_script_and_the_end_waits_for_the_last_words(
