@@ -118,23 +118,6 @@ def rehearsal_line(name: str) -> str:
     return (match.group("line") if match else None) or "clean"
 
 
-def rehearsals_under_way(db: Database, timeout_s: float, up_to: int | None = None) -> int:
-    """Dry-runs of any campaign started and not over (one whose runner died is over
-    after its deadline); `up_to`: only those with an id up to it (the earlier ones)."""
-    from datetime import UTC, timedelta
-
-    from sqlalchemy import func
-
-    since = datetime.now(UTC) - timedelta(seconds=timeout_s + 300)
-    query = select(func.count(Campaign.id)).where(
-        Campaign.rehearsal_of.is_not(None), Campaign.status.in_(("draft", "running")),
-        Campaign.created_at > since)
-    if up_to is not None:
-        query = query.where(Campaign.id <= up_to)
-    with db.session() as s:
-        return int(s.scalar(query) or 0)
-
-
 def run_rehearsal(db: Database, settings: CampaignSettings, rehearsal: int,
                   personas: Path | None = None, timeout: float = 600, processes: int = 2,
                   log_dir: Path | None = None, line: LineSpec | None = None) -> None:
