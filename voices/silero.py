@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 _MODEL_PARTS = ("audio", "vad", "data", "silero_vad.onnx")
-_sessions: dict[tuple[int, str], Any] = {}
+_sessions: dict[tuple[int, str, int], Any] = {}
 _lock = threading.Lock()
 
 
@@ -44,16 +44,19 @@ def package_file(*parts: str) -> Path:
         "`make venv` installs (pip install --no-deps 'pipecat-ai==1.14.0')")
 
 
-def session(path: Path) -> Any:
-    """One onnxruntime session per process and model file, shared by the calls of that
-    process (its `run` is thread-safe); made after a fork, never inherited through one."""
-    key = (os.getpid(), str(path))
+def session(path: Path, threads: int = 1) -> Any:
+    """One onnxruntime session per process, model file and thread count, shared by the
+    calls of that process (its `run` is thread-safe); made after a fork, never inherited
+    through one (the parent's entries stay unused in the child). Smart Turn
+    (voices/turn.py) uses it too."""
+    key = (os.getpid(), str(path), threads)
     with _lock:
         if key not in _sessions:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            options.intra_op_num_threads = options.inter_op_num_threads = threads
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
             options.log_severity_level = 3
             _sessions[key] = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"])

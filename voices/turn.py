@@ -16,15 +16,15 @@ below the window's peak, then (x + 4) / 4.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import threading
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from voices.silero import SileroMissing, package_file
+from voices.silero import session as onnx_session
 
 MODEL_RATE = 16000
 N_FFT = 400
@@ -45,16 +45,10 @@ def smart_turn_path() -> Path:
     hint = ("Smart Turn v3.2 needs the pipecat-ai package, which carries the model: "
             "`make venv` installs pipecat-ai --no-deps")
     try:
-        spec = importlib.util.find_spec("pipecat")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise TurnModelMissing(f"pipecat-ai is not installed. {hint}")
-    for root in spec.submodule_search_locations:
-        path = Path(root) / "audio" / "turn" / "smart_turn" / "data" / MODEL_FILE
-        if path.is_file():
-            return path
-    raise TurnModelMissing(f"{MODEL_FILE} not found in pipecat-ai. {hint}")
+        return package_file("audio", "turn", "smart_turn", "data", MODEL_FILE)
+    except SileroMissing:
+        raise TurnModelMissing(f"{MODEL_FILE} not found: pipecat-ai is not installed or "
+                               f"lacks it. {hint}") from None
 
 
 # --- features ---------------------------------------------------------------------------
@@ -147,32 +141,9 @@ def log_mel_features(window: np.ndarray) -> np.ndarray:
 
 # --- the model --------------------------------------------------------------------------
 
-# Sessions by (process id, model path, threads). onnxruntime sessions must not cross a
-# fork, so a child process builds its own; the parent's entries it inherited are left
-# alone (never used, and never torn down, since their thread pools do not exist there).
-_SESSIONS: dict[tuple[int, str, int], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
 def _session(path: Path, threads: int) -> Any:
-    key = (os.getpid(), str(path), threads)
-    session = _SESSIONS.get(key)
-    if session is not None:
-        return session
-    import onnxruntime as ort
-
-    with _SESSIONS_LOCK:
-        session = _SESSIONS.get(key)
-        if session is None:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = threads
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = ort.InferenceSession(str(path), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
-            _SESSIONS[key] = session
-    return session
+    """The process's onnxruntime session for the model (shared with Silero's cache)."""
+    return onnx_session(path, threads)
 
 
 class TurnModel:

@@ -3,6 +3,7 @@ on espeak-ng speech, complete replies against the same replies cut off mid-phras
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voices import turn
+from voices import silero, turn
 from voices.audio import read_wav, resample, silence, tone
 from voices.turn import TurnModel, TurnModelMissing
 
@@ -162,7 +163,7 @@ def test_a_missing_model_says_how_to_install_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TurnModelMissing, match="make venv"):
         TurnModel(tmp_path / "absent.onnx")
-    monkeypatch.setattr(turn.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(TurnModelMissing, match="pipecat-ai --no-deps"):
         turn.smart_turn_path()
     with pytest.raises(TurnModelMissing, match="make venv"):
@@ -176,7 +177,7 @@ def test_smart_turn_path_finds_the_bundled_model() -> None:
 
 def _child_probability(pcm: bytes) -> tuple[float, list[int]]:
     p = TurnModel().complete_probability(pcm)
-    return p, sorted({pid for pid, _, _ in turn._SESSIONS})
+    return p, sorted({pid for pid, _, _ in silero._sessions})
 
 
 def test_sessions_are_shared_in_a_process_and_rebuilt_after_a_fork(model: TurnModel) -> None:
