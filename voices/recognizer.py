@@ -33,11 +33,18 @@ def phrase_sequence(text: str, phrases: Collection[str]) -> bool:
     speech the grammar does not cover ("지워 아요 번호 해요"). A one-letter word at either
     end that is no phrase is a clipped syllable, not a word stitched in: "에 연락 하지
     마세요" for "이제 연락하지 마세요". Phrases are compared with single spaces between
-    words."""
+    words.
+
+    A last word that is no phrase but ends as the word before it does is that word's
+    ending heard twice, not a word stitched in: over G.711, bandwidth-extended, espeak's
+    "번호 지워 주세요" is read "번호 지워 주세요 계세요" every time (bench/asr_replies.py
+    --codec pcmu)."""
     words = text.split()
     while words and len(words[0]) == 1 and words[0] not in phrases:
         words = words[1:]
     while words and len(words[-1]) == 1 and words[-1] not in phrases:
+        words = words[:-1]
+    if len(words) > 2 and words[-1] not in phrases and _echo(words[-2], words[-1]):
         words = words[:-1]
     if not words:
         return False
@@ -45,6 +52,11 @@ def phrase_sequence(text: str, phrases: Collection[str]) -> bool:
     for j in range(1, len(words) + 1):
         ends[j] = any(ends[i] and " ".join(words[i:j]) in phrases for i in range(j))
     return ends[-1]
+
+
+def _echo(word: str, after: str) -> bool:
+    """`after` repeats the last two syllables of `word` ("주세요", "계세요")."""
+    return len(word) >= 2 and len(after) >= 2 and word[-2:] == after[-2:]
 
 
 class RecognizerStream(Protocol):

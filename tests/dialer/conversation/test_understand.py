@@ -132,6 +132,13 @@ def test_phrases_one_after_another_are_no_forced_reading() -> None:
     assert phrase_sequence("번호 지워 주세요 요", phrases)
     assert not phrase_sequence("에", phrases)
     assert not phrase_sequence("번호 에 지워 주세요", phrases)
+    # The ending heard twice over G.711 ("주세요" then "계세요") is no stitched-in word;
+    # a word that ends otherwise, or one in the middle, still is.
+    assert phrase_sequence("번호 지워 주세요 계세요", phrases)
+    assert phrase_sequence("네 담당자 연결 해 주세요 계세요", phrases)
+    assert not phrase_sequence("번호 지워 주세요 돼요", phrases)
+    assert not phrase_sequence("번호 지워 계세요 주세요", phrases)
+    assert not phrase_sequence("네 계세요", phrases)
     both = R("네 번호 지워 주세요", 0.9)
     assert understand([both], lambda t: {"intent": {"name": "opt_out", "confidence": 0.9}},
                       phrases)[1] == "opt_out"
