@@ -47,9 +47,11 @@ FILLERS = "--fillers" in sys.argv
 
 
 def hesitations(language: str) -> list[str]:
-    from dialer.conversation.turn_end import hesitation_phrases
+    """What the robot adds to every grammar: the sounds of thinking ("음"); with
+    --fillers, every filler the words judge of the turn's end reads."""
+    from dialer.conversation.turn_end import hesitation_phrases, thinking_phrases
 
-    return list(hesitation_phrases(language))
+    return list(hesitation_phrases(language) if FILLERS else thinking_phrases(language))
 
 
 def band_limit(pcm: bytes, hz: float) -> bytes:
@@ -135,7 +137,7 @@ def main() -> int:
                 break
             expected = kit.nlu.parse(reply.text)["intent"]["name"]
             phrases = [x for i in policy.grammar_intents() for x in kit.phrases(i)]
-            phrases += hesitations(kit.script.language) if FILLERS else []
+            phrases += hesitations(kit.script.language)
             grammar = asr.grammar(phrases)
             for lead in leads_ms:
                 for _ in range(args.repeats):
@@ -182,7 +184,7 @@ def paraphrases(repeats: int, heard: Callable[[bytes], bytes]) -> dict[str, obje
     policy = DialoguePolicy(kit.script, {"name": "김민수"})
     policy.start()
     grammar = asr.grammar([x for i in policy.grammar_intents() for x in kit.phrases(i)]
-                          + (hesitations(kit.script.language) if FILLERS else []))
+                          + hesitations(kit.script.language))
     parse = scoped_parser(kit.nlu)
     tally = {"in_scope": [0, 0, 0], "out_of_scope": [0, 0, 0]}  # understood, wrong sure, n
     misses: list[dict[str, object]] = []

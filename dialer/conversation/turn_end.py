@@ -30,6 +30,13 @@ FILLERS: dict[str, frozenset[str]] = {
     "en": frozenset(["um", "umm", "uh", "uhh", "er", "erm", "hmm", "well", "so", "and", "but", "or", "because", "like", "the", "a", "an", "my", "i", "i'm", "it's", "its", "to", "of", "for", "with", "if", "when", "that"]),
     "zh": frozenset(["嗯", "呃", "啊", "那个", "这个", "就是", "然后", "但是", "所以", "因为", "我", "我的", "如果", "还有", "其实"]),
 }
+# The sounds of thinking that are said on their own, before a reply: always in the
+# grammar, so that a lone "음…" is read as itself and not forced into the nearest phrase
+# ("네", a yes). Only long, distinct ones: with the short ones too ("어", "저", "그"),
+# vosk fitted them into whole replies ("담당자 연결 해 주세요" read "너무 어어 여보세요
+# 지워 주세요").
+THINKING: dict[str, tuple[str, ...]] = {"ko": ("음", "으음"), "en": ("um", "umm", "hmm"),
+                                        "zh": ("嗯",)}
 WEAK = 0.6  # a grammar reading below this confidence is not trusted for its words
 # Korean verb and adjective endings that join a clause to the next one.
 _KO_LEADING_ON = re.compile(r"(?:데|고|구|서|면|으면|지만|니까|으니까|려고|"
@@ -42,6 +49,18 @@ def hesitation_phrases(language: str) -> tuple[str, ...]:
     """Phrases the recogniser should be able to hear besides the script's, so that a
     filler is read as itself and not forced into the nearest phrase ("음" as "네")."""
     return tuple(sorted(FILLERS.get(language.split("-")[0].lower(), ())))
+
+
+def thinking_phrases(language: str) -> tuple[str, ...]:
+    return THINKING.get(language.split("-")[0].lower(), ())
+
+
+def only_thinking(text: str, language: str) -> bool:
+    """Is this reading nothing but the sounds of thinking ("음", "음 음")? Such an
+    utterance is no reply: the caller is still making it up."""
+    words = text.split()
+    sounds = THINKING.get(language.split("-")[0].lower(), ())
+    return bool(words) and all(w.lower() in sounds for w in words)
 
 
 def unfinished(text: str, language: str) -> bool:

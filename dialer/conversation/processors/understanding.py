@@ -35,6 +35,7 @@ from dialer.conversation.outcomes import Outcome
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
 from dialer.conversation.policy import Action, DialoguePolicy, Understanding, understand
 from dialer.conversation.script import ANSWER_PHRASES
+from dialer.conversation.turn_end import only_thinking, thinking_phrases
 
 
 class NluProcessor(FrameProcessor):
@@ -122,6 +123,7 @@ class PolicyProcessor(FrameProcessor):
         self.ended = False
         self.machine_reason = ""
         self.noise_readings = 0  # utterances in which nothing was read
+        self.thinking = 0  # utterances that were only "음"
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, ParseResult):
@@ -182,6 +184,14 @@ class PolicyProcessor(FrameProcessor):
             # passing, a door, a cough), not a reply the robot failed to understand. It
             # neither counts as misunderstood nor restarts the wait for a reply.
             self.noise_readings += 1
+            return
+        if only_thinking(frame.text, self.policy.script.language):
+            # "음…" on its own: the caller is making up their reply. Kept in the
+            # transcript, not answered, and their time to reply starts again.
+            self.thinking += 1
+            self.push(replace(frame, node=node))
+            if self.listening_since is not None:
+                self.listening_since = max(self.listening_since, frame.endpoint_at)
             return
         self.listening_since = None
         self.policy.fill_slots(frame.entities)
@@ -272,7 +282,7 @@ class PolicyProcessor(FrameProcessor):
                 for intent in self.policy.grammar_intents():
                     phrases += self.phrases(intent)
                 phrases += self.policy.grammar_phrases()
-                phrases += self.hesitations
+                phrases += self.hesitations or thinking_phrases(self.policy.script.language)
                 self.push(Listen(tuple(phrases), action.node), UP)
         elif action.end:
             self._hang_up(action)

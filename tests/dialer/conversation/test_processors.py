@@ -363,6 +363,32 @@ def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
     assert [s.kind for s in of(down, Speak)] == ["no_input"]
 
 
+def test_a_lone_um_is_the_caller_thinking_not_a_reply(policy: PolicyProcessor) -> None:
+    """Found on the lines bench: a hesitant callee's "음… 네 좋아요" was cut at the pause
+    and the "음" read as "네", a yes the robot acted on. "음" is in the grammar now, and
+    an utterance of nothing else is not answered: the robot waits for the reply."""
+    frames: list[Any] = [StartFrame(0.0), (BotStoppedSpeaking(3.0), UP)]
+    for at in (3.8, 4.6):
+        frames += [UserStartedSpeaking(at - 0.4), UserStoppedSpeaking(at, at - 0.4, at - 0.3),
+                   ParseResult("음", "nlu_fallback", 0.0, 0.9, last_voiced_at=at - 0.3,
+                               endpoint_at=at)]
+    down, up = run_test(policy, [*frames, Tick(5.5)])
+    assert all("음" in listen.phrases for listen in of(up, Listen))
+    assert [s.node for s in of(down, Speak)] == ["greeting"], "no reply, no reprompt"
+    assert [(p.text, p.node) for p in of(down, ParseResult)] == [("음", "greeting")] * 2
+    assert policy.thinking == 2 and not of(down, Escalated)
+    # Their time to reply runs from the last "음" (4.6 + 2 s), not from the prompt.
+    down, _ = run_test(policy, [Tick(6.5)])
+    assert not of(down, Speak)
+    down, _ = run_test(policy, [Tick(6.7)])
+    assert [s.kind for s in of(down, Speak)] == ["no_input"]
+    # The reply that follows is acted on.
+    down, _ = run_test(policy, [(BotStoppedSpeaking(8.0), UP),
+                                ParseResult("음 네 좋아요", "affirm", 0.9, 0.9,
+                                            last_voiced_at=9.0, endpoint_at=9.3)])
+    assert [s.node for s in of(down, Speak)] == ["pitch"]
+
+
 def test_only_an_utterance_no_reading_holds_a_word_is_noise() -> None:
     """Speech the grammar cannot read ("오늘 날씨가 좋네요" at the greeting) is a reply
     not understood, as long as the open vocabulary heard words in it."""
