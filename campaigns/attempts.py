@@ -190,9 +190,11 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
                    sip_status: int | None, sip_reason: str | None, reason: str | None,
                    handoff: bool, end_node: str | None, recording: str | None,
                    error: str | None = None, slots: dict[str, str] | None = None,
-                   handoff_info: dict[str, Any] | None = None) -> None:
+                   handoff_info: dict[str, Any] | None = None,
+                   codec: str | None = None) -> None:
     """Store the outcome and decide the contact's future (done, a retry later, or the
-    callback the robot promised when no agent came)."""
+    callback the robot promised when no agent came). `codec`: the line's, once media
+    flowed."""
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         assert a is not None
@@ -206,7 +208,7 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         a.status = AttemptStatus.FAILED if error else AttemptStatus.COMPLETED
         a.disposition, a.sip_status, a.sip_reason = disposition, sip_status, sip_reason
         a.reason, a.handoff, a.end_node = reason, handoff, end_node
-        a.slots = slots or None
+        a.slots, a.codec = slots or None, codec
         a.recording_path, a.error, a.ended_at = recording, error, utcnow()
         for key, value in (handoff_info or {}).items():
             if key in HANDOFF_FIELDS:

@@ -31,7 +31,7 @@ from campaigns.statuses import Disposition
 CDR_COLUMNS: tuple[str, ...] = (
     "call_id", "campaign", "caller_id", "callee", "start", "answer", "end", "duration_s",
     "billable_s", "sip_status", "sip_reason", "disposition", "handoff", "agent",
-    "agent_disposition",
+    "agent_disposition", "audio_codec",
 )
 # What each column holds, for the export page and anyone reading a file.
 CDR_DEFINITIONS: dict[str, str] = {
@@ -51,6 +51,9 @@ CDR_DEFINITIONS: dict[str, str] = {
                "failed; yes while undecided)",
     "agent": "the agent who took the handed-off call",
     "agent_disposition": "the agent's own disposition of the call",
+    "audio_codec": "the audio codec of the call's line, as negotiated: PCMU/8000 and "
+                   "PCMA/8000 are G.711 (8 kHz, telephone band: the recogniser understands "
+                   "less), G722/16000 is G.722 (16 kHz); empty if no audio flowed",
 }
 TIME_COLUMNS = frozenset({"start", "answer", "end"})
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit is 1,048,576 rows, the header is one
@@ -131,7 +134,7 @@ def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:
                 CallAttempt.dialed_at, CallAttempt.created_at, CallAttempt.answered_at,
                 CallAttempt.ended_at, CallAttempt.sip_status, CallAttempt.sip_reason,
                 CallAttempt.disposition, CallAttempt.handoff, CallAttempt.handoff_result,
-                CallAttempt.agent, CallAttempt.agent_disposition)
+                CallAttempt.agent, CallAttempt.agent_disposition, CallAttempt.codec)
          .join(Campaign, Campaign.id == CallAttempt.campaign_id)
          .join(Contact, Contact.id == CallAttempt.contact_id)
          .order_by(CallAttempt.id))
@@ -175,7 +178,8 @@ def cdr_row(r: Any, mask: bool = False) -> CdrRow:
             "sip_reason": scrub(r.sip_reason) if mask and r.sip_reason else r.sip_reason,
             "disposition": r.disposition,
             "handoff": r.handoff_result or ("yes" if r.handoff else "no"),
-            "agent": r.agent, "agent_disposition": r.agent_disposition}
+            "agent": r.agent, "agent_disposition": r.agent_disposition,
+            "audio_codec": r.codec}
 
 
 def _utc_ms(moment: datetime | None) -> datetime | None:
@@ -239,7 +243,7 @@ def write_csv(rows: Iterable[CdrRow], chunk_rows: int = 500) -> Iterator[bytes]:
 _WIDTHS = {"call_id": 10, "campaign": 24, "caller_id": 16, "callee": 17, "start": 21,
            "answer": 21, "end": 21, "duration_s": 11, "billable_s": 11, "sip_status": 10,
            "sip_reason": 22, "disposition": 15, "handoff": 11, "agent": 14,
-           "agent_disposition": 18}
+           "agent_disposition": 18, "audio_codec": 12}
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _FORMULA_START = ("=", "+", "-", "@")
 

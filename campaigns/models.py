@@ -174,6 +174,9 @@ class CallAttempt(Base):
     # Entities the script keeps from the replies, e.g. {"day": "내일", "time": "3시"}.
     slots: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     recording_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The audio codec the line negotiated, as pjsip names it ("PCMU/8000", "G722/16000");
+    # NULL when no media flowed. G.711's 8 kHz is heard less well by the recogniser.
+    codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # The call process's last sign of life while the attempt is open (dialing, answered):
     # a call whose process stopped is found by its stale lease (campaigns.leases).

@@ -37,7 +37,7 @@ def call_dict(a: CallAttempt) -> dict[str, Any]:
         "disposition": a.disposition, "reason": a.reason, "sip_status": a.sip_status,
         "sip_reason": a.sip_reason, "duration_s": _duration_s(a), "handoff": a.handoff,
         "end_node": a.end_node, "slots": a.slots, "recording": a.recording_path,
-        "error": a.error,
+        "error": a.error, "codec": a.codec,
         **{k: _iso(getattr(a, k)) for k in (
             "created_at", "dialed_at", "answered_at", "ended_at", "handoff_result", "agent",
             "handoff_at", "agent_ringing_at", "agent_connected_at", "callback_at",

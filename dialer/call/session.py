@@ -180,6 +180,7 @@ class CallSession:
             return not_connected(call, self.cfg.no_response_wait_s)
         self._books.submit(self.on_answer)
         answered_at = time.monotonic()
+        line_codec(call)  # asked while the stream is up: it is gone once the call ends
         policy = DialoguePolicy(self.script, fields)
         ended: list[Frame] = []
         pipeline, audio_out, echo = self._pipeline(call, policy, ended)
@@ -199,6 +200,7 @@ class CallSession:
             _log_echo(echo)
         outcome.underruns = audio_out.underruns
         outcome.late_frames = call.audio.late_frames
+        outcome.codec = line_codec(call)
         outcome.slots = dict(policy.slots)
         return outcome
 
@@ -335,9 +337,16 @@ def _log_echo(echo: EchoGuard) -> None:
              [n for n, _ in ec.paths[:5]])
 
 
+def line_codec(call: SipCall) -> str | None:
+    """The codec the call's line negotiated ("PCMU/8000"), kept once known; None before
+    media flowed. From a registered thread (the call's)."""
+    if call.line_codec is None:
+        call.line_codec = call.codec()
+    return call.line_codec
+
+
 def narrowband(call: SipCall) -> bool:
     """Whether the call's codec carries only the telephone band (G.711 at 8 kHz); kept
     once known (asked at each utterance, from the call's thread)."""
-    if call.line_codec is None:
-        call.line_codec = call.codec()
-    return call.line_codec is not None and call.line_codec.endswith("/8000")
+    codec = line_codec(call)
+    return codec is not None and codec.endswith("/8000")

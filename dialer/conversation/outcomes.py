@@ -70,6 +70,9 @@ class CallOutcome:
     # played out (the robot's own playback buffer ran dry).
     underruns: int = 0
     late_frames: int = 0  # robot speech frames the media clock took late (jitter)
+    # The audio codec the line negotiated ("PCMU/8000", "G722/16000"); None when no media
+    # flowed. The recogniser understands less over G.711's 8 kHz than over G.722.
+    codec: str | None = None
     slots: dict[str, str] = field(default_factory=dict)  # entities the script keeps
     # Handoff to a person (dialer.handoff.desk): connected | abandoned | failed, the agent,
     # and when (wall clock, UTC) the robot decided, the agent phone rang and answered;

@@ -388,7 +388,7 @@ def _converse(db: Database, rt: Any, attempt_id: int, ctx: dict[str, Any],
     store_outcome(db, attempt_id, disposition=outcome.disposition,
                   sip_status=outcome.sip_status, sip_reason=outcome.sip_reason,
                   reason=outcome.reason, handoff=outcome.handoff, end_node=outcome.end_node,
-                  recording=rec, slots=outcome.slots,
+                  recording=rec, slots=outcome.slots, codec=outcome.codec,
                   handoff_info={k: getattr(outcome, k) for k in attempts.HANDOFF_FIELDS})
     log.info("attempt %s: %s (%s) sip=%s turns=%d", attempt_id, outcome.disposition,
              outcome.reason, outcome.sip_status, len(outcome.turns))

@@ -62,7 +62,8 @@ def make_calls(db: Database) -> dict[str, int]:
             # answered 3.2504 s after dialing, ended 60.25 s after the answer
             "answered": attempt("answered", created_at=at(-1), dialed_at=at(0),
                                 answered_at=at(3.2504), ended_at=at(63.5004),
-                                sip_status=200, sip_reason="OK", disposition="interested"),
+                                sip_status=200, sip_reason="OK", disposition="interested",
+                                codec="PCMU/8000"),
             "no_answer": attempt("no_answer", created_at=at(99), dialed_at=at(100),
                                  ended_at=at(125), sip_status=480,
                                  sip_reason="Temporarily Unavailable",
@@ -72,7 +73,7 @@ def make_calls(db: Database) -> dict[str, int]:
                                answered_at=at(202), ended_at=at(292), sip_status=200,
                                sip_reason="OK", disposition="handoff", handoff=True,
                                handoff_result="connected", agent="agent1",
-                               agent_disposition="resolved"),
+                               agent_disposition="resolved", codec="G722/16000"),
             # on a DNC list when its turn came: never dialed, starts when it was queued
             "blocked": attempt("blocked", created_at=at(86400 + 300), ended_at=at(86400 + 300),
                                disposition="blocked"),
@@ -105,13 +106,14 @@ def test_rows_worked_out_by_hand(db: Database) -> None:
         "duration_s": 63.5,  # 63.500 (ms cut)
         "billable_s": 61,  # 63.500 - 3.250 = 60.25, rounded up
         "sip_status": 200, "sip_reason": "OK", "disposition": "interested", "handoff": "no",
-        "agent": None, "agent_disposition": None}
+        "agent": None, "agent_disposition": None, "audio_codec": "PCMU/8000"}
     no_answer = rows[ids["no_answer"]]
-    assert (no_answer["answer"], no_answer["duration_s"], no_answer["billable_s"]) == (
-        None, 25.0, 0)
+    assert (no_answer["answer"], no_answer["duration_s"], no_answer["billable_s"],
+            no_answer["audio_codec"]) == (None, 25.0, 0, None)  # no media, no codec
     handoff = rows[ids["handoff"]]
     assert (handoff["billable_s"], handoff["handoff"], handoff["agent"],
-            handoff["agent_disposition"]) == (90, "connected", "agent1", "resolved")
+            handoff["agent_disposition"], handoff["audio_codec"]) == (
+        90, "connected", "agent1", "resolved", "G722/16000")
     blocked = rows[ids["blocked"]]
     assert (blocked["start"], blocked["duration_s"], blocked["billable_s"],
             blocked["sip_status"]) == (ms(86400 + 300), 0.0, 0, None)
@@ -137,7 +139,10 @@ def test_csv_has_a_bom_iso_times_and_no_formulas(db: Database) -> None:
     assert (answered["start"], answered["answer"], answered["end"]) == (
         "2026-11-02T10:00:00.000Z", "2026-11-02T10:00:03.250Z", "2026-11-02T10:01:03.500Z")
     assert (answered["duration_s"], answered["billable_s"]) == ("63.5", "61")
+    assert rows[0][-1] == "audio_codec" and answered["audio_codec"] == "PCMU/8000"
+    assert by_id[ids["handoff"]]["audio_codec"] == "G722/16000"
     assert by_id[ids["no_answer"]]["answer"] == "" and by_id[ids["waiting"]]["end"] == ""
+    assert by_id[ids["no_answer"]]["audio_codec"] == ""
     odd = by_id[ids["odd"]]
     assert odd["campaign"] == "'" + FORMULA and odd["sip_reason"] == "'@SUM(1+1)"
     assert odd["caller_id"] == "" and odd["sip_status"] == "486"
@@ -160,7 +165,7 @@ def test_xlsx_opens_with_openpyxl_and_matches_the_database(db: Database,
     wb = load_workbook(path)
     ws = wb.active
     assert ws is not None and ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:O7"
+    assert ws.auto_filter.ref == "A1:P7"
     header = next(ws.iter_rows(min_row=1, max_row=1))
     assert [c.value for c in header] == list(CDR_COLUMNS) and all(c.font.b for c in header)
     assert ws.column_dimensions["B"].width == 24
@@ -188,7 +193,7 @@ def test_xlsx_opens_with_openpyxl_and_matches_the_database(db: Database,
                     end, None if end is None or start is None else (end - start).total_seconds(),
                     billable, a.sip_status, a.sip_reason, a.disposition,
                     a.handoff_result or ("yes" if a.handoff else "no"), a.agent,
-                    a.agent_disposition]
+                    a.agent_disposition, a.codec]
             row = cells[a.id]
             got = [c.value for c in row] + [None] * (len(CDR_COLUMNS) - len(row))
             assert got == want, a.id

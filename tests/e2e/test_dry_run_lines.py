@@ -54,6 +54,26 @@ def test_a_dry_run_runs_each_line_and_the_simulator_answers_on_its_codec(
         assert ready and ready[0]["line"] == r["line"]
         ended = [e for e in sim_events(log, "ended") if e["sim"] == "opts out by key"]
         assert ended and ended[0]["codec"] == codec, ended
+        # ... and the robot stored it with the call, for the call page and the CDRs
+        # (the busy line never carried audio: no codec).
+        assert stored_codecs(tmp_path, r["rehearsal"]["id"]) == {
+            "+821077790001": codec, "+821077790002": None}
+
+
+def stored_codecs(tmp_path: Path, campaign_id: int) -> dict[str, str | None]:
+    """The codec each number's call of the campaign was stored with."""
+    from sqlalchemy import select
+
+    from campaigns.db import Database
+    from campaigns.models import CallAttempt, Contact
+
+    db = Database(f"sqlite:///{(tmp_path / 'data' / 'dialer.db').resolve()}")
+    with db.session() as s:
+        rows = s.execute(select(Contact.phone, CallAttempt.codec)
+                         .join(Contact, Contact.id == CallAttempt.contact_id)
+                         .where(CallAttempt.campaign_id == campaign_id)).all()
+    db.engine.dispose()
+    return {phone: codec for phone, codec in rows}
 
 
 def test_a_line_that_makes_no_sense_is_refused_before_anything_starts(tmp_path: Path) -> None:

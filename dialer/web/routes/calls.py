@@ -33,6 +33,22 @@ from dialer.web.uploads import audit
 
 PAGE_SIZE = 50
 router = APIRouter()
+G711_LAWS = {"PCMU": "μ-law", "PCMA": "A-law"}
+
+
+def line_label(codec: str | None) -> str:
+    """The call's line in words, from its codec as pjsip names it: "PCMU/8000" is
+    "G.711 μ-law (PCMU, 8 kHz)", "G722/16000" is "G.722 (16 kHz)" (its audio is 16 kHz
+    whatever RTP clock it announces), "opus/48000" is "opus (48 kHz)"; "—" unknown."""
+    if not codec:
+        return "—"
+    name, _, rate = codec.partition("/")
+    khz = f"{int(rate) / 1000:g} kHz" if rate.isdigit() and int(rate) > 0 else None
+    if name.upper() == "G722":
+        return "G.722 (16 kHz)"
+    if name.upper() in G711_LAWS:
+        return f"G.711 {G711_LAWS[name.upper()]} ({name.upper()}, {khz or '8 kHz'})"
+    return f"{name} ({khz})" if khz else codec
 
 
 def search(db: Database, role: str, phone: str | None, disposition: str | None,
@@ -115,7 +131,7 @@ def api_calls(db: Db, user: User, phone: str | None = None, disposition: str | N
 def call_page(db: Db, user: User, page: Render, attempt_id: int) -> HTMLResponse:
     call = one_call(db, user.role, attempt_id)
     latencies = [t["latency_ms"] for t in call["turns"] if t["latency_ms"] is not None]
-    return page("call.html", call=call, latencies=latencies)
+    return page("call.html", call=call, latencies=latencies, line=line_label(call["codec"]))
 
 
 @router.get("/api/calls/{attempt_id}", dependencies=[allow(*CALL_ROLES)])

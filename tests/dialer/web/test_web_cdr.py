@@ -73,6 +73,7 @@ def test_admin_exports_csv_and_xlsx_and_each_is_audited(app: Any, tmp_path: Path
     assert [int(x["call_id"]) for x in rows] == sorted(ids.values())
     assert rows[0]["callee"] == "+821011110001" and rows[0]["campaign"] == "봄 캠페인"
     assert rows[0]["billable_s"] == "61"
+    assert (rows[0]["audio_codec"], rows[1]["audio_codec"]) == ("PCMU/8000", "")  # no media
     assert next(x for x in rows if int(x["call_id"]) == ids["odd"])["campaign"] == "'" + FORMULA
 
     x = c.get("/api/cdr.xlsx")
@@ -81,6 +82,7 @@ def test_admin_exports_csv_and_xlsx_and_each_is_audited(app: Any, tmp_path: Path
     assert re.fullmatch(r'attachment; filename="cdr-\d{8}T\d{6}Z\.xlsx"',
                         x.headers["content-disposition"])
     book = xlsx_rows(x.content)
+    assert (book[0]["audio_codec"], book[1]["audio_codec"]) == ("PCMU/8000", None)
     want = list(iter_cdr(app.state.db))
     assert [b["call_id"] for b in book] == [w["call_id"] for w in want]
     for b, w in zip(book, want, strict=True):
