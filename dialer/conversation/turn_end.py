@@ -55,12 +55,12 @@ def thinking_phrases(language: str) -> tuple[str, ...]:
     return THINKING.get(language.split("-")[0].lower(), ())
 
 
-def only_thinking(text: str, language: str) -> bool:
-    """Is this reading nothing but the sounds of thinking ("음", "음 음")? Such an
-    utterance is no reply: the caller is still making it up."""
+def still_thinking(text: str, language: str) -> bool:
+    """Does this reading stop on a sound of thinking ("음", "네 음")? Such an utterance
+    is no reply yet: the caller is still making it up."""
     words = text.split()
     sounds = THINKING.get(language.split("-")[0].lower(), ())
-    return bool(words) and all(w.lower() in sounds for w in words)
+    return bool(words) and words[-1].lower() in sounds
 
 
 def unfinished(text: str, language: str) -> bool:

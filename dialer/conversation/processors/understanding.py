@@ -35,7 +35,7 @@ from dialer.conversation.outcomes import Outcome
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
 from dialer.conversation.policy import Action, DialoguePolicy, Understanding, understand
 from dialer.conversation.script import ANSWER_PHRASES
-from dialer.conversation.turn_end import only_thinking, thinking_phrases
+from dialer.conversation.turn_end import still_thinking, thinking_phrases
 
 
 class NluProcessor(FrameProcessor):
@@ -185,8 +185,8 @@ class PolicyProcessor(FrameProcessor):
             # neither counts as misunderstood nor restarts the wait for a reply.
             self.noise_readings += 1
             return
-        if only_thinking(frame.text, self.policy.script.language):
-            # "음…" on its own: the caller is making up their reply. Kept in the
+        if still_thinking(frame.text, self.policy.script.language):
+            # "음…", "네 음…": the caller is making up their reply. Kept in the
             # transcript, not answered, and their time to reply starts again.
             self.thinking += 1
             self.push(replace(frame, node=node))

@@ -366,16 +366,18 @@ def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
 def test_a_lone_um_is_the_caller_thinking_not_a_reply(policy: PolicyProcessor) -> None:
     """Found on the lines bench: a hesitant callee's "음… 네 좋아요" was cut at the pause
     and the "음" read as "네", a yes the robot acted on. "음" is in the grammar now, and
-    an utterance of nothing else is not answered: the robot waits for the reply."""
+    an utterance that stops on it ("음", "네 음") is not answered: the robot waits for
+    the reply."""
     frames: list[Any] = [StartFrame(0.0), (BotStoppedSpeaking(3.0), UP)]
-    for at in (3.8, 4.6):
+    for at, text, intent in ((3.8, "음", "nlu_fallback"), (4.6, "네 음", "affirm")):
         frames += [UserStartedSpeaking(at - 0.4), UserStoppedSpeaking(at, at - 0.4, at - 0.3),
-                   ParseResult("음", "nlu_fallback", 0.0, 0.9, last_voiced_at=at - 0.3,
+                   ParseResult(text, intent, 0.9, 0.9, last_voiced_at=at - 0.3,
                                endpoint_at=at)]
     down, up = run_test(policy, [*frames, Tick(5.5)])
     assert all("음" in listen.phrases for listen in of(up, Listen))
     assert [s.node for s in of(down, Speak)] == ["greeting"], "no reply, no reprompt"
-    assert [(p.text, p.node) for p in of(down, ParseResult)] == [("음", "greeting")] * 2
+    assert [(p.text, p.node) for p in of(down, ParseResult)] == [("음", "greeting"),
+                                                                 ("네 음", "greeting")]
     assert policy.thinking == 2 and not of(down, Escalated)
     # Their time to reply runs from the last "음" (4.6 + 2 s), not from the prompt.
     down, _ = run_test(policy, [Tick(6.5)])
