@@ -15,6 +15,7 @@ from dialer.conversation.frames import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     Dtmf,
+    EndFrame,
     Escalated,
     FinalTranscript,
     Frame,
@@ -33,7 +34,13 @@ from dialer.conversation.frames import (
 )
 from dialer.conversation.outcomes import Outcome
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
-from dialer.conversation.policy import Action, DialoguePolicy, Understanding, understand
+from dialer.conversation.policy import (
+    FALLBACK,
+    Action,
+    DialoguePolicy,
+    Understanding,
+    understand,
+)
 from dialer.conversation.script import ANSWER_PHRASES
 from dialer.conversation.turn_end import still_thinking, thinking_phrases
 
@@ -85,6 +92,9 @@ class NluProcessor(FrameProcessor):
                                             for r in frame.readings)))
 
 
+# A reply that stops on "음" ("네 음…") is answered after this much quiet: the caller may
+# go on, and a recogniser can hear a breath at the end of a reply as "음".
+HOLD_S = 1.2
 HELLO_MAX_S = 4.0  # someone talking on at the answer is greeted after this anyway
 
 
@@ -123,12 +133,16 @@ class PolicyProcessor(FrameProcessor):
         self.ended = False
         self.machine_reason = ""
         self.noise_readings = 0  # utterances in which nothing was read
-        self.thinking = 0  # utterances that were only "음"
+        self.thinking = 0  # utterances that stopped on "음"
+        self.held: ParseResult | None = None  # a reply that stopped on "음", not yet answered
+        self.held_at = 0.0
 
     def process(self, frame: Frame, direction: Direction) -> None:
         if isinstance(frame, ParseResult):
             self._reply(frame)
             return
+        if isinstance(frame, EndFrame):
+            self._drop_held()
         self.push(frame, direction)
         if isinstance(frame, StartFrame):
             if not self.detect_machines:
@@ -159,6 +173,11 @@ class PolicyProcessor(FrameProcessor):
             self.user_speaking = False
         elif isinstance(frame, Dtmf) and not (self.ended or self.machine or self.ending):
             self._key(frame)
+        elif (isinstance(frame, InputAudio | Tick) and self.held is not None
+              and not (self.user_speaking or self.ended or self.ending)
+              and frame.at - self.held_at >= HOLD_S):
+            held, self.held = self.held, None
+            self._answer(held)
         elif (isinstance(frame, InputAudio | Tick) and self.listening_since is not None
               and not (self.user_speaking or self.bot_speaking or self.ended)
               and frame.at - self.listening_since >= self.no_input_timeout_s):
@@ -186,13 +205,30 @@ class PolicyProcessor(FrameProcessor):
             self.noise_readings += 1
             return
         if still_thinking(frame.text, self.policy.script.language):
-            # "음…", "네 음…": the caller is making up their reply. Kept in the
-            # transcript, not answered, and their time to reply starts again.
+            # "음…", "네 음…": the caller is making up their reply, and their time to
+            # reply starts again. A reading understood before the "음" is held: answered
+            # if nothing follows within HOLD_S, replaced by what they say next.
             self.thinking += 1
-            self.push(replace(frame, node=node))
+            self.held_at = frame.endpoint_at
             if self.listening_since is not None:
                 self.listening_since = max(self.listening_since, frame.endpoint_at)
+            if frame.intent == FALLBACK:
+                self.push(replace(frame, node=node))
+            else:
+                self._drop_held()
+                self.held = frame
             return
+        self._drop_held()
+        self._answer(frame)
+
+    def _drop_held(self) -> None:
+        """A held reply that was not answered goes to the transcript as it is."""
+        if self.held is not None:
+            self.push(replace(self.held, node=self.policy.node))
+            self.held = None
+
+    def _answer(self, frame: ParseResult) -> None:
+        node = self.policy.node
         self.listening_since = None
         self.policy.fill_slots(frame.entities)
         action = self.policy.on_reply(Understanding(

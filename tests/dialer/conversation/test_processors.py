@@ -366,10 +366,9 @@ def test_an_utterance_with_nothing_read_is_noise_not_a_misunderstood_reply(
 def test_a_lone_um_is_the_caller_thinking_not_a_reply(policy: PolicyProcessor) -> None:
     """Found on the lines bench: a hesitant callee's "음… 네 좋아요" was cut at the pause
     and the "음" read as "네", a yes the robot acted on. "음" is in the grammar now, and
-    an utterance that stops on it ("음", "네 음") is not answered: the robot waits for
-    the reply."""
+    an utterance of nothing else is not answered: the robot waits for the reply."""
     frames: list[Any] = [StartFrame(0.0), (BotStoppedSpeaking(3.0), UP)]
-    for at, text, intent in ((3.8, "음", "nlu_fallback"), (4.6, "네 음", "affirm")):
+    for at, text, intent in ((3.8, "음", "nlu_fallback"), (4.6, "음 음", "nlu_fallback")):
         frames += [UserStartedSpeaking(at - 0.4), UserStoppedSpeaking(at, at - 0.4, at - 0.3),
                    ParseResult(text, intent, 0.9, 0.9, last_voiced_at=at - 0.3,
                                endpoint_at=at)]
@@ -377,7 +376,7 @@ def test_a_lone_um_is_the_caller_thinking_not_a_reply(policy: PolicyProcessor) -
     assert all("음" in listen.phrases for listen in of(up, Listen))
     assert [s.node for s in of(down, Speak)] == ["greeting"], "no reply, no reprompt"
     assert [(p.text, p.node) for p in of(down, ParseResult)] == [("음", "greeting"),
-                                                                 ("네 음", "greeting")]
+                                                                 ("음 음", "greeting")]
     assert policy.thinking == 2 and not of(down, Escalated)
     # Their time to reply runs from the last "음" (4.6 + 2 s), not from the prompt.
     down, _ = run_test(policy, [Tick(6.5)])
@@ -389,6 +388,33 @@ def test_a_lone_um_is_the_caller_thinking_not_a_reply(policy: PolicyProcessor) -
                                 ParseResult("음 네 좋아요", "affirm", 0.9, 0.9,
                                             last_voiced_at=9.0, endpoint_at=9.3)])
     assert [s.node for s in of(down, Speak)] == ["pitch"]
+
+
+def test_a_reply_that_stops_on_um_is_answered_unless_the_caller_goes_on(
+        policy: PolicyProcessor) -> None:
+    """"네 음…" is a yes the caller may still add to: held, answered after 1.2 s of
+    quiet, or replaced by what they say next (kept in the transcript either way)."""
+    start: list[Any] = [StartFrame(0.0), (BotStoppedSpeaking(3.0), UP)]
+    yes_um = ParseResult("네 음", "affirm", 0.9, 0.9, last_voiced_at=3.9, endpoint_at=4.2)
+    down, _ = run_test(policy, [*start, yes_um, Tick(5.3)])
+    assert [s.node for s in of(down, Speak)] == ["greeting"] and not of(down, ParseResult)
+    down, _ = run_test(policy, [Tick(5.5)])
+    assert [s.node for s in of(down, Speak)] == ["pitch"], "answered 1.2 s after it"
+    assert [(p.text, p.node) for p in of(down, ParseResult)] == [("네 음", "greeting")]
+
+
+def test_what_the_caller_says_after_um_answers_instead(engines: dict[str, Any]) -> None:
+    kit = engines["kit"]
+    policy = PolicyProcessor(DialoguePolicy(kit.script, {"name": "김민수"}), kit.phrases,
+                             no_input_timeout_s=2.0)
+    down, _ = run_test(policy, [
+        StartFrame(0.0), (BotStoppedSpeaking(3.0), UP),
+        ParseResult("네 음", "affirm", 0.9, 0.9, last_voiced_at=3.9, endpoint_at=4.2),
+        UserStartedSpeaking(4.6), Tick(5.5), UserStoppedSpeaking(5.8, 4.6, 5.6),
+        ParseResult("아니요 됐어요", "deny", 0.9, 0.9, last_voiced_at=5.6, endpoint_at=5.8),
+        Tick(8.0)])
+    assert [s.node for s in of(down, Speak)] == ["greeting", "objection"], "a no, not a yes"
+    assert [p.text for p in of(down, ParseResult)] == ["네 음", "아니요 됐어요"]
 
 
 def test_only_an_utterance_no_reading_holds_a_word_is_noise() -> None:
