@@ -113,32 +113,84 @@ NEGATIVE_WORDS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class AnsweringMachine:
     """`answering_machine:` in script.yml: detect machines in the first seconds and
-    either hang up or leave `voicemail` once the machine records (after its beep)."""
+    either hang up or leave `voicemail` once the machine records (after its beep). A call
+    screener (an assistant asking who calls and why) is greeted, as a person is."""
 
     on_machine: str = "hangup"  # hangup | voicemail
     voicemail: str = ""
-    max_human_speech_s: float = 2.0  # longer opening speech is a machine's greeting
+    # More opening speech than this, without the pause of someone waiting for an answer,
+    # is a recorded greeting. People who say more than hello ("네 여보세요, 김민수입니다,
+    # 누구세요?") take 2.5-3.5 s; a recorded greeting goes on.
+    max_human_speech_s: float = 4.0
     initial_silence_s: float = 2.5  # nobody speaks: treat as a person and start
     # Words only a machine says in its greeting; empty: the script language's defaults.
     keywords: tuple[str, ...] = ()
 
     def machine_words(self, language: str) -> tuple[str, ...]:
-        return tuple(self.keywords) or MACHINE_KEYWORDS.get(language.split("-")[0], ())
+        """What only a machine says: an answering machine's words (`keywords`, else the
+        language's) and a call screener's (SCREENER_WORDS, SPEAK_REQUESTS). All go into
+        the recogniser's grammar while the verdict is pending; AmdKeywords tells the
+        machine's from the screener's."""
+        lang = language.split("-")[0]
+        return (*(tuple(self.keywords) or MACHINE_KEYWORDS.get(lang, ())),
+                *SCREENER_WORDS.get(lang, ()), *SPEAK_REQUESTS.get(lang, ()))
 
 
-# What answering machines say and people answering a call do not.
+# The lists below are the recogniser's grammar while the verdict is pending: machine,
+# screener and person phrases side by side, so that what is said is drawn to its own
+# kind rather than forced into another's. Korean is written in the vosk model's own
+# words ("누구 세요", "말씀 하세요"): a phrase with a word the model lacks is left out
+# of the grammar. Matching ignores spacing.
+#
+# What answering machines say and people answering a call do not: the stock phrases of
+# voicemail systems and carriers.
 MACHINE_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "ko": ("메시지를 남겨", "삐 소리", "음성 사서함", "전화를 받을 수 없습니다", "부재중"),
-    "en": ("leave a message", "after the tone", "after the beep", "voicemail",
-           "not available"),
-    "zh": ("留言", "语音信箱", "无法接听"),
+    "ko": ("메시지를 남겨", "삐 소리가", "삐 소리 후", "음성 사서함", "소리샘",
+           "전화를 받을 수 없습니다", "전화를 받을 수 없으니", "전화를 받을 수 없어", "부재중", "외출 중",
+           "다시 걸어 주십시오", "다시 걸어 주세요", "업무 시간이 아닙니다", "상담 시간이 아닙니다",
+           "연결 되지", "전화를 받지 않아", "우물 정자"),
+    "en": ("leave a message", "leave your message", "after the tone", "after the beep",
+           "voicemail", "not available", "can't take your call", "cannot take your call",
+           "record your message", "mailbox"),
+    "zh": ("留言", "语音信箱", "无法接听", "提示音后", "嘀声后"),
+}
+# What a call-screening assistant says (it answers for the callee and asks who is
+# calling and why) and neither a person nor a voicemail greeting does.
+SCREENER_WORDS: dict[str, tuple[str, ...]] = {
+    "ko": ("통화 비서", "인공지능 비서", "통화 선별", "선별 서비스", "용건 을 말씀", "용건 으로",
+           "성함 과 용건", "이름과 용건", "성함 을 말씀", "발신자", "누구 신지", "전달해 드리겠습니다",
+           "연결 하기 전 에", "스팸 차단"),
+    "en": ("screening service", "call screening", "say your name", "state your name",
+           "your name and reason", "reason for calling", "why you're calling",
+           "see if this person is available", "get a copy of this conversation"),
+    "zh": ("智能助理", "通话助理", "机主", "来电筛选", "您的姓名", "来电事由", "转告"),
+}
+# A screener asks the caller to speak; so do some voicemail greetings ("삐 소리 후에
+# 말씀해 주세요"), never with a screener's own words: these are a screener's only
+# without a machine's words beside them.
+SPEAK_REQUESTS: dict[str, tuple[str, ...]] = {
+    "ko": ("말씀 해 주세요", "말씀 해 주시면", "말씀 하시면"),
+    "en": ("please say", "go ahead and say", "please state"),
+    "zh": ("请说", "请告诉"),
 }
 # What a person says on answering: in the recogniser's grammar beside the machine words
 # while the verdict is pending, so that a "여보세요" is not forced into a machine phrase.
 ANSWER_PHRASES: dict[str, tuple[str, ...]] = {
-    "ko": ("여보세요", "네 여보세요", "네", "누구세요", "네 말씀하세요"),
-    "en": ("hello", "yes hello", "who is this", "speaking"),
-    "zh": ("喂", "你好", "哪位"),
+    "ko": ("여보세요", "네 여보세요", "네", "예", "예 여보세요", "누구 세요", "누구 시죠",
+           "말씀 하세요", "네 말씀 하세요", "전 데요", "안녕하세요", "네 안녕하세요", "전화 받았습니다",
+           "어디 세요", "무슨 일 이시죠", "잘 안 들려 요", "다시 말씀 해 주세요", "입니다"),
+    "en": ("hello", "yes hello", "yes", "yeah", "hi", "who is this", "speaking", "this is",
+           "can you hear me", "sorry who"),
+    "zh": ("喂", "你好", "哪位", "喂 你好", "您好", "你是谁", "听不清", "请讲"),
+}
+# Of those, what a person says and a recorded greeting does not begin with. Heard alone,
+# the caller is a person at the end of the utterance, without `AmdConfig.human_silence_s`
+# more quiet. Greetings start with "안녕하세요", "hi", "您好" or a name ("…입니다"): those
+# are not among them.
+HELLO_WORDS: dict[str, tuple[str, ...]] = {
+    "ko": ("여보세요", "네", "예", "누구 세요", "누구 시죠", "말씀 하세요"),
+    "en": ("hello", "yes", "yeah", "who is this", "speaking"),
+    "zh": ("喂", "哪位", "喂 你好", "请讲"),
 }
 
 
