@@ -221,7 +221,8 @@ class ErrorFrame(Frame):
 # -- answering machines ----------------------------------------------------------------
 @dataclass(frozen=True)
 class AmdResult(Frame):
-    """Who answered: "human", "machine" or "unknown" (silence: treated as a person)."""
+    """Who answered: "human", "machine", "screener" (a phone-screening assistant,
+    greeted as a person) or "unknown" (silence: treated as a person)."""
 
     kind: str
     reason: str
