@@ -10,6 +10,12 @@ confidence (`dialer.conversation.policy.understand`, now). Prints JSON.
     .venv/bin/python bench/asr_replies.py [--repeats 4]
     .venv/bin/python bench/asr_replies.py --paraphrases     # the held-out replies, spoken
     .venv/bin/python bench/asr_replies.py --codec pcmu [--no-extend]   # over G.711
+    .venv/bin/python bench/asr_replies.py --codec pcmu --noise babble@10   # and noise
+
+--noise mixes the simulator's noise bed of that kind under each reply, at that SNR
+against the reply's active level, before the codec: what the recogniser can make of the
+line's audio with no packet lost (bench/lines.py adds loss over real SIP), so an upper
+bound for the conversations on that line.
 
 With --paraphrases, the Korean held-out set of bench/nlu.py (callees' own words, written
 without reading the demo's nlu.yml, out-of-scope remarks included) is spoken at the
@@ -90,6 +96,38 @@ def line(pcm: bytes, codec: str, band_hz: float, extend: bool) -> bytes:
     return BandwidthExtender(RATE).process(out) if extend else out
 
 
+def with_noise(spec: str) -> Callable[[bytes], bytes]:
+    """Mixes a noise bed (`KIND@SNR`, the simulator's kinds) under each reply, at SNR dB
+    below the reply's active level, from a different place in the bed each time."""
+    import numpy as np
+
+    from dialer.sandbox import noise
+
+    kind, _, snr_text = spec.partition("@")
+    try:
+        snr = float(snr_text)
+    except ValueError:
+        raise SystemExit(f"--noise {spec!r}: KIND@SNR, e.g. street@15") from None
+    if kind not in noise.KINDS or not -10 <= snr <= 60:
+        raise SystemExit(f"--noise {spec!r}: kind one of {', '.join(noise.KINDS)}, "
+                         "SNR between -10 and 60 dB")
+    tts = Pyttsx3Tts("ko", rate=175)
+    talk = ["저는 지금 밖에 있어서요", "그게 얼마라고 하셨죠", "내일 다시 전화 주세요"]
+    bed = noise.generate(kind, RATE, seed=7, speech=[
+        np.frombuffer(tts.synthesize(t, RATE), dtype="<i2").astype(np.float64) for t in talk]
+        if kind == "babble" else None)
+    rng = np.random.default_rng(11)
+
+    def mix(pcm: bytes) -> bytes:
+        level = noise.active_rms(pcm, 640) or 3000.0
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        start = int(rng.integers(len(bed)))
+        x = x + np.resize(np.roll(noise.mix_at_snr(bed, level, snr), -start), x.size)
+        return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+
+    return mix
+
+
 def by_asr_confidence(result: AsrResult) -> AsrResult:
     """The rule before: the grammar reading, or the open-vocabulary one (the only other
     reading there was) when its ASR confidence is higher."""
@@ -113,10 +151,14 @@ def main() -> int:
                    help="the call's codec: pcmu is G.711's telephone band")
     p.add_argument("--no-extend", action="store_true",
                    help="on pcmu, leave out the bandwidth extension the robot applies")
+    p.add_argument("--noise", default="", metavar="KIND@SNR",
+                   help="the callee's background, e.g. street@15 or babble@10")
     args = p.parse_args()
-    heard = (lambda pcm: line(pcm, args.codec, args.band_hz, not args.no_extend))
+    noisy = with_noise(args.noise) if args.noise else (lambda pcm: pcm)
+    heard = (lambda pcm: line(noisy(pcm), args.codec, args.band_hz, not args.no_extend))
     setup = {"codec": args.codec, "band_hz": args.band_hz if args.codec == "g722" else 4000,
-             "bandwidth_extension": args.codec != "g722" and not args.no_extend}
+             "bandwidth_extension": args.codec != "g722" and not args.no_extend,
+             "noise": args.noise or None}
     if args.paraphrases:
         print(json.dumps({**paraphrases(args.repeats, heard), **setup}, ensure_ascii=False,
                          indent=1))

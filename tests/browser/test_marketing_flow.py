@@ -34,7 +34,7 @@ personas:
     number: "+821077780002"
     ring_s: 0.5
     replies:
-      - say: 오늘 날씨가 좋네요
+      - say: 우리 강아지가 아파요
       - say: 아니요 됐어요
       - say: 너무 비싼 데요
     expect: {disposition: opt_out}   # wrong on purpose: the page must say it failed
@@ -131,7 +131,7 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
         assert "interested" in personas["keen"].text
         flagged = personas["off topic"].find_elements(By.CSS_SELECTOR, "tr.flagged")
         # What the persona said is shown beside what the robot heard.
-        assert flagged and "said: 오늘 날씨가 좋네요" in flagged[0].text
+        assert flagged and "said: 우리 강아지가 아파요" in flagged[0].text
         assert ("fell back" in flagged[0].text or "misunderstood" in flagged[0].text)
         # Pass or fail per persona, and the verdict on the whole dry-run.
         assert "✓ pass" in personas["keen"].find_element(By.TAG_NAME, "summary").text

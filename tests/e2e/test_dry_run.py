@@ -30,7 +30,7 @@ personas:
     number: "+821077770002"
     ring_s: 0.5
     replies:
-      - say: 오늘 날씨가 좋네요          # not in the script: the robot falls back
+      - say: 우리 강아지가 아파요          # not in the script: the robot falls back
       - say: 아니요 됐어요
       - say: 너무 비싼 데요
     # Wrong on purpose: this customer never asks to be taken off the list.
@@ -63,7 +63,7 @@ def test_dry_run_shows_transcripts_dispositions_and_flags(tmp_path: Path) -> Non
     flagged = [t for t in off["turns"] if t["flags"]]
     assert flagged and flagged[0]["speaker"] == "customer"
     assert flagged[0]["flags"][0].startswith(("fell back", "misunderstood")), flagged
-    assert flagged[0]["said"] == "오늘 날씨가 좋네요"  # the truth beside what was heard
+    assert flagged[0]["said"] == "우리 강아지가 아파요"  # the truth beside what was heard
     assert report["flagged_turns"] >= 1 and report["campaign_id"] == int(cid)
     # The original campaign was not touched: still a draft, nobody called.
     listed = subprocess.run(dialer_cmd("campaign", "list", "--json"), env=env,

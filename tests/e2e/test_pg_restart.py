@@ -113,8 +113,10 @@ def test_postgresql_restarted_during_calls(tmp_path: Path) -> None:
             with db.session() as s:
                 attempts = s.scalars(select(CallAttempt).where(
                     CallAttempt.campaign_id == cid)).all()
-                turns = {a.id: [t.seq for t in s.scalars(select(Turn).where(
-                    Turn.attempt_id == a.id).order_by(Turn.seq))] for a in attempts}
+                said = {a.id: [(t.seq, t.speaker, t.node, t.text) for t in s.scalars(
+                    select(Turn).where(Turn.attempt_id == a.id).order_by(Turn.seq))]
+                    for a in attempts}
+                turns = {k: [t[0] for t in v] for k, v in said.items()}
                 dispositions = {a.id: a.disposition for a in attempts}
     finally:
         redis.stop()
@@ -123,7 +125,7 @@ def test_postgresql_restarted_during_calls(tmp_path: Path) -> None:
     # Silent callees: the greeting and one reprompt each, then no_input. Both turns of
     # every call are stored, the second said while the database was away.
     assert set(dispositions.values()) == {"no_input"}, dispositions
-    assert all(seqs == [1, 2] for seqs in turns.values()), turns
+    assert all(seqs == [1, 2] for seqs in turns.values()), said
     text = log.read_text(errors="replace")
     assert "dispatch skipped: the database does not answer" in text
     assert "waits for the database" in text and "stored after" in text

@@ -56,7 +56,8 @@ def test_reprompt_limits_and_a_spoken_opt_out(tmp_path: Path) -> None:
     # No match twice in a row (max_fallbacks_in_row: 2): an apology and the question
     # again, then a person.
     customer = [t for t in unclear["turns"] if t["speaker"] == "customer"]
-    assert [t["intent"] for t in customer] == ["nlu_fallback", "nlu_fallback"], customer
+    assert [t["intent"] for t in customer] == ["nlu_fallback", "nlu_fallback"], [
+        (t["node"], t["text"], t["intent"]) for t in customer]
     assert unclear["disposition"] == "handoff" and unclear["handoff"] is True, unclear
     assert "2 misunderstood replies" in unclear["reason"]
     bots = [t["node"] for t in unclear["turns"] if t["speaker"] == "bot"]
@@ -65,7 +66,8 @@ def test_reprompt_limits_and_a_spoken_opt_out(tmp_path: Path) -> None:
     # A spoken opt-out is acted on whatever node the call is at: at once on a clear
     # reading, after the customer's "네" when the line made the reading weak (it is an
     # irreversible action, so the robot asks first).
-    assert opted["disposition"] == "opt_out", opted
+    assert opted["disposition"] == "opt_out", [
+        (t["speaker"], t["node"], t["text"][-30:], t.get("intent")) for t in opted["turns"]]
     said = [t for t in opted["turns"] if t["speaker"] == "customer"]
     assert said[0]["intent"] == "opt_out", said
     if said[0].get("confirmation") == "asked":
