@@ -97,25 +97,28 @@ def line(pcm: bytes, codec: str, band_hz: float, extend: bool) -> bytes:
 
 
 def with_noise(spec: str) -> Callable[[bytes], bytes]:
-    """Mixes a noise bed (`KIND@SNR`, the simulator's kinds) under each reply, at SNR dB
-    below the reply's active level, from a different place in the bed each time."""
+    """Mixes a noise bed (`KIND@SNR`, as a dry-run line spells it) under each reply, at
+    SNR dB below the reply's active level, from a different place in the bed each time;
+    babble is made of the background remarks the simulator's babble uses."""
     import numpy as np
 
     from dialer.sandbox import noise
+    from dialer.sandbox.phone_lines import LineError, parse_line
+    from nlu.background import remarks
 
-    kind, _, snr_text = spec.partition("@")
     try:
-        snr = float(snr_text)
-    except ValueError:
-        raise SystemExit(f"--noise {spec!r}: KIND@SNR, e.g. street@15") from None
-    if kind not in noise.KINDS or not -10 <= snr <= 60:
-        raise SystemExit(f"--noise {spec!r}: kind one of {', '.join(noise.KINDS)}, "
-                         "SNR between -10 and 60 dB")
+        spec_line = parse_line(spec, "--noise")
+    except LineError as e:
+        raise SystemExit(str(e)) from None
+    if spec_line.noise is None or spec_line.codec or spec_line.loss_pct:
+        raise SystemExit(f"--noise {spec!r}: only a noise, e.g. street@15 (the codec is "
+                         "--codec; loss is simulated over SIP by bench/lines.py)")
+    kind, snr = spec_line.noise, spec_line.snr_db
     tts = Pyttsx3Tts("ko", rate=175)
-    talk = ["저는 지금 밖에 있어서요", "그게 얼마라고 하셨죠", "내일 다시 전화 주세요"]
+    talk = remarks("ko")
     bed = noise.generate(kind, RATE, seed=7, speech=[
-        np.frombuffer(tts.synthesize(t, RATE), dtype="<i2").astype(np.float64) for t in talk]
-        if kind == "babble" else None)
+        np.frombuffer(tts.synthesize(t, RATE), dtype="<i2").astype(np.float64)
+        for t in talk[::max(1, len(talk) // 12)][:12]] if kind == "babble" else None)
     rng = np.random.default_rng(11)
 
     def mix(pcm: bytes) -> bytes:
