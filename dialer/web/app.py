@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from redis import RedisError
 
 from campaigns.db import Database
+from campaigns.models import Role
 from campaigns.settings import CampaignSettings
 from campaigns.users import LoginThrottled, UserError, login, logout
 from dialer.settings import DialerSettings
@@ -201,8 +202,15 @@ def api_login(request: Request, db: Db, secure: SecureCookies, body: LoginIn) ->
 
 
 # -- any logged-in user ---------------------------------------------------------------
+def _leave(request: Request, user: Any) -> None:
+    """Logging out of the web is leaving work: an agent leaves the call queue too."""
+    if user.role == Role.AGENT:
+        agents.leave_queue(request.app.state.dialer_settings, user.username)
+
+
 @router.post("/logout", dependencies=[allow(*ANY_ROLE)])
-def logout_submit(request: Request, db: Db) -> RedirectResponse:
+def logout_submit(request: Request, db: Db, user: User) -> RedirectResponse:
+    _leave(request, user)
     logout(db, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -210,7 +218,9 @@ def logout_submit(request: Request, db: Db) -> RedirectResponse:
 
 
 @router.post("/api/logout", dependencies=[allow(*ANY_ROLE)])
-def api_logout(request: Request, db: Db) -> dict[str, bool]:
+def api_logout(request: Request, db: Db, user: User) -> dict[str, bool]:
+    """End the session; an agent leaves the call queue too."""
+    _leave(request, user)
     logout(db, request.cookies.get(SESSION_COOKIE))
     return {"logged_out": True}
 

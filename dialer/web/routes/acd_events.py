@@ -22,6 +22,7 @@ from dialer.handoff.acd import event_for_agent
 from dialer.web.auth import allow
 from dialer.web.deps import Dialer, User
 from dialer.web.routes.agents import ACD_DOWN, AGENTS, FLOOR, acd
+from dialer.web.words import intent_word
 
 log = logging.getLogger("dialer.web")
 HEARTBEAT_S = 15.0
@@ -51,6 +52,9 @@ class Feed:
         if event.get("call") and event.get("agent") != self.username:
             current = str(await self.client.hget(self.my_hash, "call") or "")
         out = event_for_agent(event, self.username, current)
+        turn = out.get("turn") if out is not None else None
+        if isinstance(turn, dict) and turn.get("intent"):  # the console shows words
+            turn["intent_words"] = intent_word(str(turn["intent"]))
         return None if out is None else json.dumps(out, ensure_ascii=False)
 
     async def stream(self, request: Request, channels: list[str]) -> AsyncIterator[str]:

@@ -31,6 +31,7 @@ from dialer.handoff.acd import NOT_READY_REASONS, Acd, AcdError
 from dialer.settings import DialerSettings
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Dialer, Render, User
+from dialer.web.words import intent_word, reason_words
 
 log = logging.getLogger("dialer.web")
 ACD_DOWN = ("the call queue (ACD) cannot be reached right now: no calls are offered until "
@@ -58,6 +59,8 @@ class DispositionIn(BaseModel):
     notes: str = ""
     callback_at: datetime | None = None
     ready: bool = True  # go ready after saving (the end of wrap-up)
+    # ... or, with ready false, stay away from the queue for this reason.
+    not_ready_reason: str | None = None
 
 
 class MonitorIn(BaseModel):
@@ -93,11 +96,19 @@ def acd_call(fn: Callable[[], Any]) -> Any:
         raise HTTPException(409, str(exc)) from None
 
 
+def in_words(call: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any]:
+    """The call for a person: why it was handed off and what the customer meant, in
+    words beside the stored codes."""
+    info = call.get("info") or {}
+    if info.get("reason"):
+        call["info"] = {**info, "why": reason_words(str(info["reason"]))}
+    call["transcript"] = [{**t, "intent_words": intent_word(str(t["intent"]))}
+                          if t.get("intent") else t for t in transcript]
+    return call
+
+
 def calls_view(a: Acd) -> list[dict[str, Any]]:
-    calls = a.live_calls()
-    for c in calls:
-        c["transcript"] = a.transcript(c["id"])
-    return calls
+    return [in_words(c, a.transcript(c["id"])) for c in a.live_calls()]
 
 
 def waiting(a: Acd) -> list[dict[str, Any]]:
@@ -130,12 +141,11 @@ def agent_state(settings: Dialer, me: User) -> dict[str, Any]:
     current = None
     if mine.get("call"):  # offered, on the call, or the one being wrapped up
         try:
-            current = a.call(mine["call"])
-            current["transcript"] = a.transcript(mine["call"])
+            current = in_words(a.call(mine["call"]), a.transcript(mine["call"]))
         except AcdError:
             current = None
     return {"agent": mine, "current": current, "waiting": waiting(a),
-            "server_time": a.now()}
+            "server_time": a.now(), "offer_s": settings.handoff_offer_s}
 
 
 @router.post("/api/agent/login", dependencies=[allow(*AGENTS)])
@@ -191,7 +201,10 @@ def agent_reject(settings: Dialer, me: User, body: CallIn) -> dict[str, Any]:
 @router.post("/api/agent/disposition", dependencies=[allow(*AGENTS)])
 def agent_disposition(db: Db, settings: Dialer, user: User,
                       body: DispositionIn) -> dict[str, Any]:
-    """The form after the call: outcome, notes, an agreed callback; then ready."""
+    """The form after the call: outcome, notes, an agreed callback; then ready, or not
+    ready for `not_ready_reason` when `ready` is false."""
+    if not body.outcome:
+        raise HTTPException(400, "choose the call's outcome before saving")
     try:
         attempt = int(body.call)
     except ValueError:
@@ -208,8 +221,34 @@ def agent_disposition(db: Db, settings: Dialer, user: User,
     if body.ready:
         acd_call(lambda: a.ready(user.username))
         a.route()
+    elif body.not_ready_reason:
+        reason = body.not_ready_reason
+        acd_call(lambda: a.not_ready(user.username, reason))
     a.publish("disposition", call=body.call, agent=user.username, outcome=body.outcome)
     return a.agent(user.username)
+
+
+def leave_queue(settings: DialerSettings, agent_id: str) -> None:
+    """An agent logging out of the web leaves the queue too, so no call is offered to
+    someone who has gone: an offer on their screen goes to the next agent first. An
+    agent on a call stays on it (hanging up is the worker's; wrap-up ends with them
+    offline). The ACD away: logged out of the web all the same, with a warning."""
+    url = settings.resolved_acd_url
+    if url is None:
+        return
+    a = Acd.shared(url)
+    try:
+        mine = a.agent(agent_id)
+        if mine.get("state") == "offered" and mine.get("call"):
+            a.reject(agent_id, mine["call"])
+            a.route()
+        if mine.get("state") != "on_call":
+            a.logout(agent_id)
+    except AcdError:
+        return  # not logged in to the queue: nothing to leave
+    except RedisError as exc:
+        log.warning("agent %s logged out of the web; the ACD (Redis at %s) did not answer "
+                    "to log them out of the queue: %s", agent_id, url, exc)
 
 
 # -- the supervisor ---------------------------------------------------------------------

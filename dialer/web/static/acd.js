@@ -14,7 +14,11 @@ var ACD = (function () {
     if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
     return fetch(url, opts).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) throw new Error(data.detail || (r.status + " " + r.statusText));
+        if (!r.ok) {
+          var err = new Error(data.detail || (r.status + " " + r.statusText));
+          err.status = r.status;
+          throw err;
+        }
         return data;
       });
     });

@@ -1,11 +1,14 @@
 // The agent console: presence buttons, the queue, the screen pop of the call offered
 // (contact, campaign, why it was handed off, the transcript growing live), accept or
-// reject, and the disposition form with the wrap-up clock. Updated by server-sent events,
-// which carry only this agent's own changes and call (and a bare "queue" nudge).
+// reject (with a ring, a desktop notification and a countdown: offer.js), and the
+// disposition form with the wrap-up clock, whose typing is never lost: it is kept per call
+// in the tab's session storage until the server has saved it. Updated by server-sent
+// events, which carry only this agent's own changes and call (and a bare "queue" nudge).
+// Keys: Alt+A accept, Alt+R reject, Alt+Y ready, Alt+N not ready.
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var view = {agent: {state: "offline"}, current: null, waiting: [], skew: 0};
+  var view = {agent: {state: "offline"}, current: null, waiting: [], skew: 0, offer_s: 15};
   var shownCall = null, shownSeqs = {};
   // Where this agent last stood at the queue, as the server confirmed it: after the
   // queue comes back empty (its Redis restarted) the console puts them back there.
@@ -44,7 +47,7 @@
       remember(view.agent);
       render();
     }).catch(function (err) {
-      if (lostQueue || (ev && ev.recovered)) unreachable(true);
+      if (lostQueue || (ev && ev.recovered) || err.status === 503) unreachable(true);
       ACD.showError(err);
     });
   }
@@ -85,6 +88,12 @@
     $("ready").disabled = away.indexOf(state) >= 0;
     $("not-ready").disabled = away.indexOf(state) >= 0;
     $("logout").hidden = away.indexOf(state) >= 0;
+    $("alerts-off").hidden = state === "offline" || state === "unreachable" || !Offer.alertsOff();
+    if (state === "offered" && view.current) {
+      Offer.start(view.current, ACD.who(view.current.info), offerLeft());
+    } else {
+      Offer.stop();
+    }
     renderPop(state);
     renderQueue();
     tick();
@@ -100,19 +109,21 @@
     }
     pop.hidden = false;
     pop.dataset.call = call.id;
+    pop.dataset.state = state;
     $("pop-title").textContent = {offered: "Call offered", on_call: "On the call",
                                   wrap_up: "Call ended"}[state];
     $("offer-actions").hidden = state !== "offered";
+    $("offer-clock").hidden = state !== "offered";
     var info = call.info || {}, facts = $("facts");
     facts.textContent = "";
     var rows = [["Customer", ACD.who(info)], ["Campaign", info.campaign],
-                ["Why a person", info.reason], ["Attempt", info.attempt_no]];
+                ["Why a person", info.why || info.reason], ["Attempt", info.attempt_no]];
     Object.keys(info.fields || {}).forEach(function (k) {
       if (k !== "name") rows.push([k, info.fields[k]]);
     });
     var intents = (call.transcript || []).filter(function (t) { return t.intent; })
-      .map(function (t) { return t.intent; });
-    rows.push(["Intents", intents.join(" → ")]);
+      .map(function (t) { return t.intent_words || t.intent; });
+    rows.push(["The customer", intents.join(" → ")]);
     rows.forEach(function (r) {
       if (r[1] === undefined || r[1] === null || r[1] === "") return;
       var dt = document.createElement("dt"), dd = document.createElement("dd");
@@ -125,7 +136,9 @@
       $("transcript").tBodies[0].textContent = "";
     }
     (call.transcript || []).forEach(addLine);
-    $("wrap-up").hidden = state !== "wrap_up";
+    var wrapping = state === "wrap_up";
+    if (wrapping && $("wrap-up").hidden) Wrap.show(call.id);
+    $("wrap-up").hidden = !wrapping;
   }
 
   function addLine(t) {
@@ -136,7 +149,8 @@
     row.className = t.speaker;
     ACD.cell(row, {bot: "Robot", customer: "Customer", agent: "Agent"}[t.speaker] || t.speaker);
     ACD.cell(row, t.text);
-    ACD.cell(row, t.intent ? t.intent + (t.confidence ? " " + t.confidence.toFixed(2) : "") : "");
+    var meant = t.intent_words || t.intent;
+    ACD.cell(row, meant ? meant + (t.confidence ? " (" + Math.round(100 * t.confidence) + " %)" : "") : "");
     $("transcript").tBodies[0].appendChild(row);
   }
 
@@ -165,9 +179,27 @@
     var a = view.agent;
     $("since").textContent = a.since ? "for " + ACD.clock(now - a.since) : "";
     if (a.state === "wrap_up") $("wrap-clock").textContent = ACD.clock(now - a.since);
+    if (a.state === "offered") {
+      var left = offerLeft();
+      $("offer-left").textContent = Math.ceil(left);
+      $("offer-bar").style.width = Math.round(100 * left / (view.offer_s || 15)) + "%";
+    }
+  }
+
+  // Seconds left to accept the offer on screen (the server's clock, its offer time).
+  function offerLeft() {
+    var now = Date.now() / 1000 + view.skew;
+    return Math.max(0, (view.offer_s || 15) - (now - (view.agent.since || now)));
   }
   setInterval(tick, 1000);  // the clocks only: the data itself is pushed
 
+  document.querySelectorAll("#presence button, #offer-actions button").forEach(function (b) {
+    b.addEventListener("click", Offer.unlock);
+  });
+  $("allow-alerts").onclick = function () {
+    Offer.unlock();
+    setTimeout(render, 1000);  // the browser's question answered, or not
+  };
   $("login").onclick = function () {
     act("/api/agent/login", {auto_accept: $("auto-accept").checked}, true);
   };
@@ -181,14 +213,78 @@
   };
   $("accept").onclick = function () { act("/api/agent/accept", {call: shownCall}); };
   $("reject").onclick = function () { act("/api/agent/reject", {call: shownCall}); };
+  // Logging out of the site is leaving on purpose: not to be put back after an outage.
+  var leave = document.querySelector("form.who");
+  if (leave) leave.addEventListener("submit", function () {
+    sessionStorage.removeItem(PRESENCE);
+    Offer.stop();
+  });
+
+  // The wrap-up form: a required outcome, a callback time in the agent's own zone, and
+  // what was typed kept until the server has it (a refused save keeps every field).
+  var Wrap = (function () {
+    var FIELDS = ["outcome", "notes", "callback-at"];
+    function key(call) { return "dialer.agent.wrap." + call; }
+    function show(call) {
+      var kept = JSON.parse(sessionStorage.getItem(key(call)) || "null") || {};
+      FIELDS.forEach(function (f) { $(f).value = kept[f] || ""; });
+      $("wrap-error").hidden = true;
+    }
+    function keep() {
+      if (!shownCall) return;
+      var draft = {};
+      FIELDS.forEach(function (f) { draft[f] = $(f).value; });
+      sessionStorage.setItem(key(shownCall), JSON.stringify(draft));
+    }
+    function refuse(message, field) {
+      $("wrap-error").textContent = message;
+      $("wrap-error").hidden = false;
+      if (field) $(field).focus();
+    }
+    function submit(goReady) {
+      var outcome = $("outcome").value, when = $("callback-at").value;
+      if (!outcome) return refuse("Choose the call's outcome before saving.", "outcome");
+      if (outcome === "callback" && !when) {
+        return refuse("A callback needs the time you agreed with the customer.", "callback-at");
+      }
+      if (outcome !== "callback" && when) {
+        return refuse("Only a callback has a time: clear it, or choose callback.", "callback-at");
+      }
+      keep();
+      $("wrap-error").hidden = true;
+      var call = shownCall;
+      return ACD.request("POST", "/api/agent/disposition", {
+        call: call, outcome: outcome, notes: $("notes").value,
+        callback_at: when ? new Date(when).toISOString() : null, ready: goReady,
+        not_ready_reason: goReady ? null : $("wrap-reason").value
+      }).then(function (agent) {
+        sessionStorage.removeItem(key(call));
+        FIELDS.forEach(function (f) { $(f).value = ""; });
+        if (agent && agent.state) remember(agent);
+        return refresh();
+      }).catch(function (err) { refuse(err.message || String(err)); });
+    }
+    FIELDS.forEach(function (f) { $(f).addEventListener("input", keep); });
+    $("outcome").addEventListener("change", keep);
+    $("callback-zone").textContent =
+      Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
+    return {show: show, submit: submit};
+  })();
   $("disposition").onsubmit = function (e) {
     e.preventDefault();
-    var when = $("callback-at").value;
-    act("/api/agent/disposition", {
-      call: shownCall, outcome: $("outcome").value, notes: $("notes").value,
-      callback_at: when ? new Date(when).toISOString() : null, ready: true
-    }).then(function () { $("notes").value = ""; $("callback-at").value = ""; });
+    var button = e.submitter || document.activeElement;
+    Wrap.submit(!(button && button.id === "save-away"));
   };
+
+  // Shortcuts work on whatever keyboard layout (a Korean one too): the key's place.
+  var KEYS = {KeyA: "accept", KeyR: "reject", KeyY: "ready", KeyN: "not-ready"};
+  document.addEventListener("keydown", function (e) {
+    if (!e.altKey || e.ctrlKey || e.metaKey || !KEYS[e.code]) return;
+    var button = $(KEYS[e.code]);
+    var shown = button.offsetParent !== null && !button.disabled;
+    e.preventDefault();
+    if (shown) { Offer.unlock(); button.click(); }
+  });
 
   ACD.listen(refresh, function (ev) {
     if (ev.call === shownCall) addLine(ev.turn);

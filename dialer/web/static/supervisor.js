@@ -5,12 +5,28 @@
   var $ = function (id) { return document.getElementById(id); };
   var view = {agents: [], calls: [], stats: {}, skew: 0};
 
-  function refresh() {
+  function refresh(ev) {
+    if (ev && ev.type === "lost") { $("unreachable").hidden = false; return; }
     return ACD.request("GET", "/api/supervisor/state").then(function (data) {
+      $("unreachable").hidden = true;
       view = data;
       view.skew = data.server_time - Date.now() / 1000;
       render();
-    }).catch(ACD.showError);
+    }).catch(function (err) {
+      if (err.status === 503) $("unreachable").hidden = false;
+      ACD.showError(err);
+    });
+  }
+
+  // Callers waiting while no agent is ready: nobody will be offered them.
+  function alarm() {
+    var waiting = view.calls.filter(function (c) { return c.state === "waiting"; }).length;
+    var ready = view.agents.filter(function (a) { return a.state === "ready"; }).length;
+    var box = $("nobody-ready");
+    box.hidden = !(waiting && !ready);
+    box.textContent = waiting === 1
+      ? "A caller is waiting and no agent is ready."
+      : waiting + " callers are waiting and no agent is ready.";
   }
 
   function render() {
@@ -21,7 +37,7 @@
       row.dataset.agent = a.id;
       row.dataset.state = a.state;
       ACD.cell(row, a.name || a.id);
-      ACD.cell(row, a.state.replace("_", " "), "state");
+      ACD.cell(row, a.state.replace("_", " "), "state").dataset.state = a.state;
       ACD.cell(row, a.reason);
       ACD.cell(row, "", "num since").dataset.since = a.since;
       ACD.cell(row, a.call);
@@ -59,6 +75,7 @@
       body.appendChild(row);
     });
     $("calls-empty").hidden = view.calls.length > 0;
+    alarm();
     $("stats").textContent = Object.keys(view.stats).map(function (q) {
       var s = view.stats[q];
       return q + ": " + (s.accepted || 0) + " taken by agents, " + (s.abandoned || 0) +

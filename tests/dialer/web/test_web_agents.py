@@ -52,12 +52,12 @@ def login(app: Any, user: str) -> tuple[TestClient, dict[str, str]]:
     return c, {"X-CSRF-Token": r.json()["csrf_token"]}
 
 
-def handed_off_attempt(env: dict[str, Any], agent: str) -> int:
+def handed_off_attempt(env: dict[str, Any], agent: str, label: str = "") -> int:
     """A real call attempt that an agent took (as the worker stores it)."""
     db, work = env["db"], env["work"]
-    csv = work / f"list-{agent}.csv"
+    csv = work / f"list-{agent}{label}.csv"
     csv.write_text("name,phone\n한지민,010-5100-0001\n", encoding="utf-8")
-    cid = list_imports.create_campaign(db, name=f"web {agent}", script_dir=DEMO, csv_path=csv,
+    cid = list_imports.create_campaign(db, name=f"web {agent}{label}", script_dir=DEMO, csv_path=csv,
                                   uploads_dir=work / "up", dry_run=True).campaign_id
     lifecycle.start_campaign(db, cid)
     [attempt] = dispatch.claim_due(db, sandbox=True)
@@ -161,3 +161,76 @@ def test_the_supervisor_sees_the_floor_and_listens_in(env: dict[str, Any]) -> No
     assert acd.next_command("701") == {"monitor": "whisper", "uri": "sip:sup1@127.0.0.1:5999",
                                        "by": "boss"}
     assert acd.next_command("701") is None
+
+
+def test_logging_out_of_the_web_leaves_the_queue(env: dict[str, Any]) -> None:
+    """Before: "Log out" ended the web session only, and the agent stayed ready in the
+    queue, so calls kept being offered to someone who had gone."""
+    acd: Acd = env["acd"]
+    for state in ("ready", "not_ready", "offered", "wrap_up"):
+        c, h = login(env["app"], "jisu")
+        c.post("/api/agent/login", json={}, headers=h)
+        if state != "not_ready":
+            c.post("/api/agent/ready", headers=h)
+        if state in ("offered", "wrap_up"):
+            acd.enqueue(f"8{len(state)}", "campaign-8", info={"campaign": "autumn"})
+            acd.route()
+        if state == "wrap_up":
+            acd.accept("jisu", f"8{len(state)}")
+            acd.hang_up("jisu")
+        assert acd.agent("jisu")["state"] == state
+        if state == "ready":  # the browser's form
+            r = c.post("/logout", data={"csrf_token": h["X-CSRF-Token"]},
+                       follow_redirects=False)
+            assert r.status_code == 303, r.text
+        else:
+            assert c.post("/api/logout", headers=h).json() == {"logged_out": True}
+        assert acd.agent("jisu")["state"] == "offline", state
+        assert c.get("/api/agent/state").status_code == 401  # and out of the web
+        if state == "offered":  # the offer goes back to the front of the queue
+            assert acd.call("87")["state"] == "waiting" and acd.position("87") == 1
+            acd.abandon("87")
+
+
+def test_an_agent_on_a_call_logging_out_keeps_the_call(env: dict[str, Any]) -> None:
+    acd: Acd = env["acd"]
+    c, h = login(env["app"], "jisu")
+    c.post("/api/agent/login", json={}, headers=h)
+    c.post("/api/agent/ready", headers=h)
+    acd.enqueue("901", "campaign-9", info={"campaign": "winter"})
+    acd.route()
+    acd.accept("jisu", "901")
+    assert c.post("/api/logout", headers=h).status_code == 200
+    assert acd.agent("jisu")["state"] == "on_call"
+    assert acd.call("901")["state"] == "connected"
+
+
+def test_logging_out_with_the_queue_away_still_logs_out(env: dict[str, Any]) -> None:
+    from dialer.settings import DialerSettings
+
+    app = env["app"]
+    c, h = login(app, "jisu")
+    real = app.state.dialer_settings
+    app.state.dialer_settings = DialerSettings(acd_url="redis://127.0.0.1:1/0")
+    try:
+        r = c.post("/api/logout", headers=h)
+    finally:
+        app.state.dialer_settings = real
+    assert r.status_code == 200 and r.json() == {"logged_out": True}
+    assert c.get("/api/me").status_code == 401
+
+
+def test_wrap_up_refusals_and_staying_not_ready(env: dict[str, Any]) -> None:
+    attempt = handed_off_attempt(env, "jisu", " (wrap-up)")
+    c, h = login(env["app"], "jisu")
+    c.post("/api/agent/login", json={}, headers=h)
+    body = {"call": str(attempt), "outcome": "", "notes": "고객이 요금제 문의"}
+    empty = c.post("/api/agent/disposition", json=body, headers=h)
+    assert empty.status_code == 400 and empty.json()["detail"] == (
+        "choose the call's outcome before saving")
+    away = c.post("/api/agent/disposition", headers=h, json={
+        **body, "outcome": "interested", "ready": False, "not_ready_reason": "break"})
+    assert away.status_code == 200, away.text
+    assert (away.json()["state"], away.json()["reason"]) == ("not_ready", "break")
+    state = c.get("/api/agent/state").json()
+    assert state["offer_s"] == 15.0  # the console's countdown: the desk's offer time
