@@ -3,6 +3,7 @@ menu of what the logged-in user's role may open."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from campaigns.models import Role
 from campaigns.users import CurrentUser
+from dialer.web import i18n
 from dialer.web.auth import ANY_ROLE
 from dialer.web.roles import CALL_ROLES, CAMPAIGN_ROLES, WALLBOARD_ROLES
 
@@ -43,8 +45,13 @@ class Pages:
                **context: Any) -> HTMLResponse:
         user: CurrentUser | None = getattr(request.state, "user", None)
         nav = [(href, label) for href, label, roles in NAV if user and user.role in roles]
+        lang = i18n.choose(getattr(user, "language", None),
+                           request.headers.get("accept-language"))
+        words = {"lang": lang, "_": partial(i18n.translate, lang),
+                 "i18n_json": i18n.words_for_scripts(lang, list(i18n.script_texts()))}
+        nav = [(href, i18n.translate(lang, label)) for href, label in nav]
         return self.templates.TemplateResponse(request, name, {"user": user, "nav": nav,
-                                                               **context},
+                                                               **words, **context},
                                                status_code=status)
 
 

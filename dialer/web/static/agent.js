@@ -81,9 +81,9 @@
   function render() {
     var a = view.agent, state = a.state || "offline";
     var away = ["offline", "offered", "on_call", "unreachable"];
-    $("state").textContent = state.replace("_", " ");
+    $("state").textContent = T(state.replace("_", " "));
     $("state").dataset.state = state;
-    $("reason").textContent = a.reason ? "(" + a.reason + ")" : "";
+    $("reason").textContent = a.reason ? "(" + T(a.reason) + ")" : "";
     $("login").hidden = state !== "offline";
     $("ready").disabled = away.indexOf(state) >= 0;
     $("not-ready").disabled = away.indexOf(state) >= 0;
@@ -110,20 +110,20 @@
     pop.hidden = false;
     pop.dataset.call = call.id;
     pop.dataset.state = state;
-    $("pop-title").textContent = {offered: "Call offered", on_call: "On the call",
-                                  wrap_up: "Call ended"}[state];
+    $("pop-title").textContent = {offered: T("Call offered"), on_call: T("On the call"),
+                                  wrap_up: T("Call ended")}[state];
     $("offer-actions").hidden = state !== "offered";
     $("offer-clock").hidden = state !== "offered";
     var info = call.info || {}, facts = $("facts");
     facts.textContent = "";
-    var rows = [["Customer", ACD.who(info)], ["Campaign", info.campaign],
-                ["Why a person", info.why || info.reason], ["Attempt", info.attempt_no]];
+    var rows = [[T("Customer"), ACD.who(info)], [T("Campaign"), info.campaign],
+                [T("Why a person"), info.why || info.reason], [T("Attempt"), info.attempt_no]];
     Object.keys(info.fields || {}).forEach(function (k) {
       if (k !== "name") rows.push([k, info.fields[k]]);
     });
     var intents = (call.transcript || []).filter(function (t) { return t.intent; })
       .map(function (t) { return t.intent_words || t.intent; });
-    rows.push(["The customer", intents.join(" → ")]);
+    rows.push([T("The customer"), intents.join(" → ")]);
     rows.forEach(function (r) {
       if (r[1] === undefined || r[1] === null || r[1] === "") return;
       var dt = document.createElement("dt"), dd = document.createElement("dd");
@@ -147,7 +147,8 @@
     shownSeqs[key] = true;
     var row = document.createElement("tr");
     row.className = t.speaker;
-    ACD.cell(row, {bot: "Robot", customer: "Customer", agent: "Agent"}[t.speaker] || t.speaker);
+    ACD.cell(row, {bot: T("Robot"), customer: T("Customer"), agent: T("Agent")}[t.speaker] ||
+             t.speaker);
     ACD.cell(row, t.text);
     var meant = t.intent_words || t.intent;
     ACD.cell(row, meant ? meant + (t.confidence ? " (" + Math.round(100 * t.confidence) + " %)" : "") : "");
@@ -165,7 +166,7 @@
       ACD.cell(row, c.queue);
       var w = ACD.cell(row, "", "num waited");
       w.dataset.queuedAt = c.queued_at;
-      ACD.cell(row, c.state);
+      ACD.cell(row, T(c.state));
       body.appendChild(row);
     });
     $("queue-empty").hidden = waiting.length > 0;
@@ -177,7 +178,7 @@
       td.textContent = ACD.clock(now - parseFloat(td.dataset.queuedAt));
     });
     var a = view.agent;
-    $("since").textContent = a.since ? "for " + ACD.clock(now - a.since) : "";
+    $("since").textContent = a.since ? T("for {time}", {time: ACD.clock(now - a.since)}) : "";
     if (a.state === "wrap_up") $("wrap-clock").textContent = ACD.clock(now - a.since);
     if (a.state === "offered") {
       var left = offerLeft();
@@ -243,12 +244,14 @@
     }
     function submit(goReady) {
       var outcome = $("outcome").value, when = $("callback-at").value;
-      if (!outcome) return refuse("Choose the call's outcome before saving.", "outcome");
+      if (!outcome) return refuse(T("Choose the call's outcome before saving."), "outcome");
       if (outcome === "callback" && !when) {
-        return refuse("A callback needs the time you agreed with the customer.", "callback-at");
+        return refuse(T("A callback needs the time you agreed with the customer."),
+                      "callback-at");
       }
       if (outcome !== "callback" && when) {
-        return refuse("Only a callback has a time: clear it, or choose callback.", "callback-at");
+        return refuse(T("Only a callback has a time: clear it, or choose callback."),
+                      "callback-at");
       }
       keep();
       $("wrap-error").hidden = true;

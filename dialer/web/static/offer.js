@@ -57,15 +57,16 @@ var Offer = (function () {
     stop();
     callId = call.id;
     var info = call.info || {};
-    var headline = "Call offered: accept within " + Math.round(seconds) + " s";
-    document.title = "☎ Call offered · " + title;
+    var headline = T("Call offered: accept within {n} s", {n: Math.round(seconds)});
+    var flash = "☎ " + T("Call offered") + " · " + title;
+    document.title = flash;
     notify(call.id, headline, [who, info.campaign, info.why || info.reason].filter(Boolean).join(" · "));
     tone();
     ringing = setInterval(tone, 2000);
     var on = false;
     flashing = setInterval(function () {
       on = !on;
-      document.title = on ? title : "☎ Call offered · " + title;
+      document.title = on ? title : flash;
     }, 1000);
   }
 
