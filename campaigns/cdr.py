@@ -3,7 +3,10 @@ read from the database in chunks and written as CSV (streamed) or XLSX (openpyxl
 write-only workbook, so memory stays flat however many calls), and the audit log of who
 exported what.
 
-Times are UTC to the millisecond (ISO 8601 with `Z` in CSV; real date cells in XLSX).
+Times are to the millisecond, in the export's time zone (`tz`, an IANA name): ISO 8601
+with the zone's offset in CSV (`Z` for UTC), real date cells in XLSX; every time column
+names its zone in the header ("start (Asia/Seoul)"), except in UTC, whose files are as
+they always were (plain "start", `Z`). Date filters are whole days of that zone.
 A call starts when it was dialed, or when its attempt was made if it never was (closed
 as blocked, still queued); `duration_s` runs from start to end, `billable_s` from the
 answer to the end in whole seconds rounded up (0 when nobody answered).
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 
@@ -39,9 +43,10 @@ CDR_DEFINITIONS: dict[str, str] = {
     "campaign": "the campaign's name",
     "caller_id": "the number the campaign calls from (empty: the trunk's default)",
     "callee": "the customer's number, E.164 (analysts see only its last four digits)",
-    "start": "when the call was dialed (UTC); for a call never dialed, when it was queued",
-    "answer": "when the callee answered (UTC); empty if nobody did",
-    "end": "when the call ended (UTC); empty while it is under way",
+    "start": "when the call was dialed (in the zone its header names; UTC if none); for "
+             "a call never dialed, when it was queued",
+    "answer": "when the callee answered (same zone); empty if nobody did",
+    "end": "when the call ended (same zone); empty while it is under way",
     "duration_s": "seconds from start to end, to the millisecond",
     "billable_s": "seconds from answer to end, whole seconds rounded up; 0 if unanswered",
     "sip_status": "the final SIP status code (200, 486 busy, 480, ...)",
@@ -74,6 +79,7 @@ class CdrFilter:
     end: datetime | None = None  # calls starting before this
     disposition: str | None = None
     phone: str | None = None  # digits the callee's number ends with
+    tz: str = "UTC"  # the zone of the days filtered on and of the times written
 
     def as_dict(self) -> dict[str, Any]:
         """The filters that are set, as JSON (for the audit log)."""
@@ -88,31 +94,37 @@ class CdrFilter:
             out["disposition"] = self.disposition
         if self.phone:
             out["phone"] = self.phone
+        if self.tz != "UTC":
+            out["tz"] = self.tz
         return out
 
 
-def parse_when(text: str, *, end: bool = False) -> datetime | None:
-    """A filter's bound: `2026-11-02` is a whole UTC day (its first moment, or for `end`
-    the next day's, so the end day is included); `2026-11-02T09:30` (UTC) or with an
-    offset (`+09:00`, `Z`) is that moment. Empty: no bound."""
+def parse_when(text: str, *, end: bool = False, tz: str = "UTC") -> datetime | None:
+    """A filter's bound: `2026-11-02` is a whole day of zone `tz` (its first moment, or
+    for `end` the next day's, so the end day is included); `2026-11-02T09:30` (in `tz`)
+    or with an offset (`+09:00`, `Z`) is that moment. Empty: no bound."""
     text = text.strip()
     if not text:
         return None
+    where = ZoneInfo(tz)
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), where)
+        else:
+            moment = datetime.fromisoformat(text)
+        moment = moment.replace(tzinfo=where) if moment.tzinfo is None else moment
+        return moment.astimezone(UTC)
     except ValueError:
-        raise CdrError(f"{text!r} is not a date (YYYY-MM-DD) or a date and time "
-                       "(YYYY-MM-DDTHH:MM, UTC unless an offset follows)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise CdrError(f"{text[:40]!r} is not a date (YYYY-MM-DD) or a date and time "
+                       f"(YYYY-MM-DDTHH:MM, {tz} unless an offset follows)") from None
 
 
 def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = "",
-                disposition: str = "", phone: str = "") -> CdrFilter:
-    """A filter from what a person typed (CdrError says what is wrong)."""
-    lo, hi = parse_when(start), parse_when(end, end=True)
+                disposition: str = "", phone: str = "", tz: str = "UTC") -> CdrFilter:
+    """A filter from what a person typed, its days and times in zone `tz` (an IANA name
+    checked by the caller); CdrError says what is wrong."""
+    lo, hi = parse_when(start, tz=tz), parse_when(end, end=True, tz=tz)
     if lo is not None and hi is not None and hi <= lo:
         raise CdrError(f"the end ({end}) must come after the start ({start})")
     try:
@@ -125,7 +137,7 @@ def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = ""
     if any(not 1 <= i < 2**63 for i in ids) or len(ids) > 1000:
         raise CdrError("campaign ids are whole numbers from 1 to 2^63-1, at most 1000")
     return CdrFilter(campaign_ids=ids, start=lo, end=hi,
-                     disposition=wanted, phone=phone_suffix(phone))
+                     disposition=wanted, phone=phone_suffix(phone), tz=tz)
 
 
 def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:
@@ -191,10 +203,21 @@ def _utc_ms(moment: datetime | None) -> datetime | None:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def iso(moment: datetime) -> str:
-    """2026-11-02T10:00:05.250Z"""
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+def iso(moment: datetime, tz: str = "UTC") -> str:
+    """2026-11-02T10:00:05.250Z in UTC, 2026-11-02T19:00:05.250+09:00 in Asia/Seoul."""
+    if tz == "UTC":
+        moment = moment.astimezone(UTC)
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    moment = moment.astimezone(ZoneInfo(tz))
+    offset = moment.strftime("%z")
+    return (f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}"
+            f"{offset[:3]}:{offset[3:5]}")
+
+
+def cdr_header(tz: str = "UTC") -> list[str]:
+    """The column names, each time column naming its zone ("start (Asia/Seoul)"); plain
+    in UTC, as the files always were."""
+    return [f"{c} ({tz})" if c in TIME_COLUMNS and tz != "UTC" else c for c in CDR_COLUMNS]
 
 
 # -- CSV -------------------------------------------------------------------------------
@@ -202,32 +225,34 @@ def iso(moment: datetime) -> str:
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-def csv_cell(value: Any) -> str:
-    """A value as CSV text: times in ISO 8601 UTC; text that a spreadsheet would run as
+def csv_cell(value: Any, tz: str = "UTC") -> str:
+    """A value as CSV text: times in ISO 8601 in zone `tz`; text that a spreadsheet would run as
     a formula (=, +, -, @ first) gets a leading apostrophe, except a plain number such
     as +821012345678, which runs nothing and stays as it is for programs reading it."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return iso(value)
+        return iso(value, tz)
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
     return text if _PLAIN_NUMBER.fullmatch(text) else safe_cell(text)
 
 
-def write_csv(rows: Iterable[CdrRow], chunk_rows: int = 500) -> Iterator[bytes]:
+def write_csv(rows: Iterable[CdrRow], chunk_rows: int = 500,
+              tz: str = "UTC") -> Iterator[bytes]:
     """The CDRs as UTF-8 CSV with a BOM (so Excel reads Korean and Chinese right), in
-    chunks of `chunk_rows` rows: the header first, then as the rows come."""
+    chunks of `chunk_rows` rows: the header first, then as the rows come; times in
+    zone `tz`."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")
-    out.writerow(CDR_COLUMNS)
+    out.writerow(cdr_header(tz))
     yield ("\ufeff" + buf.getvalue()).encode()
     buf.seek(0)
     buf.truncate()
     pending = 0
     for row in rows:
-        out.writerow([csv_cell(row[c]) for c in CDR_COLUMNS])
+        out.writerow([csv_cell(row[c], tz) for c in CDR_COLUMNS])
         pending += 1
         if pending >= chunk_rows:
             yield buf.getvalue().encode()
@@ -248,10 +273,11 @@ TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _FORMULA_START = ("=", "+", "-", "@")
 
 
-def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str = "CDR (UTC)") -> int:
+def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str | None = None,
+               tz: str = "UTC") -> int:
     """Write the CDRs to an XLSX file with openpyxl's write-only workbook (rows go to
     disk as they come): a bold, frozen header row with filters, column widths, date
-    cells for the times (UTC), number cells for the numbers, and text kept as text
+    cells for the times (in zone `tz`, which the header names), number cells for the numbers, and text kept as text
     (a name like `=SUM(A1)` is a string cell, never a formula). Returns the row count;
     CdrError above Excel's row limit."""
     from openpyxl import Workbook
@@ -261,13 +287,15 @@ def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str = "CDR (UTC)") 
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet)
+    where = ZoneInfo(tz)
+    # a sheet's name is at most 31 characters, without "/"
+    ws = wb.create_sheet(sheet or ("CDR (UTC)" if tz == "UTC" else "CDR"))
     ws.freeze_panes = "A2"
     for i, col in enumerate(CDR_COLUMNS, 1):
         ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(col, 14)
     bold = Font(bold=True)
     header = []
-    for col in CDR_COLUMNS:
+    for col in cdr_header(tz):
         cell = WriteOnlyCell(ws, value=col)
         cell.font = bold
         header.append(cell)
@@ -294,7 +322,7 @@ def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str = "CDR (UTC)") 
             if value is None:
                 out.append(None)
             elif isinstance(value, datetime):
-                cell = WriteOnlyCell(ws, value=value.astimezone(UTC).replace(tzinfo=None))
+                cell = WriteOnlyCell(ws, value=value.astimezone(where).replace(tzinfo=None))
                 cell.number_format = TIME_FORMAT
                 out.append(cell)
             elif isinstance(value, int | float):

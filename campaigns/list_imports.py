@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from campaigns import dnc
 from campaigns.db import Database
-from campaigns.importer import MAX_COLUMN_NAME, CallList, CsvImportError, open_call_list
+from campaigns.import_fields import apply_mapping, read_mapping
+from campaigns.importer import CallList, CsvImportError, open_call_list
 from campaigns.lifecycle import CampaignError, get_campaign, new_campaign
 from campaigns.models import Contact, ImportBatch, ImportRejection, utcnow
 from campaigns.statuses import ContactStatus
@@ -128,34 +129,20 @@ MAPPING_HINTS = ("no phone number column", "no column named", "look like phone n
                  "hold phone numbers")
 
 
-def claim_mapping(db: Database, batch_id: int, phone_column: str) -> bool:
-    """Queue an import that waits for its phone column, with the one chosen; False when
-    it is not waiting (any more). Like the dispatcher's claims the UPDATE checks the
-    status it changes, so of several requests at once exactly one wins."""
-    column = phone_column.strip()
-    if not column:
-        raise CampaignError("choose the column that holds the phone numbers")
-    if len(column) > MAX_COLUMN_NAME:
-        raise CampaignError(f"the column name sent is {len(column):,} characters long, but a "
-                            f"column name has at most {MAX_COLUMN_NAME} characters; choose one "
-                            "of the file's columns")
-    with db.session() as s:
-        claimed = s.execute(update(ImportBatch).where(
-            ImportBatch.id == batch_id, ImportBatch.status == "needs_mapping").values(
-            status="queued", progress=0.0, message=None, phone_column=column))
-        return bool(claimed.rowcount)  # type: ignore[attr-defined]
-
-
 def run_import(db: Database, batch_id: int, phone_column: str | None = None,
                check_columns: Callable[[list[str]], None] | None = None,
-               max_rows: int | None = None) -> str:
+               max_rows: int | None = None,
+               unmapped: Callable[[list[str], dict[str, str]], str] | None = None) -> str:
     """Import a queued upload (in a background thread of the web app, or from the
     command line); returns the batch's status. The batch is claimed first (queued ->
     running, a compare-and-set), so an import started twice runs once. A file whose
     phone column cannot be told waits for the person to pick it (needs_mapping, then
-    claim_mapping); any other problem with the file, or more than `max_rows` rows, fails
-    the batch with the reason; the stored file is kept either way (until its retention,
-    campaigns/uploads.py). The rows are stored chunk by chunk in one transaction."""
+    claim_mapping), and so does one whose columns lack a field the script uses
+    (`unmapped`: why, given the columns and the mapping chosen, "" when nothing lacks;
+    campaigns/import_fields.py); any other problem with the file, or more than
+    `max_rows` rows, fails the batch with the reason, naming the file as uploaded; the
+    stored file is kept either way (until its retention, campaigns/uploads.py). The
+    rows are stored chunk by chunk in one transaction, under the mapped field names."""
     def mark(**values: Any) -> None:
         with db.session() as s:
             s.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(**values))
@@ -166,6 +153,7 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
             raise CampaignError(f"no import {batch_id}")
         campaign = get_campaign(s, batch.campaign_id)
         stored, region, campaign_id = Path(batch.stored_path), campaign.region, campaign.id
+        filename = batch.filename
         column = phone_column or batch.phone_column
         status = str(batch.status)
         claimed = s.execute(update(ImportBatch).where(
@@ -179,15 +167,21 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
         if check_columns is not None:
             check_columns(calls.columns)
     except (CsvImportError, ValueError) as exc:
-        text = str(exc)
+        text = str(exc).replace(str(stored), filename)
         needs = isinstance(exc, CsvImportError) and any(h in text for h in MAPPING_HINTS)
         mark(status="needs_mapping" if needs else "failed", progress=0.0, message=text,
              phone_column=None)
         return "needs_mapping" if needs else "failed"
+    mapping = read_mapping(stored)
+    if unmapped is not None and (why := unmapped(calls.columns, mapping)):
+        mark(status="needs_mapping", progress=0.0, message=why,
+             phone_column=calls.phone_column)
+        return "needs_mapping"
     mark(progress=0.3, phone_column=calls.phone_column)
     try:
         with db.session() as s:
-            _import(s, campaign_id, calls, stored, batch_id=batch_id, keep_errors=False)
+            _import(s, campaign_id, calls, stored, batch_id=batch_id, keep_errors=False,
+                    mapping=mapping)
     except Exception as exc:
         # The transaction is rolled back: say so, rather than leave it "running".
         mark(status="failed", progress=0.0, message=f"the import stopped ({exc}); nothing of "
@@ -200,7 +194,8 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
 
 
 def _import(s: Session, campaign_id: int, calls: CallList, stored: Path,
-            batch_id: int | None = None, keep_errors: bool = True) -> ImportSummary:
+            batch_id: int | None = None, keep_errors: bool = True,
+            mapping: dict[str, str] | None = None) -> ImportSummary:
     """Store a list's contacts and rejected rows in the caller's transaction, a chunk at
     a time (CallList.chunks): numbers already in the campaign or on a do-not-call list
     are rejected rows too. `keep_errors` also returns every rejection (the CLI prints
@@ -234,7 +229,8 @@ def _import(s: Session, campaign_id: int, calls: CallList, stored: Path,
                                f"{c.phone} is on a do-not-call list", "raw": c.fields})
                 continue
             existing.add(c.phone)
-            rows.append({"campaign_id": campaign_id, "phone": c.phone, "fields": c.fields,
+            rows.append({"campaign_id": campaign_id, "phone": c.phone,
+                         "fields": apply_mapping(mapping or {}, c.fields),
                          "source_row": c.row, "status": ContactStatus.PENDING.value,
                          "attempts": 0, "next_attempt_at": now,
                          "timezones": c.zone or ",".join(zones_for_number(c.phone)) or None})

@@ -300,6 +300,10 @@ class User(Base):
     # skills routing matches against (comma-separated).
     sip_uri: Mapped[str | None] = mapped_column(String(255), nullable=True)
     skills: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The IANA zone the user reads times in (campaigns/preferences.py); None: the zone
+    # of the app's default region.
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # en, ko
 
 
 class LoginThrottle(Base):

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from campaigns.db import Database
+from campaigns.import_fields import sidecar
 from campaigns.models import ImportBatch, utcnow
 
 log = logging.getLogger("campaigns.uploads")
@@ -57,6 +58,7 @@ def purge_uploads(db: Database, uploads_dir: Path, retention_days: int,
                 continue
         purged.append(batch_id)
         _delete(Path(stored), root, batch_id)
+        _delete(sidecar(stored), root, batch_id)  # the column mapping chosen, if any
     if purged:
         log.info("uploads purged: %d file(s) older than %d days, imports %s", len(purged),
                  retention_days, purged)

@@ -76,6 +76,7 @@ class CurrentUser:
     username: str
     role: Role
     csrf_token: str
+    language: str | None = None  # of the pages; None: the browser's
 
 
 def hash_password(password: str) -> str:
@@ -381,7 +382,8 @@ def session_user(db: Database, token: str | None,
         if _aware(session.expires_at) <= now or not user.active:
             s.delete(session)
             return None
-        return CurrentUser(user.id, user.username, Role(user.role), session.csrf_token)
+        return CurrentUser(user.id, user.username, Role(user.role), session.csrf_token,
+                           user.language)
 
 
 def logout(db: Database, token: str | None) -> None:

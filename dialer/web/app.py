@@ -26,11 +26,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaigns.db import Database
 from campaigns.models import Role
 from campaigns.settings import CampaignSettings
-from campaigns.users import LoginThrottled, UserError, login, logout
+from campaigns.users import LoginThrottled, UserError, login, logout, session_user
 from dialer.settings import DialerSettings
 from dialer.web import errors as web_errors
 from dialer.web import guard as web_guard
@@ -47,6 +49,7 @@ from dialer.web.deps import Db, Render, SecureCookies, User
 from dialer.web.import_jobs import ImportJobs
 from dialer.web.pages import HERE, Pages
 from dialer.web.routes import (
+    account,
     acd_events,
     agents,
     apidocs,
@@ -54,6 +57,7 @@ from dialer.web.routes import (
     campaign_api,
     campaign_pages,
     cdr,
+    cockpit,
     dashboards,
     dnc,
     dry_runs,
@@ -69,7 +73,7 @@ router = APIRouter()
 ROUTERS = (router, apidocs.router, campaign_pages.router, campaign_api.router,
            users.router, imports.router, dry_runs.router, dnc.router, agents.router,
            acd_events.router, dashboards.router, calls.router, wallboard.router,
-           cdr.router, ops.router, trunks.router)
+           cdr.router, ops.router, trunks.router, account.router, cockpit.router)
 
 
 class LoginIn(BaseModel):
@@ -98,7 +102,10 @@ def create_app(settings: CampaignSettings | None = None, *,
     app.state.import_jobs = ImportJobs(db, settings)
     app.state.metrics_registry = ops.registry(db, app.state.dialer_settings)
     app.exception_handler(LoginRequired)(_to_login)
-    app.exception_handler(HTTPException)(_errors)
+    # Starlette's HTTPException, not only FastAPI's subclass: the router raises the
+    # former itself for an address without a route (404) or a method it does not take
+    # (405), and those get a sentence too.
+    app.exception_handler(StarletteHTTPException)(_errors)
     app.exception_handler(RedisError)(agents.acd_down)
     for each in ROUTERS:
         app.include_router(each)
@@ -112,17 +119,39 @@ async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
 
 
-async def _errors(request: Request, exc: HTTPException) -> Response:
+async def _errors(request: Request, exc: StarletteHTTPException) -> Response:
     """JSON for the API, the error page for people."""
-    headers = getattr(exc, "headers", None)
-    if request.url.path.startswith("/api/") or exc.status_code < 400:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=headers)
+    status, detail, headers = exc.status_code, exc.detail, getattr(exc, "headers", None)
+    api = request.url.path.startswith("/api/")
+    if not isinstance(exc, HTTPException) and status in (404, 405):  # the router's own
+        status, detail, headers = _no_route(request, status, headers, api)
+    if api or status < 400:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     pages: Pages = request.app.state.pages
-    response = pages.render(request, "error.html", status=exc.status_code,
-                            status_code=exc.status_code, detail=exc.detail)
+    response = pages.render(request, "error.html", status=status, status_code=status,
+                            detail=detail)
     response.headers.update(headers or {})
     return response
+
+
+def _no_route(request: Request, status: int, headers: dict[str, str] | None, api: bool
+              ) -> tuple[int, str, dict[str, str] | None]:
+    """The router's 404 or 405 as a sentence. Nobody logged in is told 404 for both: a
+    405 (and its Allow header) would confirm that an address exists. A logged-in person
+    gets the menu of their role on the page."""
+    if not hasattr(request.state, "user"):
+        try:
+            request.state.user = session_user(request.app.state.db,
+                                              request.cookies.get(SESSION_COOKIE))
+        except SQLAlchemyError:  # the database is down: the page without the menu
+            request.state.user = None
+    if status == 405 and request.state.user is not None:
+        return 405, ("this address does not take this kind of request: see /api/docs"
+                     if api else "This address does not take this kind of request. Open "
+                                 "it from a link or a form of the app instead."), headers
+    return 404, ("there is no API operation at this address: see /api/docs" if api else
+                 "There is no page at this address. Check the link, or start again from "
+                 "the start page."), None
 
 
 def _set_session(response: Response, token: str, secure: bool) -> None:

@@ -1,6 +1,7 @@
 """What the campaign routes share: the scripts and voices a campaign can choose, the
-new/edit form's values checked (or a stored campaign as the form's values), and a
-campaign as its pages show it, or 404."""
+new/edit form's values checked (or a stored campaign as the form's values), a new
+campaign's script and list checked before it is created, and a campaign as its pages
+show it, or 404."""
 
 from __future__ import annotations
 
@@ -103,15 +104,51 @@ def campaign_or_404(db: Database, campaign_id: int) -> dict[str, Any]:
 
 def check_script_fields(db: Database, script_dir: Path | str, campaign_id: int) -> None:
     """A new script for a campaign with contacts must find its {fields} in them."""
+    from campaigns.import_fields import field_words, missing_fields, script_fields
     from dialer.conversation.kit import read_campaign
     from dialer.conversation.script import ScriptError
 
     fields = contact_fields(db, campaign_id)
+    name = Path(script_dir).name
     try:
         script, _ = read_campaign(script_dir)
-        if fields is not None:
-            script.check_fields(fields, "the campaign's contacts")
-    except ScriptError as exc:
+    except (ScriptError, OSError):
+        raise CampaignError(f"the script {name!r} cannot be read; ask whoever looks after "
+                            "the scripts to check it, or choose another one") from None
+    if fields is None:
+        return
+    lacking = missing_fields(script_fields(script.fields_used(), script.slots), fields, {})
+    if lacking:
+        raise CampaignError(f"the script {name!r} uses the contact's "
+                            f"{field_words(lacking[0])}, but the campaign's contacts have "
+                            "none; keep the script, or choose one that uses what they have")
+
+
+def check_new_list(script_dir: Path, path: Path, filename: str, region: str,
+                   max_rows: int) -> None:
+    """Before a campaign is created with its list: the script can be read and the list
+    is one the import can start on (a list waiting for its phone column or for a field
+    mapping is; one too long, empty or unreadable is not). CampaignError says so in the
+    person's words: the script by its name and the file by the name it was sent with."""
+    from campaigns.importer import CsvImportError, open_call_list
+    from campaigns.list_imports import MAPPING_HINTS
+    from dialer.conversation.kit import read_campaign
+    from dialer.conversation.script import ScriptError
+    from dialer.web.uploads import for_people
+
+    try:
+        read_campaign(script_dir)
+    except (ScriptError, OSError):
+        raise CampaignError(f"the script {script_dir.name!r} cannot be read; ask whoever "
+                            "looks after the scripts to check it, or choose another "
+                            "one") from None
+    try:
+        open_call_list(path, default_region=region, max_rows=max_rows)
+    except CsvImportError as exc:
+        text = str(exc).replace(str(path), filename)
+        if not any(h in text for h in MAPPING_HINTS):
+            raise CampaignError(for_people(text) or text) from None
+    except ValueError as exc:  # the region
         raise CampaignError(str(exc)) from None
 
 

@@ -2,10 +2,11 @@
 
 Templates say `{{ _("Log out") }}` and `{{ _("{n} contacts done", n=3) }}`; scripts say
 `T("Call offered")` (dialer/web/static/i18n.js), with the page's words handed to them in a
-JSON block that no browser runs. One catalogue, dialer/web/locale/ko.json, maps each
-English text to its Korean; a text missing there is shown in English, and a test
+JSON block that no browser runs. One catalogue per language, dialer/web/locale/ko/, kept
+in a file per area of the app (agent.json, campaigns.json...), maps each English text to
+its Korean; a text missing there is shown in English, and a test
 (tests/dialer/web/test_i18n.py) lists every text the templates and scripts use that has
-no Korean yet, so none is forgotten.
+no Korean yet, so none is forgotten, and any text two files translate differently.
 
 The language is the user's own choice (their account's setting) when they made one,
 else the first of the browser's languages this app speaks, else English."""
@@ -18,9 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from campaigns.preferences import INTERFACE_LANGUAGES
+
 LOCALE = Path(__file__).parent / "locale"
-LANGUAGES = ("en", "ko")
-LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+LANGUAGES = tuple(INTERFACE_LANGUAGES)
 DEFAULT = "en"
 # One "xx" or "xx-YY" item of an Accept-Language header, with its weight.
 _ACCEPT = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*")
@@ -28,14 +30,26 @@ _ACCEPT = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s
 
 @lru_cache(maxsize=len(LANGUAGES))
 def catalogue(language: str) -> dict[str, str]:
-    """English text -> its translation (empty for English)."""
+    """English text -> its translation (empty for English): every file of the
+    language's folder together."""
     if language == DEFAULT or language not in LANGUAGES:
         return {}
-    raw = json.loads((LOCALE / f"{language}.json").read_text(encoding="utf-8"))
-    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                            for k, v in raw.items()):
-        raise ValueError(f"{LOCALE / language}.json must map English texts to texts")
-    return {k: v for k, v in raw.items() if v}
+    out: dict[str, str] = {}
+    for path, table in catalogue_files(language):
+        out.update({k: v for k, v in table.items() if v})
+    return out
+
+
+def catalogue_files(language: str) -> list[tuple[Path, dict[str, str]]]:
+    """Each file of the language's catalogue, read and checked."""
+    files = []
+    for path in sorted((LOCALE / language).glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                for k, v in raw.items()):
+            raise ValueError(f"{path} must map English texts to texts")
+        files.append((path, raw))
+    return files
 
 
 def translate(language: str, text: str, **values: Any) -> str:

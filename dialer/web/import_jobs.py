@@ -1,6 +1,8 @@
 """Call lists import in the background, one at a time in one thread per app, so an
-upload's request answers at once and its page shows the progress. The same thread
-deletes uploads past their retention (campaigns/uploads.py), at most daily."""
+upload's request answers at once and its page shows the progress; a list lacking a
+field the campaign's script uses waits for its mapping (campaigns/import_fields.py).
+The same thread deletes uploads past their retention (campaigns/uploads.py), at most
+daily."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from campaigns.db import Database
+from campaigns.import_fields import missing_fields, missing_sentence, script_fields
 from campaigns.list_imports import run_import
 from campaigns.queries.campaigns import script_dir_of
 from campaigns.queries.imports import fail_import
@@ -37,17 +41,38 @@ class ImportJobs:
 
     def _run(self, batch_id: int, campaign_id: int) -> None:
         try:
-            run_import(self.db, batch_id, check_columns=self._field_check(campaign_id),
+            unmapped = self._field_check(campaign_id)
+        except (ValueError, OSError):  # ScriptError is a ValueError
+            name = Path(script_dir_of(self.db, campaign_id)).name
+            log.exception("import %d: the script %s cannot be read", batch_id, name)
+            fail_import(self.db, batch_id, f"the campaign's script {name!r} cannot be read, "
+                        "so the list was not imported; ask whoever looks after the scripts "
+                        "to check it, then upload the list again")
+            return
+        try:
+            run_import(self.db, batch_id, unmapped=unmapped,
                        max_rows=self.settings.max_list_rows)
-        except Exception as exc:  # noqa: BLE001 - the page shows it; the file is kept
-            fail_import(self.db, batch_id, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the page says so; the file is kept
+            log.exception("import %d failed", batch_id)
+            fail_import(self.db, batch_id, "the import stopped on an error of the server; "
+                        "nothing of it was stored; upload the list again, or tell an admin "
+                        "if it happens again")
         self.purge()
 
-    def _field_check(self, campaign_id: int) -> Callable[[list[str]], None]:
+    def _field_check(self, campaign_id: int) -> Callable[[list[str], dict[str, str]], str]:
+        """Why a list's columns and mapping leave a field of the campaign's script
+        without a value ("" when none is): the import then waits for the mapping."""
         from dialer.conversation.kit import read_campaign
 
         script, _ = read_campaign(script_dir_of(self.db, campaign_id))
-        return lambda cols: script.check_fields(cols, "the uploaded list")
+        used = script.fields_used()
+        fields = script_fields(used, script.slots)
+
+        def unmapped(columns: list[str], mapping: dict[str, str]) -> str:
+            lacking = missing_fields(fields, columns, mapping)
+            return missing_sentence(lacking[0], used[lacking[0]], script.start) if lacking else ""
+
+        return unmapped
 
     def purge(self) -> None:
         """Delete uploads past their retention (campaigns/uploads.py), at most daily."""

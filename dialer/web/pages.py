@@ -15,13 +15,15 @@ from campaigns.models import Role
 from campaigns.users import CurrentUser
 from dialer.web import i18n
 from dialer.web.auth import ANY_ROLE
-from dialer.web.roles import CALL_ROLES, CAMPAIGN_ROLES, WALLBOARD_ROLES
+from dialer.web.roles import CALL_ROLES, CAMPAIGN_ROLES, DASHBOARD_ROLES, WALLBOARD_ROLES
+from dialer.web.words import for_language
+from dialer.web.zones import page_zone
 
 HERE = Path(__file__).parent
 # What each role finds on its home page (the pages of later issues join this list).
 NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/campaigns", "Campaigns", frozenset(CAMPAIGN_ROLES)),
-    ("/dashboard", "Dashboard", frozenset(CAMPAIGN_ROLES)),
+    ("/dashboard", "Dashboard", frozenset(DASHBOARD_ROLES)),
     ("/calls", "Calls", frozenset(CALL_ROLES)),
     ("/cdr", "CDR export", frozenset(CALL_ROLES)),
     ("/wallboard", "Wallboard", frozenset(WALLBOARD_ROLES)),
@@ -47,10 +49,11 @@ class Pages:
         nav = [(href, label) for href, label, roles in NAV if user and user.role in roles]
         lang = i18n.choose(getattr(user, "language", None),
                            request.headers.get("accept-language"))
-        words = {"lang": lang, "_": partial(i18n.translate, lang),
+        words = {"lang": lang, "_": partial(i18n.translate, lang), **for_language(lang),
                  "i18n_json": i18n.words_for_scripts(lang, list(i18n.script_texts()))}
         nav = [(href, i18n.translate(lang, label)) for href, label in nav]
         return self.templates.TemplateResponse(request, name, {"user": user, "nav": nav,
+                                                               "zone": page_zone(request),
                                                                **words, **context},
                                                status_code=status)
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, UploadFile
+from fastapi import HTTPException
+from starlette.datastructures import UploadFile
 
 from campaigns.cdr import record_audit
 from campaigns.db import Database
@@ -68,9 +69,26 @@ def mask_numbers(role: str, text: str | None) -> str | None:
     return _NUMBER.sub(one, text)
 
 
+# The command line's words in a file's problem, as a web page says them.
+CLI_WORDS = (("; pass one of them to --phone-column", "; choose one of them"),
+             ("pass --phone-column with the one to call", "choose the one to call"),
+             (" or pass --phone-column", " or choose the phone column"))
+
+
+def for_people(text: str | None) -> str | None:
+    """A file's problem without the command line's options in it."""
+    if text is None:
+        return None
+    for cli, web in CLI_WORDS:
+        text = text.replace(cli, web)
+    return text
+
+
 def import_for(role: str, status: dict[str, Any]) -> dict[str, Any]:
     """An import's state (campaigns.service.import_status) as `role` may see it: the
-    phone cell and any number in a reason or the message masked for masked roles."""
+    phone cell and any number in a reason or the message masked for masked roles, and
+    the message in the web's words (for_people)."""
+    status = {**status, "message": for_people(status["message"])}
     if role in FULL_PHONE_ROLES:
         return status
     return {**status, "message": mask_numbers(role, status["message"]),

@@ -8,6 +8,8 @@ English and Korean; a code missing here is shown in words made from the code its
 
 from __future__ import annotations
 
+from typing import Any
+
 # code -> (English, Korean)
 DISPOSITIONS: dict[str, tuple[str, str]] = {
     "interested": ("Interested", "관심 있음"),
@@ -106,3 +108,29 @@ def reason_words(reason: str | None) -> str:
     if text.startswith("negative wording: "):
         return f"The customer sounded upset (said {text.removeprefix('negative wording: ')})"
     return text[:1].upper() + text[1:]
+
+
+# Campaigns', imports' and contacts' states.
+STATUSES: dict[str, tuple[str, str]] = {
+    "draft": ("Draft", "초안"), "running": ("Running", "진행 중"), "paused": ("Paused", "일시 정지"),
+    "stopped": ("Stopped", "중지됨"), "finished": ("Finished", "완료"),
+    "queued": ("Queued", "대기 중"), "needs_mapping": ("Needs its columns", "열 지정 필요"),
+    "done": ("Done", "완료"), "failed": ("Failed", "실패"),
+    "pending": ("Waiting", "대기"), "claimed": ("Being called", "통화 중"),
+}
+
+
+def status_word(code: str, language: str = "en") -> str:
+    words = STATUSES.get(code)
+    if words is None:
+        return _from_code(code)
+    return words[LANGUAGES.index(language) if language in LANGUAGES else 0]
+
+
+def for_language(language: str) -> dict[str, Any]:
+    """The template functions that say codes in `language`: `word` (a disposition),
+    `intent` and `status`, and `colour` (a disposition's fixed colour)."""
+    return {"word": lambda code: disposition_word(str(code), language),
+            "intent": lambda code: intent_word(str(code), language),
+            "status": lambda code: status_word(str(code), language),
+            "colour": disposition_colour}

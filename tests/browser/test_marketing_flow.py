@@ -74,7 +74,7 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
             return str(b.find_element(By.CSS_SELECTOR, css).text)
 
         def status_is(state: str) -> bool:
-            return text("#status") == state
+            return text("#status").casefold() == state  # shown as "Running"
 
         # Log in: a page that needs a login sends us there and back.
         b.get(f"{base}/campaigns")
@@ -112,7 +112,7 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
 
         # Rehearse: the page shows the dry-run at once and refreshes until it is over.
         b.get(campaign_url)
-        assert text("#status") == "draft"
+        assert text("#status").casefold() == "draft"
         b.find_element(By.ID, "dry-runs").click()
         until(lambda: b.find_elements(By.ID, "dry-run"), 20, "the dry-run page")
         b.find_element(By.CSS_SELECTOR, "#dry-run button").click()
@@ -145,6 +145,10 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
         for action, state in (("start", "running"), ("pause", "paused"),
                               ("resume", "running")):
             b.find_element(By.CSS_SELECTOR, f"#actions button[value={action}]").click()
+            if action in ("start", "resume"):  # dialing people is asked again
+                until(lambda: b.find_elements(By.ID, "confirm-yes"), 20,
+                      f"the {action} confirmation")
+                b.find_element(By.ID, "confirm-yes").click()
             until(partial(status_is, state), 20, f"the campaign {state}")
             shot(f"campaign-{state}-after-{action}")
         assert "3 contacts" in text("body") or "of 3 contacts" in text("body")

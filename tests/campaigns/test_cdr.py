@@ -19,7 +19,9 @@ from campaigns.cdr import (
     CdrError,
     CdrFilter,
     audit_entries,
+    cdr_header,
     csv_cell,
+    iso,
     iter_cdr,
     make_filter,
     record_audit,
@@ -282,3 +284,31 @@ def test_the_audit_log_newest_first_in_pages(db: Database) -> None:
     mine, total = audit_entries(db, username="mina", action="cdr_export")
     assert total == 2 and [e["detail"]["rows"] for e in mine] == [3, 1]
     assert mine[0]["at"].endswith("Z") and mine[0]["role"] == "marketing"
+
+
+def test_times_in_a_zone_say_it_in_header_and_offset(db: Database, tmp_path: Path) -> None:
+    ids = make_calls(db)
+    assert iso(T0, "Asia/Seoul") == "2026-11-02T19:00:00.000+09:00"
+    assert iso(datetime(2026, 7, 1, 12, tzinfo=UTC), "America/New_York") == (
+        "2026-07-01T08:00:00.000-04:00")  # summer time
+    assert iso(at(0.25), "Asia/Kolkata") == "2026-11-02T15:30:00.250+05:30"
+    assert cdr_header("UTC") == list(CDR_COLUMNS)
+    assert cdr_header("Asia/Seoul")[4:7] == [
+        "start (Asia/Seoul)", "answer (Asia/Seoul)", "end (Asia/Seoul)"]
+    # a day of Seoul runs from 15:00 UTC the day before; the calls at 10:00 UTC are in it
+    f = make_filter(start="2026-11-02", end="2026-11-02", tz="Asia/Seoul")
+    assert (f.start, f.end) == (datetime(2026, 11, 1, 15, tzinfo=UTC),
+                                datetime(2026, 11, 2, 15, tzinfo=UTC))
+    assert f.as_dict()["tz"] == "Asia/Seoul"
+    assert make_filter(start="2026-11-02T19:00", tz="Asia/Seoul").start == T0
+    assert make_filter(start="2026-11-02T19:00+00:00", tz="Asia/Seoul").start == at(9 * 3600)
+    rows = list(csv.reader(io.StringIO(b"".join(
+        write_csv(iter_cdr(db, f), tz="Asia/Seoul")).decode().lstrip("\ufeff"))))
+    assert rows[0] == cdr_header("Asia/Seoul")
+    assert rows[1][0] == str(ids["answered"]) and rows[1][4] == "2026-11-02T19:00:00.000+09:00"
+    path = tmp_path / "seoul.xlsx"
+    write_xlsx(iter_cdr(db, f), path, tz="Asia/Seoul")
+    book = load_workbook(path)
+    assert book.sheetnames == ["CDR"]
+    sheet = [list(r) for r in book.active.iter_rows(values_only=True)]  # type: ignore[union-attr]
+    assert sheet[0] == cdr_header("Asia/Seoul") and sheet[1][4] == datetime(2026, 11, 2, 19)

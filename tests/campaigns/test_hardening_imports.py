@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from campaigns import dnc, lifecycle, list_imports
+from campaigns import dnc, import_fields, lifecycle, list_imports
 from campaigns.db import Database
 from campaigns.importer import CsvImportError, read_call_list
 from campaigns.models import Contact, ImportBatch, ImportRejection, utcnow
@@ -121,8 +121,8 @@ def test_an_import_started_twice_runs_once(db: Database, tmp_path: Path) -> None
 def test_a_mapping_is_claimed_once(db: Database, tmp_path: Path) -> None:
     _, batch = queued(db, tmp_path, "name,tel1,tel2\nkim,010-1234-5678,010-1234-5679\n")
     assert list_imports.run_import(db, batch) == "needs_mapping"
-    assert list_imports.claim_mapping(db, batch, "tel1") is True
-    assert list_imports.claim_mapping(db, batch, "tel2") is False
+    assert import_fields.claim_mapping(db, batch, "tel1") is True
+    assert import_fields.claim_mapping(db, batch, "tel2") is False
     assert list_imports.run_import(db, batch) == "done"
     assert list_imports.import_status(db, batch)["phone_column"] == "tel1"
 

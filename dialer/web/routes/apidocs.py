@@ -17,11 +17,13 @@ router = APIRouter()
 
 @router.get("/api/openapi.json", dependencies=[allow(*ANY_ROLE)])
 def api_schema(request: Request) -> dict[str, Any]:
+    """This API's OpenAPI description, each operation with its roles (`x-roles`)."""
     return openapi(request.app)
 
 
 @router.get("/api/docs", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
 def api_docs(request: Request, page: Render) -> HTMLResponse:
+    """The page listing every operation of this API with the roles it allows."""
     return page("api_docs.html", endpoints=endpoint_list(request.app))
 
 

@@ -2,7 +2,8 @@
 the customer said, campaign and local days, and each call with its transcript and
 recording. Phone numbers are masked for the roles that study calls rather than people
 (campaigns/privacy.py), in the free texts too (reasons, errors, notes, what was said),
-and recordings are served only to the roles that review call quality."""
+and recordings are served only to the roles that review call quality. Times and days
+are the user's time zone's (dialer/web/zones.py) unless a `tz` says otherwise."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from dialer.web.deps import Db, Render, User
 from dialer.web.roles import CALL_ROLES
 from dialer.web.routes.dashboards import check_disposition, day_bounds
 from dialer.web.uploads import audit
+from dialer.web.zones import Zone, local_text, pick_zone
 
 PAGE_SIZE = 50
 router = APIRouter()
@@ -94,44 +96,55 @@ def calls_page(db: Db, user: User, page: Render, phone: str | None = None,
                disposition: str | None = None, intent: str | None = None,
                campaign: Annotated[str | None, Query()] = None,
                start: Annotated[str | None, Query()] = None,
-               end: Annotated[str | None, Query()] = None, tz: str = "UTC",
-               page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+               end: Annotated[str | None, Query()] = None, tz: str | None = None,
+               page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+               *, mine: Zone) -> HTMLResponse:
     # The form sends empty fields as empty strings: they mean "any".
+    zone = mine  # an unknown `tz` is said, and the user's own zone used
     try:
+        zone = pick_zone(tz, mine)
         found = search(db, user.role, phone or None, disposition or None, intent or None,
                        int(campaign) if campaign else None,
                        date.fromisoformat(start) if start else None,
-                       date.fromisoformat(end) if end else None, tz, page_no)
+                       date.fromisoformat(end) if end else None, zone, page_no)
         error = None
     except (HTTPException, ValueError) as exc:
         found = {"total": 0, "page": 1, "pages": 1, "calls": []}
         error = exc.detail if isinstance(exc, HTTPException) else f"bad date: {exc}"
+    for c in found["calls"]:
+        c["started_local"] = local_text(c.get("started"), zone)
     query = {"phone": phone or "", "disposition": disposition or "",
              "intent": intent or "", "campaign": campaign or "", "start": start or "",
-             "end": end or "", "tz": tz}
+             "end": end or "", "tz": "" if zone == mine else zone}
     return page("calls.html", found=found, query=query, error=error,
                 campaigns=list_campaigns(db), intents=intents_said(db),
                 dispositions=[d.value for d in Disposition],
-                masked=user.role not in FULL_PHONE_ROLES)
+                masked=user.role not in FULL_PHONE_ROLES, tz=zone)
 
 
 @router.get("/api/calls", dependencies=[allow(*CALL_ROLES)])
 def api_calls(db: Db, user: User, phone: str | None = None, disposition: str | None = None,
               intent: str | None = None, campaign: int | None = None,
-              start: date | None = None, end: date | None = None, tz: str = "UTC",
-              page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> dict[str, Any]:
+              start: date | None = None, end: date | None = None, tz: str | None = None,
+              page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+              *, mine: Zone) -> dict[str, Any]:
     """Calls, newest first, 50 a page: by the number's last digits, disposition, an
-    intent the customer said, campaign, and local days. Analysts see masked numbers."""
-    return search(db, user.role, phone, disposition, intent, campaign, start, end, tz,
-                  page_no)
+    intent the customer said, campaign, and local days (`start`, `end`) of time zone
+    `tz` (an IANA name; default: your zone, see /api/me/preferences). Times are UTC.
+    Analysts see masked numbers."""
+    return search(db, user.role, phone, disposition, intent, campaign, start, end,
+                  pick_zone(tz, mine), page_no)
 
 
 @router.get("/calls/{attempt_id}", response_class=HTMLResponse,
             dependencies=[allow(*CALL_ROLES)])
-def call_page(db: Db, user: User, page: Render, attempt_id: int) -> HTMLResponse:
+def call_page(db: Db, user: User, page: Render, attempt_id: int, tz: Zone) -> HTMLResponse:
     call = one_call(db, user.role, attempt_id)
+    for key in ("dialed_at", "answered_at", "ended_at"):
+        call[key + "_local"] = local_text(call.get(key), tz)
     latencies = [t["latency_ms"] for t in call["turns"] if t["latency_ms"] is not None]
-    return page("call.html", call=call, latencies=latencies, line=line_label(call["codec"]))
+    return page("call.html", call=call, latencies=latencies, line=line_label(call["codec"]),
+                tz=tz)
 
 
 @router.get("/api/calls/{attempt_id}", dependencies=[allow(*CALL_ROLES)])

@@ -100,6 +100,7 @@ def campaign_json(db: Database, campaign_id: int) -> dict[str, Any]:
 
 @router.get("/api/campaigns", dependencies=[allow(*CAMPAIGN_ROLES)])
 def api_campaigns(db: Db) -> list[dict[str, Any]]:
+    """Every campaign with its status and settings."""
     return list_campaigns(db)
 
 
@@ -117,6 +118,7 @@ def api_report(db: Db, user: User, campaign_id: int) -> dict[str, Any]:
 
 @router.get("/api/campaigns/{campaign_id}", dependencies=[allow(*READERS)])
 def api_campaign(db: Db, campaign_id: int) -> dict[str, Any]:
+    """One campaign: its settings, status and progress (404: no such campaign)."""
     return campaign_json(db, campaign_id)
 
 
@@ -177,6 +179,7 @@ def api_edit_campaign(db: Db, settings: Settings, campaign_id: int,
 
 @router.post("/api/campaigns/{campaign_id}/status", dependencies=[allow(*MARKETING)])
 def api_campaign_status(db: Db, campaign_id: int, body: StatusIn) -> dict[str, Any]:
+    """Apply `action` start, pause, resume or stop (409: not from the current status)."""
     campaign_or_404(db, campaign_id)
     try:
         return {"id": campaign_id, "status": change_status(db, campaign_id, body.action)}

@@ -1,5 +1,6 @@
-"""Marketing's campaign pages: the list, a new campaign with its call list (imported in
-the background: dialer/web/routes/imports.py), a campaign's page with its progress,
+"""Marketing's campaign pages: the list, a new campaign with its call list (checked
+first, then imported in the background: dialer/web/routes/imports.py; the list is kept
+across form errors, dialer/web/kept_uploads.py), a campaign's page with its progress,
 start/pause/resume/stop, and the edit form."""
 
 from __future__ import annotations
@@ -7,30 +8,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from campaigns.lifecycle import (
     CampaignError,
     change_status,
     create_draft,
     list_campaigns,
-    progress,
     update_campaign,
 )
 from campaigns.list_imports import queue_import
+from campaigns.settings import CampaignSettings
+from dialer.web import kept_uploads
 from dialer.web.auth import allow
 from dialer.web.campaign_forms import (
     actions,
     campaign_form,
     campaign_or_404,
+    check_new_list,
     check_script_fields,
     choices,
     form_options,
     script_dirs,
 )
-from dialer.web.deps import Db, Imports, Render, Settings
+from dialer.web.deps import Db, Imports, Render, Settings, User
 from dialer.web.roles import CAMPAIGN_ROLES, MARKETING, READERS
+from dialer.web.routes.cockpit import campaign_cockpit_page, needs_confirmation
 from dialer.web.uploads import save_upload, upload_tmp_dir
 
 router = APIRouter()
@@ -53,45 +59,71 @@ def new_campaign_page(db: Db, settings: Settings, page: Render) -> HTMLResponse:
 
 @router.post("/campaigns/new", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
 async def new_campaign_submit(request: Request, db: Db, settings: Settings, page: Render,
-                              jobs: Imports, csv_file: Annotated[UploadFile, File()],
-                              name: Annotated[str, Form()],
-                              script: Annotated[str, Form()]) -> Response:
-    form = await form_of(request)
+                              jobs: Imports, user: User) -> Response:
+    """Create a campaign and queue its list's import; on any problem the form comes back
+    with what was typed and the list kept (dialer/web/kept_uploads.py), and no campaign
+    is created. A list that waits for its column mapping is not a problem."""
+    sent = await request.form()
+    form = {k: v for k, v in sent.items() if isinstance(v, str)}
     scripts = script_dirs(settings)
+    kept = kept_uploads.find(settings.uploads_dir, form.get("kept_list", ""), user.username)
 
     def again(message: str) -> HTMLResponse:
-        return page("campaign_new.html", status=400, form=form, error=message,
+        return page("campaign_new.html", status=400, form=form, error=message, kept=kept,
                     **choices(db, settings, scripts))
 
-    try:
-        options = form_options({**form, "script": script}, scripts)
-    except (CampaignError, ValueError) as exc:
-        return again(str(exc))
-    with upload_tmp_dir(settings) as tmp:
-        upload = Path(tmp) / "upload.csv"
+    chosen = sent.get("csv_file")
+    if isinstance(chosen, StarletteUpload) and chosen.filename:
         try:
-            await save_upload(csv_file, upload, settings.max_upload_mb)
-            cid = create_draft(db, name=name, **options)
+            fresh = await receive(settings, chosen, user.username)
         except CampaignError as exc:
             return again(str(exc))
-        bid = queue_import(db, cid, upload, csv_file.filename or "upload.csv",
-                           settings.uploads_dir, move=True)
+        if kept is not None:
+            kept_uploads.drop(settings.uploads_dir, kept.token)
+        kept = fresh
+    if kept is None:
+        return again("choose the call list (a CSV file) to import")
+    try:
+        if not form.get("name", "").strip():
+            raise CampaignError("give the campaign a name")
+        options = form_options(form, scripts)
+        await run_in_threadpool(check_new_list, options["script_dir"], kept.path,
+                                kept.filename, options["region"], settings.max_list_rows)
+        cid = create_draft(db, name=form["name"], **options)
+    except (CampaignError, ValueError) as exc:
+        return again(str(exc))
+    bid = queue_import(db, cid, kept.path, kept.filename, settings.uploads_dir, move=True)
+    kept_uploads.drop(settings.uploads_dir, kept.token)
     jobs.start(bid, cid)
     return RedirectResponse(f"/campaigns/{cid}/imports/{bid}", status_code=303)
 
 
+async def receive(settings: CampaignSettings, upload: StarletteUpload,
+                  username: str) -> kept_uploads.KeptList:
+    """Stream a chosen list to disk under its cap and keep it aside until the form
+    succeeds (413 above the cap; CampaignError when it is empty or badly named)."""
+    with upload_tmp_dir(settings) as tmp:
+        path = Path(tmp) / "upload.csv"
+        await save_upload(upload, path, settings.max_upload_mb)
+        return kept_uploads.keep(settings.uploads_dir, path, upload.filename or "upload.csv",
+                                 username)
+
+
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse,
             dependencies=[allow(*READERS)])
-def campaign_page(db: Db, page: Render, campaign_id: int) -> HTMLResponse:
-    c = campaign_or_404(db, campaign_id)
-    return page("campaign.html", c=c, progress=progress(db, campaign_id),
-                actions=actions(c["status"]))
+def campaign_page(db: Db, page: Render, user: User, campaign_id: int) -> HTMLResponse:
+    return campaign_cockpit_page(page, db, campaign_or_404(db, campaign_id), user.role)
 
 
 @router.post("/campaigns/{campaign_id}/status", dependencies=[allow(*MARKETING)])
-def campaign_status_submit(db: Db, campaign_id: int,
-                           action: Annotated[str, Form()]) -> Response:
-    campaign_or_404(db, campaign_id)
+def campaign_status_submit(db: Db, page: Render, user: User, campaign_id: int,
+                           action: Annotated[str, Form()],
+                           confirmed: Annotated[str, Form()] = "") -> Response:
+    """Change the campaign's status; Start, Resume and Stop first show what they will
+    do and are asked again (dialer/web/routes/cockpit.py)."""
+    c = campaign_or_404(db, campaign_id)
+    if needs_confirmation(action, confirmed) and action in actions(c["status"]):
+        return campaign_cockpit_page(page, db, c, user.role, confirming=action)
     try:
         change_status(db, campaign_id, action)
     except CampaignError as exc:

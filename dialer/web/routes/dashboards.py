@@ -19,7 +19,8 @@ from campaigns.queries.campaigns import campaign_names
 from campaigns.statuses import Disposition
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Render
-from dialer.web.roles import CAMPAIGN_ROLES
+from dialer.web.roles import DASHBOARD_ROLES
+from dialer.web.zones import Zone, pick_zone
 
 router = APIRouter()
 
@@ -58,20 +59,23 @@ def report(db: Database, campaign: int | None, start: date | None, end: date | N
     return analytics.dashboard(*analytics.load(db, ids, lo, hi, disposition), tz=tz)
 
 
-@router.get("/dashboard", response_class=HTMLResponse, dependencies=[allow(*CAMPAIGN_ROLES)])
-def dashboard_page(db: Db, page: Render) -> HTMLResponse:
-    return page("dashboard.html", campaigns=list_campaigns(db),
+@router.get("/dashboard", response_class=HTMLResponse, dependencies=[allow(*DASHBOARD_ROLES)])
+def dashboard_page(db: Db, page: Render, tz: Zone) -> HTMLResponse:
+    return page("dashboard.html", tz=tz, campaigns=list_campaigns(db),
                 dispositions=[d.value for d in Disposition],
                 definitions=analytics.DEFINITIONS, charts=analytics.CHART_DEFINITIONS)
 
 
-@router.get("/api/dashboard", dependencies=[allow(*CAMPAIGN_ROLES)])
+@router.get("/api/dashboard", dependencies=[allow(*DASHBOARD_ROLES)])
 def api_dashboard(db: Db, campaign: int | None = None, compare: int | None = None,
                   start: date | None = None, end: date | None = None,
-                  disposition: str | None = None, tz: str = "UTC") -> dict[str, Any]:
+                  disposition: str | None = None, tz: str | None = None,
+                  *, mine: Zone) -> dict[str, Any]:
     """Every number and chart of the dashboard for the calls created between the
-    local days `start` and `end` (inclusive) in time zone `tz`: one campaign (or all),
-    and a second one to compare side by side."""
+    local days `start` and `end` (inclusive) in time zone `tz` (an IANA name; default:
+    your zone, see /api/me/preferences): one campaign (or all), and a second one to
+    compare side by side."""
+    tz = pick_zone(tz, mine)
     disposition = check_disposition(disposition)
     names = campaign_names(db)
     for cid in (campaign, compare):

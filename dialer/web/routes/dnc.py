@@ -51,6 +51,7 @@ def dnc_change(db: Database, user: CurrentUser, region: str, phone: str,
 @router.get("/dnc", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
 def dnc_page(db: Db, page: Render, q: str = "", campaign: int | None = None,
              done: str = "", number: str = "") -> HTMLResponse:
+    """The do-not-call page: search the lists, add a number or take one off."""
     # Only our own sentences, and a number only when it is one: a link must not be
     # able to put words of its own on the page.
     shown = number if re.fullmatch(r"\+[0-9]{6,15}", number) else "the number"
@@ -64,6 +65,7 @@ def dnc_submit(db: Db, settings: Settings, user: User, page: Render,
                phone: Annotated[str, Form()], action: Annotated[str, Form()] = "add",
                campaign: Annotated[str, Form()] = "",
                reason: Annotated[str, Form()] = "") -> Response:
+    """Add a number to a do-not-call list, or take it off, from the page's form."""
     adding = action != "remove"
     try:
         if campaign.strip() and not campaign.strip().isdigit():
@@ -83,6 +85,7 @@ def dnc_submit(db: Db, settings: Settings, user: User, page: Render,
 
 @router.get("/api/dnc", dependencies=[allow(*MARKETING)])
 def api_dnc(db: Db, q: str = "", campaign_id: int | None = None) -> list[dict[str, Any]]:
+    """Do-not-call entries whose number contains `q`, newest first (global or a campaign's)."""
     return dnc.search(db, q, campaign_id=campaign_id)
 
 

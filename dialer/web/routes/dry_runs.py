@@ -302,11 +302,13 @@ def dry_runs_page(db: Database, page: Page, campaign_id: int, error: str = "",
 @router.get("/campaigns/{campaign_id}/dry-runs", response_class=HTMLResponse,
             dependencies=[allow(*READERS)])
 def dry_runs_get(db: Db, page: Render, campaign_id: int) -> HTMLResponse:
+    """The campaign's dry-runs page: each line's verdict and transcripts."""
     return dry_runs_page(db, page, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/dry-runs", dependencies=[allow(*MARKETING)])
 def dry_run_start(db: Db, settings: Settings, page: Render, campaign_id: int) -> Response:
+    """Start a dry-run from the page: one rehearsal per line of the personas file."""
     campaign_or_404(db, campaign_id)
     try:
         ids = start_dry_run(db, settings, campaign_id)

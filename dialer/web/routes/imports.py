@@ -1,26 +1,29 @@
 """A campaign's call lists: upload one (imported in the background, dialer/web/
-import_jobs.py), follow its progress, choose the phone column when it cannot be told,
-and download every rejected row (marketing only: whole numbers and every cell)."""
+import_jobs.py), follow its progress, map its columns when the phone column cannot be
+told or a field the script uses has no column (dialer/web/import_mapping.py, with a
+preview of the first prompt), and download every rejected row (marketing only: whole
+numbers and every cell)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from campaigns.db import Database
-from campaigns.importer import CsvImportError, preview
-from campaigns.lifecycle import CampaignError, progress
-from campaigns.list_imports import claim_mapping, import_status, queue_import, rejections_csv
-from campaigns.queries.imports import stored_path
+from campaigns.import_fields import claim_mapping
+from campaigns.lifecycle import CampaignError
+from campaigns.list_imports import import_status, queue_import, rejections_csv
 from campaigns.settings import CampaignSettings
 from dialer.web.auth import allow
-from dialer.web.campaign_forms import actions, campaign_or_404
+from dialer.web.campaign_forms import campaign_or_404
 from dialer.web.deps import Db, Imports, Render, Settings, User
 from dialer.web.import_jobs import ImportJobs
+from dialer.web.import_mapping import MappingStep, choices_of, mapping_for
 from dialer.web.roles import MARKETING, READERS
+from dialer.web.routes.cockpit import campaign_cockpit_page
 from dialer.web.uploads import audited_download, import_for, save_upload, upload_tmp_dir
 
 router = APIRouter()
@@ -57,14 +60,13 @@ async def upload_list(db: Database, settings: CampaignSettings, jobs: ImportJobs
 @router.post("/campaigns/{campaign_id}/imports", response_class=HTMLResponse,
              dependencies=[allow(*MARKETING)])
 async def add_list_submit(db: Db, settings: Settings, jobs: Imports, page: Render,
-                          campaign_id: int,
+                          user: User, campaign_id: int,
                           csv_file: Annotated[UploadFile, File()]) -> Response:
     c = campaign_or_404(db, campaign_id)
     try:
         bid = await upload_list(db, settings, jobs, campaign_id, csv_file)
     except CampaignError as exc:
-        return page("campaign.html", status=400, c=c, progress=progress(db, campaign_id),
-                    actions=actions(c["status"]), error=str(exc))
+        return campaign_cockpit_page(page, db, c, user.role, status=400, error=str(exc))
     return RedirectResponse(f"/campaigns/{campaign_id}/imports/{bid}", status_code=303)
 
 
@@ -73,25 +75,33 @@ async def add_list_submit(db: Db, settings: Settings, jobs: Imports, page: Rende
 def import_page(db: Db, settings: Settings, user: User, page: Render, campaign_id: int,
                 batch_id: int) -> HTMLResponse:
     status = status_or_404(db, campaign_id, batch_id)
-    columns: list[str] = []
-    rows: list[list[str]] = []
-    # The preview is the file's own cells: only for those who choose the column.
+    step = MappingStep()
+    # The mapping step shows the file's own cells: only to those who choose the columns.
     if status["status"] == "needs_mapping" and user.role in MARKETING:
-        try:
-            columns, rows = preview(stored_path(db, batch_id))
-        except CsvImportError:
-            pass
+        step = mapping_for(db, campaign_id, batch_id, status["phone_column"], None)
     return page("import.html", b=import_for(user.role, status), campaign_id=campaign_id,
-                columns=columns, preview=rows, retention_days=settings.upload_retention_days)
+                step=step, retention_days=settings.upload_retention_days)
 
 
 @router.post("/campaigns/{campaign_id}/imports/{batch_id}/mapping",
              dependencies=[allow(*MARKETING)])
-def import_mapping_submit(db: Db, jobs: Imports, campaign_id: int, batch_id: int,
-                          phone_column: Annotated[str, Form()]) -> Response:
-    status_or_404(db, campaign_id, batch_id)
+async def import_mapping_submit(request: Request, db: Db, settings: Settings, user: User,
+                                page: Render, jobs: Imports, campaign_id: int,
+                                batch_id: int) -> Response:
+    """Import with the phone column and the field mapping chosen; a field of the script
+    left without a column brings the step back saying which."""
+    status = status_or_404(db, campaign_id, batch_id)
     try:
-        claimed = claim_mapping(db, batch_id, phone_column)
+        phone_column, fields = choices_of(await request.form())
+        if not (phone_column or "").strip():
+            raise CampaignError("choose the column that holds the phone numbers")
+        step = mapping_for(db, campaign_id, batch_id, None, fields)
+        if status["status"] == "needs_mapping" and step.missing:
+            step.phone_column = phone_column or ""
+            return page("import.html", status=400, b=import_for(user.role, status),
+                        campaign_id=campaign_id, step=step, error=step.missing[0],
+                        retention_days=settings.upload_retention_days)
+        claimed = claim_mapping(db, batch_id, phone_column or "", fields)
     except CampaignError as exc:
         raise HTTPException(400, str(exc)) from None
     if not claimed:  # another request chose first, or it was never waiting
@@ -99,6 +109,23 @@ def import_mapping_submit(db: Db, jobs: Imports, campaign_id: int, batch_id: int
         raise HTTPException(409, f"this import is {now}, not waiting for a column mapping")
     jobs.start(batch_id, campaign_id)
     return RedirectResponse(f"/campaigns/{campaign_id}/imports/{batch_id}", status_code=303)
+
+
+@router.get("/campaigns/{campaign_id}/imports/{batch_id}/preview",
+            dependencies=[allow(*MARKETING)])
+def import_preview(request: Request, db: Db, campaign_id: int,
+                   batch_id: int) -> dict[str, Any]:
+    """The script's first prompt for the list's first contact with the mapping in the
+    query (phone_column, field.<name>), and what it leaves unmapped."""
+    status = status_or_404(db, campaign_id, batch_id)
+    if status["status"] != "needs_mapping":
+        raise HTTPException(409, f"this import is {status['status']}, not waiting for a "
+                                 "column mapping")
+    try:
+        _, fields = choices_of(request.query_params)
+        return mapping_for(db, campaign_id, batch_id, None, fields).as_json()
+    except CampaignError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 # Whole numbers and every cell of each row: closed to roles that see masked numbers.

@@ -49,6 +49,7 @@ def save(db: Database, user: CurrentUser, name: str, fields: dict[str, Any],
 
 @router.get("/admin/trunks", response_class=HTMLResponse, dependencies=[allow(Role.ADMIN)])
 def trunks_page(db: Db, page: Render, done: str = "") -> HTMLResponse:
+    """The trunks page: every trunk with its caller IDs, and a form to add one."""
     return page("trunks.html", trunks=trunks.list_trunks(db), done=SAVED.get(done, ""))
 
 
@@ -62,6 +63,7 @@ def trunks_save(db: Db, user: User, page: Render, name: Annotated[str, Form(max_
                 username: Annotated[str, Form(max_length=200)] = "",
                 realm: Annotated[str, Form(max_length=300)] = "",
                 password: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Add or change a trunk from the page's form (an empty password keeps it)."""
     fields = {"host": host, "caller_ids": caller_ids, "transport": transport,
               "registrar": registrar, "outbound_proxy": outbound_proxy,
               "username": username, "realm": realm}
@@ -76,6 +78,7 @@ def trunks_save(db: Db, user: User, page: Render, name: Annotated[str, Form(max_
 @router.post("/admin/trunks/{name}/delete", response_class=HTMLResponse,
              dependencies=[allow(Role.ADMIN)])
 def trunks_delete(db: Db, user: User, page: Render, name: str) -> Response:
+    """Remove a trunk from the page (refused while a campaign uses it)."""
     try:
         trunks.delete_trunk(db, name)
     except trunks.TrunkError as exc:
@@ -104,6 +107,7 @@ def api_trunk_save(db: Db, user: User, name: str, body: TrunkIn) -> dict[str, An
 
 @router.delete("/api/trunks/{name}", dependencies=[allow(Role.ADMIN)])
 def api_trunk_delete(db: Db, user: User, name: str) -> dict[str, Any]:
+    """Remove a trunk (404: no such trunk; 409: a campaign still uses it)."""
     try:
         trunks.delete_trunk(db, name)
     except trunks.TrunkError as exc:

@@ -1,6 +1,7 @@
 """The live wallboard: calls under way by state, agents by state, the queues and their
 longest wait, and the last 15 minutes. It is pushed to the browser as server-sent
-events: a snapshot every few seconds and at once on every ACD change."""
+events: a snapshot every few seconds and at once on every ACD change. Its clock is the
+user's time zone's, on 24 hours (dialer/web/zones.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dialer.settings import DialerSettings
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Dialer, Render
 from dialer.web.roles import WALLBOARD_ROLES
+from dialer.web.zones import Zone, local_text
 
 WALLBOARD_WINDOW = timedelta(minutes=15)
 WALLBOARD_EVERY_S = 3.0
@@ -85,8 +87,10 @@ def with_acd(out: dict[str, Any], live: list[dict[str, Any]],
 
 
 @router.get("/wallboard", response_class=HTMLResponse, dependencies=[allow(*WALLBOARD_ROLES)])
-def wallboard_page(db: Db, settings: Dialer, page: Render) -> HTMLResponse:
-    return page("wallboard.html", board=wallboard(db, settings))
+def wallboard_page(db: Db, settings: Dialer, page: Render, tz: Zone) -> HTMLResponse:
+    board = wallboard(db, settings)
+    return page("wallboard.html", board=board, tz=tz,
+                at_local=local_text(board["at"], tz, "%H:%M:%S"))
 
 
 @router.get("/api/wallboard", dependencies=[allow(*WALLBOARD_ROLES)])

@@ -36,3 +36,56 @@
     })
     .catch(function (e) { status.textContent = "The advice could not be fetched: " + e.message; });
 })();
+
+// The progress card of a running campaign, kept current: its figures every 5 s.
+(function () {
+  "use strict";
+  var card = document.getElementById("live");
+  if (!card || card.getAttribute("data-status") !== "running") return;
+  var url = card.getAttribute("data-url");
+  function row(o, total) {
+    var tr = document.createElement("tr"), name = document.createElement("td");
+    tr.setAttribute("data-code", o.code);
+    var swatch = document.createElement("span"), link = document.createElement("a");
+    swatch.className = "swatch";
+    swatch.style.background = o.colour;
+    link.href = "/calls?campaign=" + encodeURIComponent(url.split("/")[3]) +
+      "&disposition=" + encodeURIComponent(o.code);
+    link.textContent = o.label;
+    name.appendChild(swatch); name.appendChild(link); tr.appendChild(name);
+    var n = document.createElement("td");
+    n.className = "num"; n.textContent = o.count; tr.appendChild(n);
+    var cell = document.createElement("td"), share = document.createElement("span");
+    cell.className = "bar-cell"; share.className = "share";
+    share.style.width = (total ? 100 * o.count / total : 0) + "%";
+    share.style.background = swatch.style.background;
+    cell.appendChild(share); tr.appendChild(cell);
+    return tr;
+  }
+  function show(p) {
+    document.getElementById("live-bar").style.width =
+      (p.total ? 100 * p.done / p.total : 0) + "%";
+    document.getElementById("live-text").textContent = p.done + " of " + p.total +
+      " contacts done, " + p.in_progress + " in progress, " + p.pending + " waiting.";
+    var body = card.querySelector("#outcomes tbody"), rows = [];
+    p.outcomes.forEach(function (o) { rows.push(row(o, p.total)); });
+    body.textContent = "";
+    rows.forEach(function (r) { body.appendChild(r); });
+    document.getElementById("outcomes-empty").hidden = p.outcomes.length > 0;
+    if (p.status !== "running") {
+      document.getElementById("live-note").textContent =
+        "The campaign is " + p.status + ": reload the page for its controls.";
+      return false;
+    }
+    return true;
+  }
+  function poll() {
+    fetch(url, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) throw new Error("the server answered " + r.status);
+      return r.json();
+    }).then(function (p) {
+      if (show(p)) setTimeout(poll, 5000);
+    }).catch(function () { setTimeout(poll, 15000); });
+  }
+  setTimeout(poll, 5000);
+})();

@@ -1,8 +1,17 @@
 // The wallboard: every number is replaced from the server's pushed snapshots
 // (/api/wallboard/events, server-sent events). window.wallboardUpdates counts them.
+// The clock is the user's time zone's (data-tz on #updated), on 24 hours.
 (function () {
   "use strict";
   window.wallboardUpdates = 0;
+  var updated = document.getElementById("updated");
+  var clock;
+  try {
+    clock = new Intl.DateTimeFormat("en-GB", {timeZone: updated.dataset.tz || "UTC",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"});
+  } catch (e) {  // a zone this browser does not know: UTC, said as such
+    clock = {format: function (d) { return d.toISOString().slice(11, 19) + " UTC"; }};
+  }
 
   function get(obj, path) {
     return path.split(".").reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
@@ -23,7 +32,7 @@
     var rate = board.last_15_min.abandon_rate;
     document.getElementById("abandon-tile").classList.toggle("alarm", rate !== null && rate > 0.03);
     document.getElementById("acd-note").hidden = board.acd;
-    document.getElementById("updated").textContent = "live · " + new Date(board.at).toLocaleTimeString();
+    updated.textContent = "live · " + clock.format(new Date(board.at));
     window.wallboardUpdates += 1;
     window.wallboardLast = board;
   }

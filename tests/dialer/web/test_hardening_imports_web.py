@@ -80,8 +80,11 @@ def test_an_upload_over_its_cap_is_refused_with_413_naming_it(site: Any,
                  files={"csv_file": ("big.csv", big, "text/csv")})
     assert new.status_code == 413 and "1 MB" in new.text
     assert batch_ids(site) == before
-    stored = sorted(p.name for p in (tmp_path / "data" / "uploads").iterdir())
+    uploads = tmp_path / "data" / "uploads"
+    stored = sorted(p.name for p in uploads.iterdir() if p.name != "kept")
     assert len(stored) == 1, f"nothing of a refused upload is kept: {stored}"
+    kept = list((uploads / "kept").glob("*")) if (uploads / "kept").is_dir() else []
+    assert kept == [], f"nothing of a refused upload is kept for the form either: {kept}"
 
 
 def test_the_upload_route_streams_to_disk_and_stops_at_its_cap(tmp_path: Path) -> None:
@@ -114,9 +117,21 @@ def test_the_upload_route_streams_to_disk_and_stops_at_its_cap(tmp_path: Path) -
 def test_a_list_over_the_row_limit_fails_naming_limit_and_count(site: Any) -> None:
     c, csrf = login(site)
     rows = "".join(f"n{i},010-3000-{i:04d}\n" for i in range(12))
-    status = wait_import(c, new_campaign(c, csrf, f"name,phone\n{rows}".encode()))
+    body = f"name,phone\n{rows}".encode()
+    # With a new campaign the form says so, and no empty campaign is left behind.
+    r = c.post("/campaigns/new", data=settings_form(csrf, name="too long"),
+               files={"csv_file": ("long.csv", body, "text/csv")})
+    assert r.status_code == 400 and "long.csv: has 12 rows" in r.text, r.text[-2000:]
+    assert "10 " in r.text and "/uploads" not in r.text
+    assert c.get("/api/campaigns").json() == []
+    # A list added to a campaign imports in the background and fails there.
+    cid = new_campaign(c, csrf).split("/")[2]
+    up = c.post(f"/api/campaigns/{cid}/imports", headers={"X-CSRF-Token": csrf},
+                files={"csv_file": ("long.csv", body, "text/csv")})
+    status = wait_import(c, up.json()["status_url"])
     assert status["status"] == "failed"
     assert "12 rows" in status["message"] and "10" in status["message"], status["message"]
+    assert status["message"].startswith("long.csv: "), "the file by its name, not its path"
 
 
 # -- who sees what ---------------------------------------------------------------------------

@@ -61,6 +61,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/campaigns/{campaign_id}/dry-runs"): MARKETING,
     ("GET", "/api/imports/{batch_id}"): CAMPAIGN,
     ("GET", "/api/campaigns/{campaign_id}"): CAMPAIGN,
+    ("GET", "/api/campaigns/{campaign_id}/live"): CAMPAIGN,
     ("POST", "/api/campaigns/{campaign_id}/status"): MARKETING,
     ("GET", "/dnc"): MARKETING,
     ("POST", "/dnc"): MARKETING,
@@ -97,8 +98,9 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/cdr"): CALL,
     ("GET", "/admin/audit"): {"admin"},
     ("GET", "/api/audit"): {"admin"},
-    ("GET", "/dashboard"): CAMPAIGN,
-    ("GET", "/api/dashboard"): CAMPAIGN,
+    # Counts and rates only: supervisors read them too (issue 20).
+    ("GET", "/dashboard"): CAMPAIGN | {"supervisor"},
+    ("GET", "/api/dashboard"): CAMPAIGN | {"supervisor"},
     ("GET", "/calls"): CALL,
     ("GET", "/api/calls"): CALL,
     ("GET", "/calls/{attempt_id}"): CALL,
@@ -107,6 +109,12 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/wallboard"): {"admin", "analyst", "supervisor"},
     ("GET", "/api/wallboard"): {"admin", "analyst", "supervisor"},
     ("GET", "/api/wallboard/events"): {"admin", "analyst", "supervisor"},
+    ("GET", "/account"): ALL,
+    ("POST", "/account"): ALL,
+    ("GET", "/api/me/preferences"): ALL,
+    ("PATCH", "/api/me/preferences"): ALL,
+    # The mapping step's preview shows the list's first contact: as the mapping itself.
+    ("GET", "/campaigns/{campaign_id}/imports/{batch_id}/preview"): MARKETING,
 }
 
 

@@ -76,7 +76,9 @@ def test_create_upload_import_and_run_states(app: Any) -> None:
     assert info["window"] == "09:00-20:00" and info["progress"]["total"] == 6
     assert "Start" in c.get(f"/campaigns/{cid}").text
     for action, state in (("start", "running"), ("pause", "paused"), ("resume", "running")):
-        r = c.post(f"/campaigns/{cid}/status", data={"action": action, "csrf_token": csrf})
+        # Start and Resume are asked again (the cockpit's confirmation); Pause is not.
+        r = c.post(f"/campaigns/{cid}/status",
+                   data={"action": action, "csrf_token": csrf, "confirmed": "yes"})
         assert r.status_code == 303 and c.get(f"/api/campaigns/{cid}").json()["status"] == state
     h = {"X-CSRF-Token": csrf}
     assert c.post(f"/api/campaigns/{cid}/status", json={"action": "stop"},

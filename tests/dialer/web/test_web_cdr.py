@@ -41,9 +41,15 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return application
 
 
-def login(app: Any, user: str) -> TestClient:
+def login(app: Any, user: str, zone: str | None = "UTC") -> TestClient:
+    """A client logged in as `user`, who reads times in `zone` (None: the default)."""
     c = TestClient(app, follow_redirects=False)
-    assert c.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
+    r = c.post("/api/login", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200
+    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    if zone is not None:
+        assert c.patch("/api/me/preferences", json={"time_zone": zone}).json()[
+            "time_zone"] == zone
     return c
 
 
