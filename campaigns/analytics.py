@@ -3,7 +3,8 @@ turns of the calls (the dashboards and reports of the analysts' pages read these
 
 `metrics(attempts, turns)` is pure: it takes two DataFrames (see ATTEMPT_COLUMNS and
 TURN_COLUMNS) and returns every metric; `load(db, ...)` reads them from the database.
-Each definition in DEFINITIONS is what the dashboard shows as help text.
+Each definition in DEFINITIONS is what the dashboard shows as help text, under the
+metric's name in LABELS; the pages translate both (dialer/web/locale/ko/dashboard.json).
 """
 
 from __future__ import annotations
@@ -78,6 +79,30 @@ CHART_DEFINITIONS: dict[str, str] = {
     "drop_off": "The script node each live contact's call ended on: where the robot lost "
                 "them, or closed.",
     "latency": "Robot turn latency of every customer turn, in 100 ms bins.",
+}
+# What the pages call each metric (never its key, `avg_handle_s`), each funnel stage, and
+# the unit a metric is counted in: "n" a count, "%" a share of 1, "s" seconds, "ms".
+LABELS: dict[str, str] = {
+    "attempts": "Calls placed", "answered": "Answered", "connect_rate": "Connect rate",
+    "live_contacts": "Live contacts", "live_contact_rate": "Live-contact rate",
+    "machine_rate": "Answering-machine rate", "conversions": "Conversions",
+    "conversion_rate": "Conversion rate", "handoffs": "Handoffs",
+    "handoff_rate": "Handoff rate", "abandoned": "Abandoned handoffs",
+    "abandon_rate": "Abandon rate", "avg_handle_s": "Average call length",
+    "avg_turns": "Average turns per call", "latency_p50_ms": "Typical reply delay",
+    "latency_p95_ms": "Slowest reply delay (95 %)", "fallback_rate": "Not-understood rate",
+    "opt_outs": "Opt-outs",
+}
+UNITS: dict[str, str] = {
+    "attempts": "n", "answered": "n", "connect_rate": "%", "live_contacts": "n",
+    "live_contact_rate": "%", "machine_rate": "%", "conversions": "n",
+    "conversion_rate": "%", "handoffs": "n", "handoff_rate": "%", "abandoned": "n",
+    "abandon_rate": "%", "avg_handle_s": "s", "avg_turns": "n", "latency_p50_ms": "ms",
+    "latency_p95_ms": "ms", "fallback_rate": "%", "opt_outs": "n",
+}
+STAGES: dict[str, str] = {
+    "dialed": "Dialed", "answered": "Answered", "human": "Reached a person",
+    "engaged": "Engaged", "converted": "Converted",
 }
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LATENCY_BIN_MS = 100

@@ -1,5 +1,6 @@
 """The campaign report: what happened to every contact and every call, turn by turn,
-and the same as a given role may read it (campaigns/privacy.py)."""
+and the same as a given role may read it (campaigns/privacy.py): masked numbers and,
+for the same roles, names shown by their first character only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from campaigns.db import Database
 from campaigns.lifecycle import get_campaign
 from campaigns.models import CallAttempt, Contact
 from campaigns.privacy import phone_for, scrub_text
+from campaigns.queries.calls import name_for
 
 # A call's texts that anyone may have typed or said a number into. The transcript is
 # among them: customers say their number aloud (and the recogniser writes digits).
@@ -91,6 +93,8 @@ def call_for(role: str, call: dict[str, Any]) -> dict[str, Any]:
     numbers."""
     if "phone" in call:
         call["phone"] = phone_for(role, call["phone"])
+    if "name" in call:
+        call["name"] = name_for(role, call["name"])
     for key in FREE_TEXT:
         if key in call:
             call[key] = scrub_text(role, call[key])
@@ -106,6 +110,7 @@ def report_for(role: str, report: dict[str, Any]) -> dict[str, Any]:
     """A `campaign_report` as `role` may read it (changed in place)."""
     for contact in report["contacts"]:
         contact["phone"] = phone_for(role, contact["phone"])
+        contact["name"] = name_for(role, contact.get("name"))
     for call in report["calls"]:
         call_for(role, call)
     return report

@@ -1,5 +1,7 @@
-"""The call explorer's search, the intents customers said, a call's recording on file,
-and how many calls are under way: what the analysts' pages read about calls."""
+"""The call explorer's search (and a call's neighbours under the same filters), the
+intents customers said, a call's recording on file, and how many calls are under way:
+what the analysts' pages read about calls. A contact's name is shown as its first
+character for the roles that see masked numbers (`name_for`)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ from sqlalchemy import exists, func, select
 
 from campaigns.db import Database
 from campaigns.models import CallAttempt, Campaign, Contact, Turn
-from campaigns.privacy import phone_for
+from campaigns.privacy import FULL_PHONE_ROLES, phone_for
 from campaigns.statuses import AttemptStatus
 
 
 @dataclass(frozen=True)
 class CallSearch:
     """Which calls: the number's last digits, a disposition, an intent the customer
-    said, a campaign, and created in [start, end). None: any."""
+    said, a campaign, created in [start, end), and the contact's name (the whole name
+    or its beginning). None: any."""
 
     digits: str | None = None
     disposition: str | None = None
@@ -26,6 +29,7 @@ class CallSearch:
     campaign: int | None = None
     start: datetime | None = None
     end: datetime | None = None
+    name: str | None = None
 
     def where(self) -> list[Any]:
         where: list[Any] = [CallAttempt.status != AttemptStatus.QUEUED]
@@ -42,21 +46,33 @@ class CallSearch:
             where.append(CallAttempt.created_at >= self.start)
         if self.end is not None:
             where.append(CallAttempt.created_at < self.end)
+        if self.name:
+            where.append(Contact.fields["name"].as_string().startswith(
+                self.name, autoescape=True))
         return where
+
+
+def name_for(role: str, name: Any) -> str | None:
+    """The contact's name as `role` may see it: whole, or its first character and a
+    dot for each other character for the roles that see masked numbers."""
+    if name is None or name == "":
+        return None
+    text = str(name)
+    return text if role in FULL_PHONE_ROLES else text[:1] + "•" * (len(text) - 1)
 
 
 def find_calls(db: Database, search: CallSearch, role: str, page_no: int,
                page_size: int) -> dict[str, Any]:
     """One page of the calls found, newest first, with the numbers as `role` may see
     them: {"total": calls found, "calls": [...]}."""
-    base = (select(CallAttempt, Contact.phone, Campaign.name)
+    base = (select(CallAttempt, Contact.phone, Campaign.name, Contact.fields)
             .join(Contact, Contact.id == CallAttempt.contact_id)
             .join(Campaign, Campaign.id == CallAttempt.campaign_id).where(*search.where()))
     with db.session() as s:
         total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = s.execute(base.order_by(CallAttempt.id.desc())
                          .offset((page_no - 1) * page_size).limit(page_size)).all()
-        ids = [a.id for a, _, _ in rows]
+        ids = [a.id for a, _, _, _ in rows]
         said: dict[int, list[str]] = {}
         for attempt_id, name in s.execute(
                 select(Turn.attempt_id, Turn.intent).where(
@@ -64,14 +80,29 @@ def find_calls(db: Database, search: CallSearch, role: str, page_no: int,
                     Turn.intent.is_not(None)).order_by(Turn.attempt_id, Turn.seq)):
             said.setdefault(attempt_id, []).append(str(name))
         calls = [{
-            "attempt_id": a.id, "campaign": cname, "phone": phone_for(role, number),
+            "attempt_id": a.id, "campaign": cname, "campaign_id": a.campaign_id,
+            "phone": phone_for(role, number),
+            "name": name_for(role, (fields or {}).get("name")),
             "started": (a.dialed_at or a.created_at).isoformat(),
             "duration_s": round((a.ended_at - a.answered_at).total_seconds(), 1)
             if a.answered_at and a.ended_at else 0.0,
             "status": a.status, "disposition": a.disposition, "handoff": a.handoff,
             "intents": said.get(a.id, []), "end_node": a.end_node,
-        } for a, number, cname in rows]
+        } for a, number, cname, fields in rows]
     return {"total": total, "calls": calls}
+
+
+def neighbours(db: Database, search: CallSearch, attempt_id: int) -> dict[str, int | None]:
+    """The calls just newer and just older than `attempt_id` among those `search`
+    finds (the explorer lists newest first): {"newer": id, "older": id}, None at an end."""
+    base = (select(CallAttempt.id).join(Contact, Contact.id == CallAttempt.contact_id)
+            .where(*search.where()))
+    with db.session() as s:
+        newer = s.scalar(base.where(CallAttempt.id > attempt_id)
+                         .order_by(CallAttempt.id.asc()).limit(1))
+        older = s.scalar(base.where(CallAttempt.id < attempt_id)
+                         .order_by(CallAttempt.id.desc()).limit(1))
+    return {"newer": newer, "older": older}
 
 
 def intents_said(db: Database) -> list[str]:

@@ -36,6 +36,7 @@ from campaigns.users import LoginThrottled, UserError, login, logout, session_us
 from dialer.settings import DialerSettings
 from dialer.web import errors as web_errors
 from dialer.web import guard as web_guard
+from dialer.web import i18n
 from dialer.web.auth import (
     ANY_ROLE,
     LOGIN_CSRF_COOKIE,
@@ -145,13 +146,17 @@ def _no_route(request: Request, status: int, headers: dict[str, str] | None, api
                                               request.cookies.get(SESSION_COOKIE))
         except SQLAlchemyError:  # the database is down: the page without the menu
             request.state.user = None
+    # A page's sentence in the reader's language (an API's stays English, like its docs).
+    lang = i18n.choose(getattr(request.state.user, "language", None),
+                       request.headers.get("accept-language"))
     if status == 405 and request.state.user is not None:
         return 405, ("this address does not take this kind of request: see /api/docs"
-                     if api else "This address does not take this kind of request. Open "
-                                 "it from a link or a form of the app instead."), headers
+                     if api else i18n.translate(lang, "This address does not take this kind "
+                                                "of request. Open it from a link or a form "
+                                                "of the app instead.")), headers
     return 404, ("there is no API operation at this address: see /api/docs" if api else
-                 "There is no page at this address. Check the link, or start again from "
-                 "the start page."), None
+                 i18n.translate(lang, "There is no page at this address. Check the link, or "
+                                "start again from the start page.")), None
 
 
 def _set_session(response: Response, token: str, secure: bool) -> None:
@@ -172,11 +177,13 @@ def _safe_next(target: str) -> str:
 # -- public -------------------------------------------------------------------------
 @router.get("/healthz", dependencies=[allow(PUBLIC)])
 def healthz() -> dict[str, str]:
+    """The web app answers (for a load balancer or a container's health check)."""
     return {"status": "ok"}
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[allow(PUBLIC)])
 def login_page(page: Render, secure: SecureCookies, next: str = "/") -> Response:
+    """The login form; `next` is the page to go back to (on this site only)."""
     token = secrets.token_urlsafe(24)
     response = page("login.html", next=_safe_next(next), login_csrf=token)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
@@ -189,6 +196,7 @@ def login_submit(request: Request, db: Db, page: Render, secure: SecureCookies,
                  username: Annotated[str, Form()], password: Annotated[str, Form()],
                  csrf_token: Annotated[str, Form()] = "",
                  next: Annotated[str, Form()] = "/") -> Response:
+    """Log in from the form: the session cookie, then back to `next`."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
         raise HTTPException(403, "the login form expired: reload the page and try again")
@@ -239,6 +247,7 @@ def _leave(request: Request, user: Any) -> None:
 
 @router.post("/logout", dependencies=[allow(*ANY_ROLE)])
 def logout_submit(request: Request, db: Db, user: User) -> RedirectResponse:
+    """End the session from the menu; an agent leaves the call queue too."""
     _leave(request, user)
     logout(db, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
@@ -256,10 +265,12 @@ def api_logout(request: Request, db: Db, user: User) -> dict[str, bool]:
 
 @router.get("/", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
 def home(page: Render) -> HTMLResponse:
+    """The start page: the areas the user's role may open."""
     return page("home.html")
 
 
 @router.get("/api/me", dependencies=[allow(*ANY_ROLE)])
 def api_me(user: User) -> dict[str, Any]:
+    """Who is logged in: id, name, role, and the CSRF token for changes."""
     return {"id": user.id, "username": user.username, "role": user.role,
             "csrf_token": user.csrf_token}

@@ -8,15 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 
 from campaigns.db import Database
-from campaigns.lifecycle import CampaignError, schedule_options
+from campaigns.lifecycle import MAX_RETRY_DELAY_S, CampaignError, schedule_options
 from campaigns.queries.campaigns import campaign_view, contact_fields
 from campaigns.settings import CampaignSettings
 from campaigns.trunks import list_trunks
+from dialer.web.i18n import choose
+from dialer.web.i18n import translate as _t
 
 RETRY_FIELDS = ("busy", "no_answer", "failed", "machine", "dead_air")
+# The form's whole-number fields, by the words of their labels.
+WHOLE_NUMBERS = (("max_concurrent", 2, "Calls at once"),
+                 ("max_attempts", 1, "Attempts per contact"),
+                 ("retry_delay_s", 600, "Retry after"),
+                 ("ring_timeout_s", 25, "Seconds to let it ring"))
 # The examples shipped with the product (campaigns/examples at the checkout's root).
 EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns" / "examples"
 
@@ -53,33 +60,84 @@ def choices(db: Database, settings: CampaignSettings,
             "trunks": list_trunks(db)}
 
 
-def form_options(form: dict[str, str], scripts: list[Path]) -> dict[str, Any]:
+def form_options(form: dict[str, str], scripts: list[Path],
+                 lang: str = "en") -> dict[str, Any]:
     """A campaign's settings from the new/edit form, checked (CampaignError/ValueError
-    say what to fix)."""
+    say what to fix, in `lang`). Retry delays are typed in minutes, kept in seconds."""
     chosen = next((d for d in scripts if str(d) == form.get("script")), None)
     if chosen is None:
-        raise CampaignError("choose one of the listed scripts")
+        raise CampaignError(_t(lang, "Choose one of the listed scripts."))
     voice = form.get("voice", "").strip()
     if voice and voice not in {v for v, _ in voice_choices()}:
-        raise CampaignError(f"voice {voice!r} is not installed; choose one of the list")
+        raise CampaignError(_t(lang, "The voice {voice} is not installed: choose one of the list.",
+                               voice=repr(voice[:40])))
     options = schedule_options(
         f"{form.get('window_start', '09:00')}-{form.get('window_end', '20:00')}",
-        form.get("first_day") or None, form.get("last_day") or None,
-        float(form.get("max_cps") or 1), [f"{k}={form[f'retry_{k}']}" for k in RETRY_FIELDS
-                                          if form.get(f"retry_{k}", "").strip()],
-        False)
+        form_day(form, "first_day", lang), form_day(form, "last_day", lang),
+        calls_per_second(form, lang), retry_delays(form, lang), False)
     options.pop("dry_run")  # never from a form: dry-runs are rehearsals (POST .../dry-runs)
-    for key, default in (("max_concurrent", 2), ("max_attempts", 1), ("retry_delay_s", 600),
-                         ("ring_timeout_s", 25)):
+    for key, default, label in WHOLE_NUMBERS:
         try:
             options[key] = int(form.get(key) or default)
         except ValueError:
-            raise CampaignError(f"{key.replace('_', ' ')} {form.get(key)!r} must be a whole "
-                                "number") from None
+            raise CampaignError(_t(lang, "{field}: {value} must be a whole number.",
+                                   field=_t(lang, label), value=repr(form.get(key, "")[:40]))
+                                ) from None
     return {**options, "script_dir": chosen, "voice": voice or None,
             "trunk": form.get("trunk", "").strip() or None,
             "caller_id": form.get("caller_id", "").strip() or None,
             "region": (form.get("region") or "KR").strip().upper()}
+
+
+def form_day(form: dict[str, str], key: str, lang: str = "en") -> str | None:
+    """The first or last day typed, checked here so that the form's words say what to fix."""
+    from datetime import date
+
+    text = (form.get(key) or "").strip()[:40]
+    if not text:
+        return None
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise CampaignError(_t(lang, "{field}: {value} is not a date (YYYY-MM-DD).",
+                               field=_t(lang, "First day" if key == "first_day" else "Last day"),
+                               value=repr(text))) from None
+    return text
+
+
+def calls_per_second(form: dict[str, str], lang: str = "en") -> float:
+    text = (form.get("max_cps") or "1").strip()[:20]
+    try:
+        cps = float(text)
+    except ValueError:
+        cps = 0.0
+    if not 0 < cps <= 100:  # also NaN
+        raise CampaignError(_t(lang, "New calls per second: {value} must be above 0 and at most "
+                                     "100.", value=repr(text)))
+    return cps
+
+
+def retry_delays(form: dict[str, str], lang: str = "en") -> list[str]:
+    """The form's retry delays (minutes, by outcome) as `outcome=seconds`."""
+    from dialer.web.words import disposition_word
+
+    out = []
+    most = MAX_RETRY_DELAY_S // 60
+    for k in RETRY_FIELDS:
+        text = form.get(f"retry_{k}", "").strip()[:20]
+        if not text:
+            continue
+        try:
+            minutes = float(text)
+        except ValueError:
+            minutes = -1.0
+        if not 0 <= minutes <= most:  # also NaN
+            raise CampaignError(_t(lang, "Retry after “{outcome}”: {value} must be a number of "
+                                         "minutes from 0 to {most}.",
+                                   outcome=disposition_word(k, lang), value=repr(text),
+                                   most=most))
+        out.append(f"{k}={round(minutes * 60)}")
+    return out
 
 
 def campaign_form(c: dict[str, Any]) -> dict[str, str]:
@@ -92,7 +150,13 @@ def campaign_form(c: dict[str, Any]) -> dict[str, str]:
             "max_concurrent": str(c["max_concurrent"]), "max_cps": str(c["max_cps"]),
             "max_attempts": str(c["max_attempts"]), "retry_delay_s": str(c["retry_delay_s"]),
             "ring_timeout_s": str(c["ring_timeout_s"]),
-            **{f"retry_{k}": str(v) for k, v in c["retry_delays"].items()}}
+            **{f"retry_{k}": f"{v / 60:g}" for k, v in c["retry_delays"].items()}}
+
+
+def language_of(request: Request) -> str:
+    """The page's language: the user's choice, else the browser's, else English."""
+    user = getattr(request.state, "user", None)
+    return choose(getattr(user, "language", None), request.headers.get("accept-language"))
 
 
 def campaign_or_404(db: Database, campaign_id: int) -> dict[str, Any]:

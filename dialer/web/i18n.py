@@ -104,10 +104,20 @@ def texts_in(directory: Path, pattern: str, finder: re.Pattern[str]) -> dict[str
     return out
 
 
+def script_codes() -> tuple[str, ...]:
+    """Codes the scripts say through T(code), not found as literals: the agent console's
+    states, the queue's call states and the not-ready reasons."""
+    from dialer.handoff.acd import NOT_READY_REASONS, STATES
+
+    return (*(s.replace("_", " ") for s in STATES), "unreachable", "waiting", "offered",
+            *NOT_READY_REASONS)
+
+
 @lru_cache(maxsize=1)
 def script_texts() -> tuple[str, ...]:
     """The texts the app's own scripts (dialer/web/static/*.js) translate."""
-    return tuple(texts_in(Path(__file__).parent / "static", "*.js", _SCRIPT_TEXT))
+    found = texts_in(Path(__file__).parent / "static", "*.js", _SCRIPT_TEXT)
+    return tuple(dict.fromkeys([*found, *script_codes()]))
 
 
 def template_texts() -> dict[str, list[str]]:

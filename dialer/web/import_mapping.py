@@ -19,7 +19,6 @@ from campaigns.import_fields import (
     check_mapping,
     field_words,
     missing_fields,
-    missing_sentence,
     propose,
     script_fields,
 )
@@ -27,6 +26,7 @@ from campaigns.importer import CsvImportError, preview
 from campaigns.lifecycle import CampaignError
 from campaigns.queries.campaigns import script_dir_of
 from campaigns.queries.imports import stored_path
+from dialer.web.i18n import translate as _t
 
 FIELD_PREFIX = "field."
 PROMPT_CHARS = 1000  # of the rendered prompt shown
@@ -57,9 +57,9 @@ def choices_of(sent: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
 
 
 def mapping_for(db: Database, campaign_id: int, batch_id: int, phone_column: str | None,
-                sent: dict[str, str] | None) -> MappingStep:
+                sent: dict[str, str] | None, lang: str = "en") -> MappingStep:
     """The mapping step with the choices sent (None: the proposals); CampaignError
-    when a choice is not one of the list's columns."""
+    when a choice is not one of the list's columns. Sentences in `lang`."""
     view = MappingStep()
     try:
         view.columns, view.rows = preview(stored_path(db, batch_id))
@@ -67,8 +67,8 @@ def mapping_for(db: Database, campaign_id: int, batch_id: int, phone_column: str
         return view  # the file is gone (retention) or unreadable: the message says so
     for chosen in ([phone_column] if phone_column else []) + list((sent or {}).values()):
         if chosen not in view.columns:
-            raise CampaignError(f"{chosen[:100]!r} is not a column of the list; choose one of "
-                                "its columns")
+            raise CampaignError(_t(lang, "{column} is not a column of the list; choose one of "
+                                         "its columns.", column=repr(chosen[:100])))
     view.phone_column = phone_column or ""
     script = _script(db, campaign_id)
     if script is None:
@@ -77,13 +77,23 @@ def mapping_for(db: Database, campaign_id: int, batch_id: int, phone_column: str
     fields = script_fields(used, script.slots)
     view.fields = [(f, field_words(f)) for f in fields]
     view.chosen = propose(fields, view.columns) if sent is None else dict(sent)
-    view.missing = [missing_sentence(f, used[f], script.start)
+    view.missing = [missing_sentence(f, used[f], script.start, lang)
                     for f in missing_fields(fields, view.columns, view.chosen)]
     if view.rows:
         first = dict(zip(view.columns, view.rows[0]))
         view.prompt = script.render(script.start, apply_mapping(view.chosen, first))
         view.prompt = view.prompt[:PROMPT_CHARS]
     return view
+
+
+def missing_sentence(field: str, where: list[str], start: str, lang: str = "en") -> str:
+    """Why the list waits for its mapping, in the words of the person importing it
+    (campaigns/import_fields.py says it in English for the import's stored message)."""
+    said = ("The script's first prompt uses the contact's {field}, but no column of the list "
+            "is mapped to it; choose the column that holds it" if f"node {start!r}" in where
+            else "A prompt of the script uses the contact's {field}, but no column of the list "
+                 "is mapped to it; choose the column that holds it")
+    return _t(lang, said, field=field_words(field))
 
 
 def _script(db: Database, campaign_id: int) -> Any:

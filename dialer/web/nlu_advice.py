@@ -11,6 +11,7 @@ is first asked for.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,23 @@ def nlu_advice(script_dir: Path | str) -> dict[str, Any]:
             return {"error": "this script uses its own NLU model or Rasa server; advice is "
                              "given on training data trained here"}
         try:
-            found = advise(data, script.nlu_config).as_dict()
+            found = _without_paths(advise(data, script.nlu_config).as_dict(), directory)
         except NluModelError as exc:
             return {"error": str(exc)}
         if len(_CACHE) >= _MAX_CACHED:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = found
         return found
+
+
+def _without_paths(found: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The advice with its examples' places said as "nlu.yml:50": the server's folders
+    are nobody's business on a web page."""
+    text = json.dumps(found, ensure_ascii=False)
+    for path in {str(directory.resolve()), str(directory)}:
+        text = text.replace(json.dumps(path + "/")[1:-1], "")
+    out: dict[str, Any] = json.loads(text)
+    return out
 
 
 def _version(directory: Path) -> str:

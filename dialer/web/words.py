@@ -46,11 +46,17 @@ def _from_code(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-def disposition_word(code: str, language: str = "en") -> str:
-    words = DISPOSITIONS.get(code)
+def _say(table: dict[str, tuple[str, str]], code: str, language: str) -> str:
+    """The code's words in `language` (English when the language is not one of ours),
+    or words made from the code when the table does not know it."""
+    words = table.get(code)
     if words is None:
         return _from_code(code)
     return words[LANGUAGES.index(language) if language in LANGUAGES else 0]
+
+
+def disposition_word(code: str, language: str = "en") -> str:
+    return _say(DISPOSITIONS, code, language)
 
 
 def disposition_colour(code: str) -> str:
@@ -88,10 +94,7 @@ INTENTS: dict[str, tuple[str, str]] = {
 
 
 def intent_word(code: str, language: str = "en") -> str:
-    words = INTENTS.get(code)
-    if words is None:
-        return _from_code(code)
-    return words[LANGUAGES.index(language) if language in LANGUAGES else 0]
+    return _say(INTENTS, code, language)
 
 
 def reason_words(reason: str | None) -> str:
@@ -117,20 +120,32 @@ STATUSES: dict[str, tuple[str, str]] = {
     "queued": ("Queued", "대기 중"), "needs_mapping": ("Needs its columns", "열 지정 필요"),
     "done": ("Done", "완료"), "failed": ("Failed", "실패"),
     "pending": ("Waiting", "대기"), "claimed": ("Being called", "통화 중"),
+    "dialing": ("Dialing", "발신 중"), "answered": ("Answered", "통화 연결됨"),
+    "completed": ("Completed", "완료"),
 }
 
 
 def status_word(code: str, language: str = "en") -> str:
-    words = STATUSES.get(code)
-    if words is None:
-        return _from_code(code)
-    return words[LANGUAGES.index(language) if language in LANGUAGES else 0]
+    return _say(STATUSES, code, language)
+
+
+# The roles of the web app's users.
+ROLES: dict[str, tuple[str, str]] = {
+    "admin": ("Administrator", "시스템 관리자"), "marketing": ("Marketing", "마케팅"),
+    "agent": ("Agent", "상담원"), "supervisor": ("Supervisor", "관리자"),
+    "analyst": ("Analyst", "분석가"),
+}
+
+
+def role_word(code: str, language: str = "en") -> str:
+    return _say(ROLES, code, language)
 
 
 def for_language(language: str) -> dict[str, Any]:
     """The template functions that say codes in `language`: `word` (a disposition),
-    `intent` and `status`, and `colour` (a disposition's fixed colour)."""
+    `intent`, `status` and `role`, and `colour` (a disposition's fixed colour)."""
     return {"word": lambda code: disposition_word(str(code), language),
             "intent": lambda code: intent_word(str(code), language),
             "status": lambda code: status_word(str(code), language),
+            "role": lambda code: role_word(str(code), language),
             "colour": disposition_colour}

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from campaigns import attempts, dispatch, lifecycle, list_imports
 from campaigns.db import Database
 from campaigns.models import CallAttempt
 from campaigns.settings import CampaignSettings
 from campaigns.users import create_user
 from dialer.handoff.acd import Acd, AcdError
 from tests.support.browser import Shots, chromium, log_in, until, web_server
+from tests.support.calls import handed_off_attempt
 from tests.support.chaos import Redis
-from tests.support.procs import DEMO, call_env
+from tests.support.procs import call_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PASSWORD = "agent-day-password-1"
@@ -61,22 +61,6 @@ def acd_state(acd: Acd, agent: str) -> tuple[str, str]:
     return (str(a["state"]), str(a.get("reason") or ""))
 
 
-def handed_off_attempt(db: Database, work: Path, agent: str) -> int:
-    """A call the robot handed to `agent` (as the worker stores it)."""
-    csv = work / "list.csv"
-    csv.write_text("name,phone\n한지민,010-5100-0001\n", encoding="utf-8")
-    cid = list_imports.create_campaign(db, name="winter offers", script_dir=DEMO,
-                                       csv_path=csv, uploads_dir=work / "up",
-                                       dry_run=True).campaign_id
-    lifecycle.start_campaign(db, cid)
-    [attempt] = dispatch.claim_due(db, sandbox=True)
-    attempts.finish_attempt(db, attempt, disposition="handoff", sip_status=200,
-                            sip_reason="OK", reason="customer intent request_human",
-                            handoff=True, end_node="handoff", recording=None,
-                            handoff_info={"handoff_result": "connected", "agent": agent})
-    return attempt
-
-
 def keys(b: Any, letter: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
@@ -100,7 +84,7 @@ def test_an_agents_day(tmp_path: Path) -> None:
         db = Database(CampaignSettings(data_dir=tmp_path / "data").resolved_database_url())
         db.migrate()
         create_user(db, "mina", PASSWORD, "agent", "sip:mina@127.0.0.1:5099")
-        attempt = handed_off_attempt(db, tmp_path, "mina")
+        attempt = handed_off_attempt(db, tmp_path, "mina", "winter offers")
         acd = Acd.from_url(redis.url)
         (tmp_path / "browser").mkdir()
         with web_server(tmp_path, env) as base, chromium(tmp_path / "browser") as b:

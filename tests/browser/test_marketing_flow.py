@@ -128,7 +128,7 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
         personas = {d.find_element(By.TAG_NAME, "b").text: d
                     for d in b.find_elements(By.CSS_SELECTOR, "details.persona")}
         assert set(personas) == {"keen", "off topic"}
-        assert "interested" in personas["keen"].text
+        assert "Interested" in personas["keen"].text  # the outcome in words, not its code
         flagged = personas["off topic"].find_elements(By.CSS_SELECTOR, "tr.flagged")
         # What the persona said is shown beside what the robot heard.
         assert flagged and "said: 우리 강아지가 아파요" in flagged[0].text
@@ -152,4 +152,25 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
             until(partial(status_is, state), 20, f"the campaign {state}")
             shot(f"campaign-{state}-after-{action}")
         assert "3 contacts" in text("body") or "of 3 contacts" in text("body")
-    assert len(list(shot.dir.glob("*.png"))) == 9
+
+        # The same pages in Korean once the user chooses it (their choice beats the
+        # browser's English): the cockpit, and the mapping step of another list.
+        b.get(f"{base}/account")
+        Select(b.find_element(By.NAME, "language")).select_by_value("ko")
+        b.find_element(By.CSS_SELECTOR, "#account-form button[type=submit]").click()
+        until(lambda: b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko", 20,
+              "the pages in Korean")
+        b.get(campaign_url)
+        assert text("#status") == "진행 중" and text("#live h2") == "진행 상황"
+        assert "연락처 3건 중" in text("#live-text")
+        assert text("#actions button[value=pause]") == "일시 정지"
+        assert "Progress" not in text("main") and "Pause" not in text("main")
+        shot("cockpit-in-korean")
+        b.find_element(By.CSS_SELECTOR, "#add-list input[type=file]").send_keys(str(messy))
+        b.find_element(By.CSS_SELECTOR, "#add-list button[type=submit]").click()
+        until(lambda: b.find_elements(By.ID, "mapping"), 60, "the mapping step in Korean")
+        assert text("#mapping h2") == "전화번호가 들어 있는 열은 무엇인가요?"
+        assert text("#mapping button[type=submit]") == "이 열 지정으로 가져오기"
+        assert text("#import-status") == "열 지정 필요"
+        shot("mapping-in-korean")
+    assert len(list(shot.dir.glob("*.png"))) == 11

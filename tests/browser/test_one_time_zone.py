@@ -4,8 +4,9 @@ York, the analyst in Seoul (the default region's zone): one call dialed at
 hour), the call explorer, the call page and the CDR export the page's own form asks
 for, and the wallboard's clock runs on 24 hours in Seoul; once the analyst picks Paris
 on the settings page, the explorer says 23:23 on the Friday. A page that used the
-browser's zone would say Friday 17:23. Screenshots in
-test-artifacts/browser/one-time-zone/."""
+browser's zone would say Friday 17:23. A click on a line of the call's transcript plays
+the recording from that turn. Once the analyst chooses Korean, the explorer and the
+call's page are in Korean. Screenshots in test-artifacts/browser/one-time-zone/."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import csv
 import io
 import re
 import subprocess
+import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,10 @@ from typing import Any
 import pytest
 
 from campaigns.db import Database
-from campaigns.models import CallAttempt, Campaign, Contact
+from campaigns.models import Turn
 from campaigns.preferences import zone_label
 from tests.support.browser import Shots, chromium, log_in, until, web_server
+from tests.support.calls import campaign_and_contact, finished_call
 from tests.support.procs import call_env, dialer_cmd
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -32,23 +35,26 @@ DIALED = datetime(2026, 3, 6, 22, 23, tzinfo=UTC)
 BROWSER_ZONE = "America/New_York"
 
 
+def silence(path: Path, seconds: int) -> Path:
+    """A WAV of `seconds` of silence (8 kHz, 16 bits): a recording to seek in."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 8000 * seconds)
+    return path
+
+
 def one_call(data: Path) -> int:
     db = Database(f"sqlite:///{data / 'dialer.db'}")
     db.migrate()  # revision 0014 and its time_zone column included
     with db.session() as s:
-        campaign = Campaign(name="봄 캠페인", script_dir="/x")
-        s.add(campaign)
-        s.flush()
-        contact = Contact(campaign_id=campaign.id, phone="+821055550123", fields={})
-        s.add(contact)
-        s.flush()
-        call = CallAttempt(campaign_id=campaign.id, contact_id=contact.id, attempt_no=1,
-                           status="completed", created_at=DIALED - timedelta(seconds=1),
-                           dialed_at=DIALED, answered_at=DIALED + timedelta(seconds=4),
-                           ended_at=DIALED + timedelta(seconds=64), sip_status=200,
-                           sip_reason="OK", disposition="interested")
-        s.add(call)
-        s.flush()
+        call = finished_call(s, *campaign_and_contact(s), DIALED,
+                             recording_path=str(silence(data / "call.wav", 60)))
+        s.add_all([Turn(attempt_id=call.id, seq=0, speaker="bot", node="greeting",
+                        text="안녕하세요", offset_ms=0.0),
+                   Turn(attempt_id=call.id, seq=1, speaker="customer", node="greeting",
+                        text="얼마에요?", intent="ask_price", offset_ms=12500.0)])
         return call.id
 
 
@@ -97,6 +103,12 @@ def test_an_analyst_sees_one_call_at_one_local_time(tmp_path: Path) -> None:
         b.get(f"{base}/calls/{cid}")
         assert text("#dialed") == "2026-03-07 07:23:00 Asia/Seoul"
         assert text("#ended") == "2026-03-07 07:24:04 Asia/Seoul"
+        until(lambda: js("return document.getElementById('recording').readyState >= 1"),
+              20, "the recording's header")
+        b.find_element(By.CSS_SELECTOR, '#transcript tr[data-seq="1"] td.who').click()
+        until(lambda: js("return window.callSeeks") == 1, 10, "the seek")
+        at = js("return document.getElementById('recording').currentTime")
+        assert 12.4 <= at < 14, at  # the customer's turn, 12.5 s after the answer
         shot("call")
 
         # The export page's own form, as the analyst leaves it but for the day.
@@ -131,3 +143,20 @@ def test_an_analyst_sees_one_call_at_one_local_time(tmp_path: Path) -> None:
         assert text(f'tr[data-call="{cid}"] td.started') == "2026-03-06 23:23:00"
         assert text("#user-zone") == zone_label("Europe/Paris")  # CET, or CEST in summer
         shot("calls-in-paris")
+
+        # In Korean, the analyst's own choice.
+        chose = js("return fetch('/api/me/preferences', {method: 'PATCH', headers: "
+                   "{'Content-Type': 'application/json', 'X-CSRF-Token': document.querySelector("
+                   "'input[name=csrf_token]').value}, body: JSON.stringify({language: 'ko'})})"
+                   ".then(r => r.status)")
+        assert chose == 200
+        b.get(f"{base}/calls")
+        assert js("return document.documentElement.lang") == "ko"
+        assert text("h1") == "통화" and "시작 (Europe/Paris)" in text("#results thead")
+        assert "관심 있음" in text(f'tr[data-call="{cid}"]')
+        shot("calls-in-korean")
+        b.get(f"{base}/calls/{cid}")
+        assert [t.text for t in b.find_elements(By.CSS_SELECTOR, "#transcript td.who")] == [
+            "로봇", "고객"]
+        assert "가격 문의" in text("#transcript") and text("#talk") == "1분 00초"
+        shot("call-in-korean")

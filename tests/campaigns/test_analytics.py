@@ -14,9 +14,13 @@ from campaigns import attempts, dispatch, lifecycle, list_imports
 from campaigns.analytics import (
     ATTEMPT_COLUMNS,
     DEFINITIONS,
+    LABELS,
+    STAGES,
     TIME_COLUMNS,
     TURN_COLUMNS,
+    UNITS,
     dashboard,
+    funnel,
     load,
     metrics,
 )
@@ -139,6 +143,25 @@ def test_the_dashboards_charts_on_the_same_calls() -> None:
     lat = got["latency"]  # 300 350 | 400 450 | 500 | 600 | 700
     assert lat["counts"][3:8] == [2, 2, 1, 1, 1] and sum(lat["counts"]) == 7
     assert lat["labels"][3] == "300–400" and lat["labels"][-1] == "≥2000"
+
+
+def test_every_metric_and_stage_has_a_name_and_a_unit() -> None:
+    """The pages say "Average call length", never `avg_handle_s`, and format each
+    number by its unit: a share of 1 as a percentage, seconds, milliseconds, a count."""
+    a, t = frames()
+    got = metrics(a, t)
+    assert set(LABELS) == set(UNITS) == set(DEFINITIONS) == set(got)
+    assert [f["stage"] for f in funnel(a, t)] == list(STAGES)
+    for key, unit in UNITS.items():
+        expected = ("%" if key.endswith("_rate") else "ms" if key.endswith("_ms")
+                    else "s" if key.endswith("_s") else "n")
+        assert unit == expected, key
+        if unit == "%":
+            assert got[key] is None or 0 <= got[key] <= 1, key
+    names = list(LABELS.values()) + list(STAGES.values())
+    assert all("_" not in n and n[0].isupper() for n in names), names
+    assert len(set(LABELS.values())) == len(LABELS)  # no two metrics named alike
+    assert UNITS["avg_handle_s"] == "s" and LABELS["avg_handle_s"] == "Average call length"
 
 
 def test_over_time_goes_daily_past_two_days_and_keeps_empty_days() -> None:

@@ -313,10 +313,12 @@ def test_the_agent_console_pops_the_call_and_the_supervisor_listens_in(
               and b.find_element(By.ID, "pop-title").text == "Call offered", 120,
               "the screen pop", every=0.5)
         pop = b.find_element(By.ID, "pop")
-        until(lambda: "request_human" in pop.text, 10, "the intents in the pop")
+        # What the customer meant and why a person, in words (dialer/web/words.py).
+        until(lambda: "Asked for a person" in pop.text, 10, "the intents in the pop")
         facts = b.find_element(By.ID, "facts").text
         assert "한지민 +821077770003" in facts and "console" in facts, facts
-        assert "customer intent request_human" in facts, facts
+        assert "The customer: asked for a person" in facts, facts
+        assert "request_human" not in pop.text, pop.text
         lines = b.find_elements(By.CSS_SELECTOR, "#transcript tr")
         assert [ln.get_attribute("class") for ln in lines][:2] == ["bot", "customer"], \
             [ln.text for ln in lines]

@@ -58,6 +58,7 @@ def account_page(page: Render, db: Database, user: CurrentUser, default_region: 
 @router.get("/account", response_class=HTMLResponse, dependencies=[allow(*ANY_ROLE)])
 def account(db: Db, user: User, page: Render, settings: Settings,
             done: str = "") -> HTMLResponse:
+    """Your settings: time zone and language."""
     return account_page(page, db, user, settings.default_region,
                         done="Saved." if done else "")
 
@@ -66,6 +67,7 @@ def account(db: Db, user: User, page: Render, settings: Settings,
 def account_save(db: Db, user: User, page: Render, settings: Settings,
                  time_zone: Annotated[str, Form()] = "",
                  language: Annotated[str, Form()] = "") -> Response:
+    """Save your time zone and language."""
     try:
         set_zone(db, user.id, time_zone)
         set_language(db, user.id, language)

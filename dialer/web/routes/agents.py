@@ -83,9 +83,11 @@ async def acd_down(request: Request, exc: RedisError) -> JSONResponse:
 
 def acd(settings: DialerSettings) -> Acd:
     url = settings.resolved_acd_url
-    if url is None:
-        raise HTTPException(503, "no Redis for the ACD: set DIALER_ACD_URL (or a redis:// "
-                                 "DIALER_BROKER_URL)")
+    if url is None:  # the setting's name is for the operator's log, not the agent's screen
+        log.warning("no Redis for the ACD: set DIALER_ACD_URL (or a redis:// "
+                    "DIALER_BROKER_URL)")
+        raise HTTPException(503, "the call queue is not set up on this server: ask an "
+                                 "admin")
     return Acd.shared(url)
 
 
@@ -122,6 +124,8 @@ def waiting(a: Acd) -> list[dict[str, Any]]:
 # -- the agent's console ----------------------------------------------------------------
 @router.get("/agent", response_class=HTMLResponse, dependencies=[allow(*AGENTS)])
 def agent_page(db: Db, me: User, page: Render) -> HTMLResponse:
+    """The agent's console: presence, the offer with its ring and countdown, the
+    screen pop, the wrap-up form."""
     uri, skills = agent_phone(db, me.id)
     return page("agent.html", sip_uri=uri, skills=skills,
                 reasons=[r for r in NOT_READY_REASONS if r not in (
@@ -162,6 +166,7 @@ def agent_login(db: Db, settings: Dialer, user: User, body: LoginIn) -> dict[str
 
 @router.post("/api/agent/ready", dependencies=[allow(*AGENTS)])
 def agent_ready(settings: Dialer, me: User) -> dict[str, Any]:
+    """Ready for the next call (a waiting call may be offered at once)."""
     a = acd(settings)
     acd_call(lambda: a.ready(me.username))
     a.route()  # a call may be waiting for exactly this
@@ -170,6 +175,7 @@ def agent_ready(settings: Dialer, me: User) -> dict[str, Any]:
 
 @router.post("/api/agent/not-ready", dependencies=[allow(*AGENTS)])
 def agent_not_ready(settings: Dialer, me: User, body: ReasonIn) -> dict[str, Any]:
+    """Away from the queue for a reason (break, lunch, meeting, training, other)."""
     a = acd(settings)
     acd_call(lambda: a.not_ready(me.username, body.reason))
     return a.agent(me.username)
@@ -177,6 +183,7 @@ def agent_not_ready(settings: Dialer, me: User, body: ReasonIn) -> dict[str, Any
 
 @router.post("/api/agent/logout", dependencies=[allow(*AGENTS)])
 def agent_logout(settings: Dialer, me: User) -> dict[str, str]:
+    """Leave the call queue (not ready, ready or in wrap-up), staying logged in."""
     acd_call(lambda: acd(settings).logout(me.username))
     return {"state": "offline"}
 
@@ -254,6 +261,7 @@ def leave_queue(settings: DialerSettings, agent_id: str) -> None:
 # -- the supervisor ---------------------------------------------------------------------
 @router.get("/supervisor", response_class=HTMLResponse, dependencies=[allow(*FLOOR)])
 def supervisor_page(db: Db, me: User, page: Render) -> HTMLResponse:
+    """The floor: every agent's state and every handed-off call, live; listen in."""
     uri, _ = agent_phone(db, me.id)
     return page("supervisor.html", sip_uri=uri, modes=MONITOR_MODES)
 

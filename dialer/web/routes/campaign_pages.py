@@ -32,9 +32,11 @@ from dialer.web.campaign_forms import (
     check_script_fields,
     choices,
     form_options,
+    language_of,
     script_dirs,
 )
 from dialer.web.deps import Db, Imports, Render, Settings, User
+from dialer.web.i18n import translate as _t
 from dialer.web.roles import CAMPAIGN_ROLES, MARKETING, READERS
 from dialer.web.routes.cockpit import campaign_cockpit_page, needs_confirmation
 from dialer.web.uploads import save_upload, upload_tmp_dir
@@ -49,11 +51,13 @@ async def form_of(request: Request) -> dict[str, str]:
 
 @router.get("/campaigns", response_class=HTMLResponse, dependencies=[allow(*CAMPAIGN_ROLES)])
 def campaigns_page(db: Db, page: Render) -> HTMLResponse:
+    """Every campaign with its status and progress."""
     return page("campaigns.html", campaigns=list_campaigns(db, rehearsals=False))
 
 
 @router.get("/campaigns/new", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
 def new_campaign_page(db: Db, settings: Settings, page: Render) -> HTMLResponse:
+    """The form for a new campaign and its call list."""
     return page("campaign_new.html", form={}, **choices(db, settings))
 
 
@@ -66,6 +70,7 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
     sent = await request.form()
     form = {k: v for k, v in sent.items() if isinstance(v, str)}
     scripts = script_dirs(settings)
+    lang = language_of(request)
     kept = kept_uploads.find(settings.uploads_dir, form.get("kept_list", ""), user.username)
 
     def again(message: str) -> HTMLResponse:
@@ -82,11 +87,11 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
             kept_uploads.drop(settings.uploads_dir, kept.token)
         kept = fresh
     if kept is None:
-        return again("choose the call list (a CSV file) to import")
+        return again(_t(lang, "Choose the call list (a CSV file) to import."))
     try:
         if not form.get("name", "").strip():
-            raise CampaignError("give the campaign a name")
-        options = form_options(form, scripts)
+            raise CampaignError(_t(lang, "Give the campaign a name."))
+        options = form_options(form, scripts, lang)
         await run_in_threadpool(check_new_list, options["script_dir"], kept.path,
                                 kept.filename, options["region"], settings.max_list_rows)
         cid = create_draft(db, name=form["name"], **options)
@@ -112,6 +117,7 @@ async def receive(settings: CampaignSettings, upload: StarletteUpload,
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse,
             dependencies=[allow(*READERS)])
 def campaign_page(db: Db, page: Render, user: User, campaign_id: int) -> HTMLResponse:
+    """The campaign's cockpit: progress, outcomes, prompts, checklist, controls."""
     return campaign_cockpit_page(page, db, campaign_or_404(db, campaign_id), user.role)
 
 
@@ -135,6 +141,7 @@ def campaign_status_submit(db: Db, page: Render, user: User, campaign_id: int,
             dependencies=[allow(*MARKETING)])
 def edit_campaign_page(db: Db, settings: Settings, page: Render,
                        campaign_id: int) -> HTMLResponse:
+    """The form to change a draft or paused campaign's settings."""
     c = campaign_or_404(db, campaign_id)
     return page("campaign_edit.html", c=c, form=campaign_form(c), **choices(db, settings))
 
@@ -143,10 +150,11 @@ def edit_campaign_page(db: Db, settings: Settings, page: Render,
              dependencies=[allow(*MARKETING)])
 async def edit_campaign_submit(request: Request, db: Db, settings: Settings, page: Render,
                                campaign_id: int) -> Response:
+    """Save a campaign's changed settings (the form again, with a sentence, on an error)."""
     c = campaign_or_404(db, campaign_id)
     form = await form_of(request)
     try:
-        changes = form_options(form, script_dirs(settings))
+        changes = form_options(form, script_dirs(settings), language_of(request))
         changes["name"] = form.get("name", "")
         if str(changes["script_dir"]) != c["script_dir"]:
             check_script_fields(db, changes["script_dir"], campaign_id)

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -15,13 +15,16 @@ from campaigns import dnc
 from campaigns.db import Database
 from campaigns.users import CurrentUser
 from dialer.web.auth import allow
+from dialer.web.campaign_forms import language_of
 from dialer.web.deps import Db, Render, Settings, User
+from dialer.web.i18n import translate as _t
 from dialer.web.roles import MARKETING
 from dialer.web.uploads import audit
 
 router = APIRouter()
-DNC_DONE = {"added": "{} added", "removed": "{} removed",
-            "already": "{} was already on the list", "absent": "{} was not on the list"}
+DNC_DONE = {"added": "{number} added.", "removed": "{number} removed.",
+            "already": "{number} was already on the list.",
+            "absent": "{number} was not on the list."}
 
 
 class DncIn(BaseModel):
@@ -54,14 +57,15 @@ def dnc_page(db: Db, page: Render, q: str = "", campaign: int | None = None,
     """The do-not-call page: search the lists, add a number or take one off."""
     # Only our own sentences, and a number only when it is one: a link must not be
     # able to put words of its own on the page.
-    shown = number if re.fullmatch(r"\+[0-9]{6,15}", number) else "the number"
+    lang = language_of(page.request)
+    shown = number if re.fullmatch(r"\+[0-9]{6,15}", number) else _t(lang, "The number")
     return page("dnc.html", entries=dnc.search(db, q, campaign_id=campaign), q=q,
                 campaign=campaign, error="",
-                done=DNC_DONE[done].format(shown) if done in DNC_DONE else "")
+                done=_t(lang, DNC_DONE[done], number=shown) if done in DNC_DONE else "")
 
 
 @router.post("/dnc", response_class=HTMLResponse, dependencies=[allow(*MARKETING)])
-def dnc_submit(db: Db, settings: Settings, user: User, page: Render,
+def dnc_submit(request: Request, db: Db, settings: Settings, user: User, page: Render,
                phone: Annotated[str, Form()], action: Annotated[str, Form()] = "add",
                campaign: Annotated[str, Form()] = "",
                reason: Annotated[str, Form()] = "") -> Response:
@@ -69,8 +73,9 @@ def dnc_submit(db: Db, settings: Settings, user: User, page: Render,
     adding = action != "remove"
     try:
         if campaign.strip() and not campaign.strip().isdigit():
-            raise dnc.DncError(f"campaign {campaign.strip()[:40]!r} must be a campaign's "
-                               "number, or empty for the global list")
+            raise dnc.DncError(_t(language_of(request), "The campaign {campaign} must be a "
+                                  "campaign's number, or empty for every campaign's list.",
+                                  campaign=repr(campaign.strip()[:40])))
         cid = int(campaign) if campaign.strip() else None
         e164, changed = dnc_change(db, user, settings.default_region, phone, cid, adding,
                                    "manual", reason or None)

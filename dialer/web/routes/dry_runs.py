@@ -30,8 +30,9 @@ from dialer.conversation.script import ScriptError
 from dialer.sandbox.personas import PersonaError
 from dialer.sandbox.phone_lines import LineError, LineSpec
 from dialer.web.auth import allow
-from dialer.web.campaign_forms import campaign_or_404
+from dialer.web.campaign_forms import campaign_or_404, language_of
 from dialer.web.deps import Db, Render, Settings
+from dialer.web.i18n import translate as _t
 from dialer.web.pages import Page
 from dialer.web.roles import MARKETING, READERS
 from nlu.training_data import NluDataError
@@ -116,7 +117,7 @@ def dry_runs_under_way(db: Database, up_to: int | None = None) -> int:
                 if under_way(c, now) and (up_to is None or c[0].id <= up_to)})
 
 
-def dry_runs(db: Database, campaign_id: int) -> list[dict[str, Any]]:
+def dry_runs(db: Database, campaign_id: int, lang: str = "en") -> list[dict[str, Any]]:
     """The campaign's dry-runs, newest first: each with its rehearsals (one per line, in
     the lines' order, each with its report) and its verdict over the lines."""
     now = datetime.now(UTC)
@@ -126,7 +127,7 @@ def dry_runs(db: Database, campaign_id: int) -> list[dict[str, Any]]:
         reports = [_report(db, r, going, waiting=going and r.status == "draft" and any(
             x.status in OPEN for x in click[:i])) for i, r in enumerate(click)]
         out.append({"id": click[0].id, "under_way": going, "rehearsals": reports,
-                    "verdict": verdict(reports)})
+                    "verdict": verdict(reports, lang)})
     return out
 
 
@@ -152,28 +153,37 @@ def _report(db: Database, r: Stored, going: bool, waiting: bool) -> dict[str, An
     return {**out, "result": _result(out)}
 
 
-def verdict(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """A dry-run's lines by result (_result), the sentence that sums them up, and `ok`:
-    passed on every line that was checked."""
+def verdict(reports: list[dict[str, Any]], lang: str = "en") -> dict[str, Any]:
+    """A dry-run's lines by result (_result), the sentence that sums them up (in `lang`),
+    and `ok`: passed on every line that was checked."""
     by: dict[str, list[str]] = {k: [] for k in ("waiting", "calling", "passed", "failed",
                                                 "stopped", "unchecked")}
     for r in reports:
         by[r["result"]].append(r["line"])
     n = len(reports)
     done = n - len(by["waiting"]) - len(by["calling"])
-    if by["calling"]:
-        text = (f"Line {done + 1} of {n} ({by['calling'][0]}) is being called; {done} "
-                f"done, {len(by['waiting'])} waiting.")
-    elif len(by["unchecked"]) == n:
-        text = "Nothing was checked on any line: no persona says how its call should end."
-    else:
-        text = (f"Passed on all {n} lines." if len(by["passed"]) == n
-                else f"Passed on {len(by['passed'])} of {n} lines"
-                + "".join(f"; {word} on {', '.join(by[k])}" for k, word in (
-                    ("failed", "failed"), ("stopped", "stopped"),
-                    ("unchecked", "nothing checked")) if by[k]) + ".")
-    return {"lines": [r["line"] for r in reports], **by, "done": done, "text": text,
-            "ok": not (by["failed"] or by["stopped"]) and bool(by["passed"])}
+    out = {"lines": [r["line"] for r in reports], **by, "done": done,
+           "ok": not (by["failed"] or by["stopped"]) and bool(by["passed"])}
+    return {**out, "text": verdict_text(out, lang)}
+
+
+def verdict_text(v: dict[str, Any], lang: str = "en") -> str:
+    """The sentence that sums a dry-run's verdict up."""
+    n = len(v["lines"])
+    if v["calling"]:
+        return _t(lang, "Line {line} of {n} ({name}) is being called; {done} done, "
+                        "{waiting} waiting.", line=v["done"] + 1, n=n, name=v["calling"][0],
+                  done=v["done"], waiting=len(v["waiting"]))
+    if len(v["unchecked"]) == n:
+        return _t(lang, "Nothing was checked on any line: no persona says how its call "
+                        "should end.")
+    if len(v["passed"]) == n:
+        return _t(lang, "Passed on all {n} lines.", n=n)
+    parts = [_t(lang, "Passed on {passed} of {n} lines", passed=len(v["passed"]), n=n)]
+    parts += [_t(lang, said, lines=", ".join(v[k])) for k, said in (
+        ("failed", "failed on {lines}"), ("stopped", "stopped on {lines}"),
+        ("unchecked", "nothing checked on {lines}")) if v[k]]
+    return "; ".join(parts) + "."
 
 
 def _result(r: dict[str, Any]) -> str:
@@ -293,7 +303,7 @@ def _run_in_turn(db: Database, settings: CampaignSettings, campaign_id: int,
 def dry_runs_page(db: Database, page: Page, campaign_id: int, error: str = "",
                   status: int = 200) -> HTMLResponse:
     c = campaign_or_404(db, campaign_id)
-    matrices = dry_runs(db, campaign_id)
+    matrices = dry_runs(db, campaign_id, language_of(page.request))
     running = any(d["under_way"] for d in matrices)
     return page("dryruns.html", status=status, c=c, dry_runs=matrices, running=running,
                 error=error)
@@ -315,7 +325,8 @@ def dry_run_start(db: Db, settings: Settings, page: Render, campaign_id: int) ->
     except CampaignError as exc:
         # Shown in the answer itself: a `?error=` in a link would let anyone put
         # words of theirs on our page.
-        return dry_runs_page(db, page, campaign_id, str(exc), status=409)
+        return dry_runs_page(db, page, campaign_id, _t(language_of(page.request), str(exc)),
+                             status=409)
     anchor = f"matrix-{ids[0]}" if len(ids) > 1 else f"dry-run-{ids[0]}"
     return RedirectResponse(f"/campaigns/{campaign_id}/dry-runs#{anchor}", status_code=303)
 

@@ -6,6 +6,7 @@ numbers and every cell)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,8 +19,9 @@ from campaigns.lifecycle import CampaignError
 from campaigns.list_imports import import_status, queue_import, rejections_csv
 from campaigns.settings import CampaignSettings
 from dialer.web.auth import allow
-from dialer.web.campaign_forms import campaign_or_404
+from dialer.web.campaign_forms import campaign_or_404, language_of
 from dialer.web.deps import Db, Imports, Render, Settings, User
+from dialer.web.i18n import translate as _t
 from dialer.web.import_jobs import ImportJobs
 from dialer.web.import_mapping import MappingStep, choices_of, mapping_for
 from dialer.web.roles import MARKETING, READERS
@@ -62,6 +64,7 @@ async def upload_list(db: Database, settings: CampaignSettings, jobs: ImportJobs
 async def add_list_submit(db: Db, settings: Settings, jobs: Imports, page: Render,
                           user: User, campaign_id: int,
                           csv_file: Annotated[UploadFile, File()]) -> Response:
+    """Add a call list to a campaign: imported in the background."""
     c = campaign_or_404(db, campaign_id)
     try:
         bid = await upload_list(db, settings, jobs, campaign_id, csv_file)
@@ -74,13 +77,43 @@ async def add_list_submit(db: Db, settings: Settings, jobs: Imports, page: Rende
             dependencies=[allow(*READERS)])
 def import_page(db: Db, settings: Settings, user: User, page: Render, campaign_id: int,
                 batch_id: int) -> HTMLResponse:
+    """A call list's import: progress, counts, rejected rows, or its mapping step."""
     status = status_or_404(db, campaign_id, batch_id)
+    lang = language_of(page.request)
     step = MappingStep()
     # The mapping step shows the file's own cells: only to those who choose the columns.
     if status["status"] == "needs_mapping" and user.role in MARKETING:
-        step = mapping_for(db, campaign_id, batch_id, status["phone_column"], None)
-    return page("import.html", b=import_for(user.role, status), campaign_id=campaign_id,
-                step=step, retention_days=settings.upload_retention_days)
+        step = mapping_for(db, campaign_id, batch_id, status["phone_column"], None, lang)
+    b = import_for(user.role, status)  # masked for those who see masked numbers
+    return page("import.html", b=b, campaign_id=campaign_id, step=step,
+                retention_days=settings.upload_retention_days,
+                message=import_message(b, step, lang))
+
+
+# The importer's own sentence for a field of the script with no column
+# (campaigns/import_fields.py), said again in the page's language.
+_UNMAPPED = re.compile(r"(The script's first prompt|A prompt of the script) uses the contact's "
+                       r"(.{1,200}), but no column of the list is mapped to it; choose the "
+                       r"column that holds it")
+
+
+def import_message(b: dict[str, Any], step: MappingStep, lang: str) -> str:
+    """What the import page says about the import's stored message, in `lang` where it
+    is one of ours (the importer's own sentences about a file stay as it said them)."""
+    message = str(b.get("message") or "")
+    if not message:
+        return ""
+    if b["status"] == "needs_mapping" and step.missing:
+        return step.missing[0]
+    if b["status"] == "needs_mapping" and step.columns and not b.get("phone_column"):
+        return _t(lang, "Which column holds the phone numbers could not be told: choose it "
+                        "below.")
+    unmapped = _UNMAPPED.fullmatch(message)
+    if unmapped:
+        return _t(lang, unmapped.group(1) + " uses the contact's {field}, but no column of "
+                  "the list is mapped to it; choose the column that holds it",
+                  field=unmapped.group(2))
+    return _t(lang, message)
 
 
 @router.post("/campaigns/{campaign_id}/imports/{batch_id}/mapping",
@@ -91,16 +124,18 @@ async def import_mapping_submit(request: Request, db: Db, settings: Settings, us
     """Import with the phone column and the field mapping chosen; a field of the script
     left without a column brings the step back saying which."""
     status = status_or_404(db, campaign_id, batch_id)
+    lang = language_of(request)
     try:
         phone_column, fields = choices_of(await request.form())
         if not (phone_column or "").strip():
-            raise CampaignError("choose the column that holds the phone numbers")
-        step = mapping_for(db, campaign_id, batch_id, None, fields)
+            raise CampaignError(_t(lang, "Choose the column that holds the phone numbers."))
+        step = mapping_for(db, campaign_id, batch_id, None, fields, lang)
         if status["status"] == "needs_mapping" and step.missing:
             step.phone_column = phone_column or ""
-            return page("import.html", status=400, b=import_for(user.role, status),
-                        campaign_id=campaign_id, step=step, error=step.missing[0],
-                        retention_days=settings.upload_retention_days)
+            b = import_for(user.role, status)
+            return page("import.html", status=400, b=b, campaign_id=campaign_id, step=step,
+                        error=step.missing[0], retention_days=settings.upload_retention_days,
+                        message=import_message(b, step, lang))
         claimed = claim_mapping(db, batch_id, phone_column or "", fields)
     except CampaignError as exc:
         raise HTTPException(400, str(exc)) from None
@@ -123,7 +158,8 @@ def import_preview(request: Request, db: Db, campaign_id: int,
                                  "column mapping")
     try:
         _, fields = choices_of(request.query_params)
-        return mapping_for(db, campaign_id, batch_id, None, fields).as_json()
+        return mapping_for(db, campaign_id, batch_id, None, fields,
+                           language_of(request)).as_json()
     except CampaignError as exc:
         raise HTTPException(400, str(exc)) from None
 
@@ -133,6 +169,7 @@ def import_preview(request: Request, db: Db, campaign_id: int,
             dependencies=[allow(*MARKETING)])
 def rejections_download(db: Db, user: User, campaign_id: int,
                         batch_id: int) -> StreamingResponse:
+    """Every rejected row of an import as CSV (marketing; in the audit log)."""
     status = status_or_404(db, campaign_id, batch_id)
     body = audited_download(db, user, rejections_csv(db, batch_id), {
         "campaign_id": campaign_id, "import_id": batch_id, "rows": status["rejected"]})

@@ -1,7 +1,13 @@
 """The live wallboard: calls under way by state, agents by state, the queues and their
 longest wait, and the last 15 minutes. It is pushed to the browser as server-sent
 events: a snapshot every few seconds and at once on every ACD change. Its clock is the
-user's time zone's, on 24 hours (dialer/web/zones.py)."""
+user's time zone's, on 24 hours (dialer/web/zones.py).
+
+Each snapshot carries its alarms: a caller waiting while no agent is ready, a long wait,
+an abandon rate near the legal limit (THRESHOLDS); the page marks the tiles and says
+them. With the ACD's Redis away the queue's and agents' tiles are unknown ("–"), never
+zeros; a page whose snapshots stop coming says "stale". `?kiosk=1` is the board alone,
+for a wall screen (1920x1080 without scrolling), with a full-screen button."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from redis import RedisError
 
@@ -29,6 +35,10 @@ from dialer.web.zones import Zone, local_text
 
 WALLBOARD_WINDOW = timedelta(minutes=15)
 WALLBOARD_EVERY_S = 3.0
+# Tile -> (warn at, alarm at): the longest wait in seconds, the abandon rate (the legal
+# limit is 3 % of live contacts).
+THRESHOLDS: dict[str, tuple[float, float]] = {
+    "longest_wait_s": (30.0, 60.0), "last_15_min.abandon_rate": (0.02, 0.03)}
 router = APIRouter()
 
 
@@ -42,7 +52,7 @@ def wallboard(db: Database, settings: DialerSettings) -> dict[str, Any]:
     active = calls_under_way(db)
     recent = analytics.metrics(*analytics.load(db, None, now - WALLBOARD_WINDOW, None))
     out: dict[str, Any] = {
-        "at": now.isoformat(), "acd": False,
+        "at": now.isoformat(), "acd": False, "acd_state": "none",
         "calls": {"dialing": active.get(AttemptStatus.DIALING, 0),
                   "with_robot": active.get(AttemptStatus.ANSWERED, 0),
                   "waiting_for_agent": 0, "with_agent": 0},
@@ -53,14 +63,38 @@ def wallboard(db: Database, settings: DialerSettings) -> dict[str, Any]:
     }
     a = acd(settings)
     if a is None:
-        return out
+        return with_alarms(out)
     try:
         live = a.live_calls()
         agents = a.agents()
-    except RedisError:
-        return out
+    except RedisError:  # unknown, not zero: nobody may read "0 waiting" into an outage
+        out.update(acd_state="down", agents=None, queue_length=None, longest_wait_s=None)
+        out["calls"].update(waiting_for_agent=None, with_agent=None)
+        return with_alarms(out)
     with_acd(out, live, agents)
-    return out
+    return with_alarms(out)
+
+
+def with_alarms(board: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot with `levels` (tile -> warn or alarm) and `alarms` (codes the page
+    says in a sentence): nobody_ready, long_wait, abandon_rate."""
+    levels: dict[str, str] = {}
+    alarms: list[str] = []
+    for tile, (warn, alarm) in THRESHOLDS.items():
+        section, _, key = tile.rpartition(".")
+        value = (board[section] if section else board).get(key)
+        if value is None:
+            continue
+        if value >= alarm:
+            levels[tile] = "alarm"
+            alarms.append({"longest_wait_s": "long_wait"}.get(tile, "abandon_rate"))
+        elif value >= warn:
+            levels[tile] = "warn"
+    if board.get("queue_length") and not (board.get("agents") or {}).get("ready"):
+        levels["queue_length"] = levels["agents.ready"] = "alarm"
+        alarms.insert(0, "nobody_ready")
+    board.update(levels=levels, alarms=alarms)
+    return board
 
 
 def with_acd(out: dict[str, Any], live: list[dict[str, Any]],
@@ -72,7 +106,7 @@ def with_acd(out: dict[str, Any], live: list[dict[str, Any]],
     for c in waiting:
         queues.setdefault(c.get("queue", "?"), []).append(float(c["waited_s"]))
     out.update({
-        "acd": True,
+        "acd": True, "acd_state": "ok",
         "agents": dict(Counter(ag["state"] for ag in agents)),
         "queues": [{"queue": q, "waiting": len(w), "longest_wait_s": max(w)}
                    for q, w in sorted(queues.items())],
@@ -87,9 +121,11 @@ def with_acd(out: dict[str, Any], live: list[dict[str, Any]],
 
 
 @router.get("/wallboard", response_class=HTMLResponse, dependencies=[allow(*WALLBOARD_ROLES)])
-def wallboard_page(db: Db, settings: Dialer, page: Render, tz: Zone) -> HTMLResponse:
+def wallboard_page(db: Db, settings: Dialer, page: Render, tz: Zone,
+                   kiosk: bool = False) -> HTMLResponse:
+    """The wallboard; `kiosk=1`: the board alone, sized for a wall screen."""
     board = wallboard(db, settings)
-    return page("wallboard.html", board=board, tz=tz,
+    return page("wallboard.html", board=board, tz=tz, kiosk=kiosk,
                 at_local=local_text(board["at"], tz, "%H:%M:%S"))
 
 
@@ -144,9 +180,9 @@ async def wallboard_events(request: Request, db: Db, settings: Dialer) -> Stream
     if client is not None:
         try:
             await client.ping()
-        except RedisError as exc:  # the browser's EventSource tries again by itself
+        except RedisError:  # the board goes on without it: its tiles say "unknown"
             await client.aclose()
-            raise HTTPException(503, f"the ACD (Redis) does not answer: {exc}") from None
+            client = None
     return StreamingResponse(snapshots(request, db, settings, client, a),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store",

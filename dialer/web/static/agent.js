@@ -48,7 +48,7 @@
       render();
     }).catch(function (err) {
       if (lostQueue || (ev && ev.recovered) || err.status === 503) unreachable(true);
-      ACD.showError(err);
+      if (err.status !== 503) ACD.showError(err);  // the banner says it, in words
     });
   }
 

@@ -8,7 +8,8 @@ var T = (function () {
     table = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
   } catch (err) { table = {}; }
   return function (text, values) {
-    var out = table[text] || text;
+    var own = Object.prototype.hasOwnProperty.call(table, text);
+    var out = own && typeof table[text] === "string" ? table[text] : text;
     if (!values) return out;
     return out.replace(/\{(\w+)\}/g, function (whole, key) {
       return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;

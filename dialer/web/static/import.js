@@ -19,7 +19,7 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (p) {
           if (!p || mine !== asked) return;  // an older answer, or the step is over
-          shown.textContent = p.prompt || "(the list has no contact to show)";
+          shown.textContent = p.prompt || T("(the list has no contact to show)");
           missing.textContent = "";
           p.missing.forEach(function (m) {
             var li = document.createElement("li");
@@ -38,7 +38,9 @@
   function tick() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); })
       .then(function (b) {
-        document.getElementById("import-status").textContent = b.status;
+        // The words are the page's: it reloads when the import has an outcome.
+        document.getElementById("import-status").textContent =
+          b.status === "queued" ? T("Queued") : b.status === "running" ? T("Running") : b.status;
         document.getElementById("import-bar").style.width = Math.round(b.progress * 100) + "%";
         if (b.status === "queued" || b.status === "running") setTimeout(tick, 700);
         else window.location.reload();

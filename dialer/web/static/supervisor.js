@@ -4,6 +4,17 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var view = {agents: [], calls: [], stats: {}, skew: 0};
+  // The codes the queue sends, in the reader's words (each text literal, so it is
+  // translated: dialer/web/locale/ko/).
+  var AGENT_STATES = {offline: T("offline"), not_ready: T("not ready"), ready: T("ready"),
+                      offered: T("offered"), on_call: T("on call"), wrap_up: T("wrap up")};
+  var REASONS = {"logged in": T("logged in"), "break": T("break"), lunch: T("lunch"),
+                 meeting: T("meeting"), training: T("training"),
+                 "rejected offer": T("rejected offer"), "missed offer": T("missed offer"),
+                 other: T("other")};
+  var CALL_STATES = {waiting: T("waiting"), offered: T("offered"), connected: T("connected")};
+  var MODES = {listen: T("listen"), whisper: T("whisper"), barge: T("barge")};
+  function say(words, code) { return code ? words[code] || String(code) : ""; }
 
   function refresh(ev) {
     if (ev && ev.type === "lost") { $("unreachable").hidden = false; return; }
@@ -25,8 +36,8 @@
     var box = $("nobody-ready");
     box.hidden = !(waiting && !ready);
     box.textContent = waiting === 1
-      ? "A caller is waiting and no agent is ready."
-      : waiting + " callers are waiting and no agent is ready.";
+      ? T("A caller is waiting and no agent is ready.")
+      : T("{n} callers are waiting and no agent is ready.", {n: waiting});
   }
 
   function render() {
@@ -37,8 +48,8 @@
       row.dataset.agent = a.id;
       row.dataset.state = a.state;
       ACD.cell(row, a.name || a.id);
-      ACD.cell(row, a.state.replace("_", " "), "state").dataset.state = a.state;
-      ACD.cell(row, a.reason);
+      ACD.cell(row, say(AGENT_STATES, a.state), "state").dataset.state = a.state;
+      ACD.cell(row, say(REASONS, a.reason));
       ACD.cell(row, "", "num since").dataset.since = a.since;
       ACD.cell(row, a.call);
       ACD.cell(row, a.sip_uri);
@@ -53,7 +64,7 @@
       ACD.cell(row, c.id);
       ACD.cell(row, (c.info || {}).campaign);
       ACD.cell(row, ACD.who(c.info));
-      ACD.cell(row, c.state);
+      ACD.cell(row, say(CALL_STATES, c.state));
       ACD.cell(row, c.agent);
       ACD.cell(row, "", "num since").dataset.since = c.queued_at;
       var last = (c.transcript || []).slice(-1)[0];
@@ -63,7 +74,7 @@
         ["listen", "whisper", "barge"].forEach(function (mode) {
           var b = document.createElement("button");
           b.type = "button";
-          b.textContent = mode;
+          b.textContent = MODES[mode] || mode;
           b.onclick = function () {
             ACD.showError(null);
             ACD.request("POST", "/api/supervisor/monitor", {call: c.id, mode: mode})
@@ -78,8 +89,8 @@
     alarm();
     $("stats").textContent = Object.keys(view.stats).map(function (q) {
       var s = view.stats[q];
-      return q + ": " + (s.accepted || 0) + " taken by agents, " + (s.abandoned || 0) +
-        " abandoned";
+      return T("{queue}: {taken} taken by agents, {abandoned} abandoned",
+               {queue: q, taken: s.accepted || 0, abandoned: s.abandoned || 0});
     }).join(" · ");
     tick();
   }

@@ -34,5 +34,5 @@ def test_the_call_page_shows_the_confirmation_asked_and_its_answer(tmp_path: Pat
     c, _ = login(app)
     page = c.get(f"/calls/{a}")
     assert page.status_code == 200
-    assert "asked to confirm" in page.text and "confirmation: no" in page.text
+    assert "asked to confirm" in page.text and "said it was not so" in page.text
     assert dnc.search(db, "8200") == []

@@ -14,14 +14,14 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from campaigns import attempts, dispatch, lifecycle, list_imports
 from campaigns.models import CallAttempt, Contact
 from campaigns.settings import CampaignSettings
 from campaigns.statuses import ContactStatus
 from campaigns.users import create_user
 from dialer.handoff.acd import Acd
 from dialer.web.app import create_app
-from tests.support.procs import DEMO, redis_server
+from tests.support import calls
+from tests.support.procs import redis_server
 
 PASSWORD = "a long password"
 
@@ -54,18 +54,7 @@ def login(app: Any, user: str) -> tuple[TestClient, dict[str, str]]:
 
 def handed_off_attempt(env: dict[str, Any], agent: str, label: str = "") -> int:
     """A real call attempt that an agent took (as the worker stores it)."""
-    db, work = env["db"], env["work"]
-    csv = work / f"list-{agent}{label}.csv"
-    csv.write_text("name,phone\n한지민,010-5100-0001\n", encoding="utf-8")
-    cid = list_imports.create_campaign(db, name=f"web {agent}{label}", script_dir=DEMO, csv_path=csv,
-                                  uploads_dir=work / "up", dry_run=True).campaign_id
-    lifecycle.start_campaign(db, cid)
-    [attempt] = dispatch.claim_due(db, sandbox=True)
-    attempts.finish_attempt(db, attempt, disposition="handoff", sip_status=200,
-                           sip_reason="OK", reason="customer intent request_human",
-                           handoff=True, end_node="handoff", recording=None,
-                           handoff_info={"handoff_result": "connected", "agent": agent})
-    return attempt
+    return calls.handed_off_attempt(env["db"], env["work"], agent, f"web {agent}{label}")
 
 
 def test_presence_screen_pop_accept_reject(env: dict[str, Any]) -> None:

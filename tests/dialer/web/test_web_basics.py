@@ -17,15 +17,12 @@ from fastapi.testclient import TestClient
 from campaigns.settings import CampaignSettings
 from campaigns.users import create_user
 from dialer.web.app import create_app
-from dialer.web.auth import path_operations
 
 PASSWORD = "a long password"
 USERS = {"root": "admin", "mina": "marketing", "ana": "analyst", "sup": "supervisor",
          "kim": "agent"}
 CSS = Path(__file__).resolve().parents[3] / "dialer" / "web" / "static" / "app.css"
-# The route modules whose operations must all have a description (issue 20's helper B).
-DESCRIBED = {f"dialer.web.routes.{m}" for m in (
-    "users", "dnc", "trunks", "ops", "apidocs", "dry_runs", "campaign_api")}
+# Every operation of the app must have a description: its own module's and the app's.
 
 
 @pytest.fixture(scope="module")
@@ -238,16 +235,14 @@ def test_disabled_buttons_look_disabled_and_stay_readable(selector: str) -> None
 
 
 # -- 6. the API's descriptions ---------------------------------------------------------
-def test_every_operation_of_these_route_modules_is_described(app: Any) -> None:
+def test_every_operation_is_described(app: Any) -> None:
+    """Before: 48 of 75 operations in /api/docs said nothing of what they do."""
     c, _ = browser(app, "ana")
     paths = c.get("/api/openapi.json").json()["paths"]
-    modules = {(m.lower(), r.path): r.endpoint.__module__
-               for r in path_operations(app.routes) for m in r.methods or ()}
     bare = sorted(f"{m.upper()} {p}" for p, ops in paths.items() for m, op in ops.items()
-                  if not (op.get("description") or "").strip()
-                  and modules.get((m, p)) in DESCRIBED)
+                  if not (op.get("description") or "").strip())
     assert bare == []
-    assert sum(1 for key in modules if modules[key] in DESCRIBED) >= 30
+    assert sum(len(ops) for ops in paths.values()) >= 80
 
 
 # -- in a real browser ------------------------------------------------------------------

@@ -40,7 +40,7 @@ def login(app: Any, user: str = "mina") -> tuple[TestClient, str]:
 def settings_form(csrf: str, **over: str) -> dict[str, str]:
     return {"csrf_token": csrf, "name": "spring", "script": str(DEMO.resolve()),
             "window_start": "09:00", "window_end": "20:00", "max_concurrent": "2",
-            "max_cps": "1", "max_attempts": "2", "retry_busy": "300", "region": "KR",
+            "max_cps": "1", "max_attempts": "2", "retry_busy": "5", "region": "KR",
             **over}
 
 
@@ -122,8 +122,10 @@ def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(app: Any, tmp_path
 @pytest.mark.parametrize(("over", "message"), [
     ({"window_start": "07:00"}, "outside 08:00-21:00"),
     ({"last_day": "2026-02-30"}, "YYYY-MM-DD"),
-    ({"max_cps": "0"}, "--max-cps"),
-    ({"script": "/etc"}, "choose one of the listed scripts"),
+    ({"max_cps": "0"}, "New calls per second: &#39;0&#39; must be above 0"),
+    ({"max_cps": "abc"}, "New calls per second: &#39;abc&#39; must be above 0"),
+    ({"retry_busy": "-1"}, "must be a number of minutes from 0 to 43200"),
+    ({"script": "/etc"}, "Choose one of the listed scripts"),
 ])
 def test_bad_settings_come_back_with_what_was_typed(app: Any, over: dict[str, str],
                                                    message: str) -> None:

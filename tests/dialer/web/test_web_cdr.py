@@ -161,14 +161,16 @@ def test_the_export_page_lists_the_users_own_exports(app: Any) -> None:
     mina, ana = login(app, "mina"), login(app, "ana")
     page = mina.get("/cdr")
     assert page.status_code == 200
-    assert 'formaction="/api/cdr.csv"' in page.text and 'formaction="/api/cdr.xlsx"' in page.text
+    # The form goes through the page, which sends good filters on to the file.
+    assert 'name="format" value="csv" formaction="/cdr"' in page.text
+    assert 'name="format" value="xlsx" formaction="/cdr"' in page.text
     assert "봄 캠페인" in page.text and 'value="busy"' in page.text
     assert "No exports yet" in page.text and 'href="/cdr"' in page.text
     mina.get("/api/cdr.csv", params={"disposition": "handoff"})
     ana.get("/api/cdr.xlsx")
     html = mina.get("/cdr").text
     table = html.split('id="recent-exports"', 1)[1].split("</table>", 1)[0]
-    assert "disposition handoff" in table and table.count("<tr>") == 2  # header + 1
+    assert "disposition Handed to an agent" in table and table.count("<tr>") == 2  # header + 1
     assert "xlsx" not in table, "another user's export is not listed"
     assert "last 4 digits" in ana.get("/cdr").text
     for _ in range(25):
@@ -189,10 +191,12 @@ def test_the_audit_log_page_is_the_admins_in_pages_of_100(app: Any) -> None:
     assert first.status_code == 200 and "150 entries" in first.text
     assert first.text.count("<tr data-entry=") == 100
     assert 'data-entry="150"' in first.text and 'data-entry="50"' not in first.text
-    assert "interrupted" in first.text and "disposition busy" in first.text
+    assert "interrupted" in first.text and "disposition Busy" in first.text
+    assert "<td title=\"cdr_export\">CDR export</td>" in first.text  # the action in words
     assert 'href="/admin/audit?page=2&amp;user=&amp;action="' in first.text
     second = c.get("/admin/audit", params={"page": 2})
     assert second.text.count("<tr data-entry=") == 50 and "page 2 of 2" in second.text
+    assert c.get("/admin/audit", params={"user": "x" * 5000}).status_code == 422
     only = c.get("/admin/audit", params={"user": "ana"})
     assert only.text.count("<tr data-entry=") == 50
     assert c.get("/api/audit", params={"page": 2, "per_page": 40}).json()["entries"][0][
@@ -240,3 +244,39 @@ def test_a_20000_call_export_streams(app: Any) -> None:
     audit = login(app, "boss").get("/api/audit").json()["entries"]
     assert [(e["detail"]["format"], e["detail"]["rows"], e["detail"]["complete"])
             for e in audit] == [("xlsx", n, True), ("csv", n, True)]
+
+
+def test_the_export_form_says_what_is_wrong_on_the_page(app: Any) -> None:
+    """The page's form goes through /cdr: good filters are sent on to the file, bad
+    ones are said in a sentence on the page with what was chosen kept, never as JSON."""
+    make_calls(app.state.db)
+    mina, ana = login(app, "mina"), login(app, "ana")
+    ok = mina.get("/cdr", params=[("format", "csv"), ("campaign", "1"), ("campaign", "2"),
+                                  ("start", "2026-03-01"), ("disposition", "busy"),
+                                  ("tz", "UTC"), ("end", "")])
+    assert ok.status_code == 303
+    to = ok.headers["location"]
+    assert to.startswith("/api/cdr.csv?") and "campaign=1&campaign=2" in to
+    assert "start=2026-03-01" in to and "disposition=busy" in to and "end=" not in to
+    assert mina.get(to).status_code == 200
+    assert mina.get("/cdr", params={"format": "xlsx"}).headers["location"] == "/api/cdr.xlsx?"
+    reversed_ = mina.get("/cdr", params={"format": "csv", "start": "2026-03-09",
+                                         "end": "2026-03-01", "phone": "0001"})
+    assert reversed_.status_code == 400
+    assert reversed_.headers["content-type"].startswith("text/html")
+    assert "The range ends before it starts" in reversed_.text
+    assert 'value="2026-03-09"' in reversed_.text and 'value="0001"' in reversed_.text
+    assert '"detail"' not in reversed_.text
+    ko = mina.get("/cdr", params={"format": "csv", "start": "2026-03-09", "end": "2026-03-01"},
+                  headers={"Accept-Language": "ko"})
+    assert "종료일이 시작일보다 앞섭니다" in ko.text
+    many = ana.get("/cdr", params={"format": "csv", "phone": "11110001"})
+    assert many.status_code == 400 and "last 4 digits of a number at most" in many.text
+    said = many.text.split('id="error">')[1].split("</p>")[0]
+    assert "analyst" not in said  # no role code in the sentence
+    for bad in ({"format": "pdf"}, {"format": "csv", "campaign": "x"},
+                {"format": "csv", "tz": "Mars/Olympus"}, {"format": "csv", "disposition": "?"}):
+        r = mina.get("/cdr", params=bad)
+        assert r.status_code == 400 and 'role="alert"' in r.text, bad
+        assert "Traceback" not in r.text
+    assert mina.get("/cdr").status_code == 200 and 'role="alert"' not in mina.get("/cdr").text

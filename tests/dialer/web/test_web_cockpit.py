@@ -109,8 +109,11 @@ def test_the_checklist_the_prompts_and_the_live_outcomes(tmp_path: Path) -> None
     assert (now["status"], now["done"], now["total"]) == ("running", 2, 2)
     assert [(o["label"], o["count"], o["colour"]) for o in now["outcomes"]] == [
         ("Interested", 1, "#067647"), ("Not interested", 1, "#d92d20")]
+    korean = c.get(f"/api/campaigns/{cid}/live", headers={"Accept-Language": "ko"}).json()
+    assert [o["label"] for o in korean["outcomes"]] == ["관심 있음", "관심 없음"]  # the page's words
     page = c.get(f"/campaigns/{cid}").text
     assert "not_interested<" not in page and ">Not interested</a>" in page
+    assert '<span class="status running" id="status">Running</span>' in page
     assert f"/calls?campaign={cid}&amp;disposition=not_interested" in page
     assert live(db, cid)["pending"] == 0
 

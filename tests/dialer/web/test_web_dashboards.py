@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,16 @@ from campaigns.settings import CampaignSettings
 from campaigns.synthetic import generate
 from campaigns.users import create_user
 from dialer.handoff.acd import Acd
+from dialer.web import i18n
 from dialer.web.app import create_app
+from dialer.web.routes.dashboards import report_words
+from dialer.web.words import disposition_colour
 from tests.support.procs import redis_server
 
 PASSWORD = "a long password"
 USERS = {"boss": "admin", "mina": "marketing", "ana": "analyst", "sup": "supervisor"}
 CALLS = 300
+KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +222,132 @@ def test_the_wallboard_counts_calls_queues_and_agents(env: dict[str, Any]) -> No
                       .values(status="completed"))
             s.commit()
     assert login(env, "mina").get("/api/wallboard").status_code == 403
+
+
+class Shown(HTMLParser):
+    """The text a page shows: neither its scripts' words nor its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.in_script = self.in_script or tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_script = self.in_script and tag != "script"
+
+    def handle_data(self, data: str) -> None:
+        if not self.in_script and data.strip():
+            self.parts.append(data.strip())
+
+
+def shown(html: str) -> str:
+    parser = Shown()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+def test_the_dashboard_page_in_korean(env: dict[str, Any]) -> None:
+    c = login(env, "ana")
+    page = c.get("/dashboard", headers=KOREAN).text
+    assert '<html lang="ko">' in page and "<h1>캠페인 대시보드</h1>" in page
+    text = shown(page)
+    for korean in ("캠페인", "전체 캠페인", "비교 대상", "통화 결과", "보기", "연결률",
+                   "평균 통화 시간", "단계별 현황", "기간별 통화 결과", "데이터 없음",
+                   "차이 (B − A)", "각 수치의 뜻", "관심 있음", "수신 거부 건수",
+                   i18n.translate("ko", analytics.DEFINITIONS["avg_handle_s"])):
+        assert korean in text, korean
+    for english in ("Campaign dashboard", "Compare with", "Show", "Connect rate",
+                    "Average call length", "Funnel", "Dispositions over time", "No data",
+                    "What each number means", "Not interested", "Loading…",
+                    analytics.DEFINITIONS["avg_handle_s"]):
+        assert english not in text, english
+    for code in ("avg_handle_s", "not_interested", "over_time", "latency_p95_ms"):
+        assert code not in text, code  # codes only in attributes, for the script
+    english = c.get("/dashboard", headers={"Accept-Language": "en-US"}).text
+    assert '<html lang="en">' in english
+    text = shown(english)
+    assert "Average call length" in text and "Not interested" in text
+    assert "Mean seconds from answer to hang-up" in text and "No data" in text
+
+
+def test_the_report_says_its_codes_in_words_with_fixed_colours(env: dict[str, Any]) -> None:
+    c, (a, b) = login(env, "ana"), env["ids"]
+    en = c.get("/api/dashboard", params={"campaign": a}).json()
+    ko = c.get("/api/dashboard", params={"campaign": a}, headers=KOREAN).json()
+    for key in ("metrics", "funnel", "over_time", "heatmap", "intents", "drop_off",
+                "latency", "filters"):
+        assert en[key] == ko[key], key  # the codes stay codes: the explorer's filters
+    words, english = ko["words"], en["words"]
+    assert words["dispositions"]["interested"] == {"word": "관심 있음", "colour": "#067647"}
+    assert english["dispositions"]["not_interested"] == {
+        "word": "Not interested", "colour": disposition_colour("not_interested")}
+    assert set(ko["over_time"]["series"]) <= set(words["dispositions"])
+    assert {x["intent"] for x in ko["intents"]} == set(words["intents"])
+    assert words["intents"]["ask_price"] == "가격 문의"
+    assert english["intents"]["ask_price"] == "Asked the price"
+    assert words["stages"] == {"dialed": "발신", "answered": "응답", "human": "사람 연결",
+                               "engaged": "대화 참여", "converted": "성공"}
+    assert words["metrics"]["avg_handle_s"] == {
+        "label": "평균 통화 시간", "unit": "s",
+        "hint": i18n.translate("ko", analytics.DEFINITIONS["avg_handle_s"])}
+    assert english["metrics"]["connect_rate"] == {
+        "label": "Connect rate", "unit": "%", "hint": analytics.DEFINITIONS["connect_rate"]}
+    assert words["weekdays"]["Sat"] == "토" and words["success"] == ["interested"]
+    assert c.get("/api/dashboard", headers=KOREAN).json()["campaign"]["name"] == "전체 캠페인"
+    # a filter changes what is counted, never a disposition's colour
+    only = c.get("/api/dashboard", params={"campaign": b, "disposition": "not_interested"}
+                 ).json()
+    assert list(only["over_time"]["series"]) == ["not_interested"]
+    assert only["words"]["dispositions"]["not_interested"] == english["dispositions"][
+        "not_interested"]
+    # a broken Accept-Language is English, not an error
+    odd = c.get("/api/dashboard", headers={"Accept-Language": "ko;q=abc," + "x" * 5000})
+    assert odd.status_code == 200 and odd.json()["words"]["stages"]["dialed"] == "Dialed"
+
+
+def test_calls_still_in_progress_and_calls_with_no_node_have_words_too() -> None:
+    body: dict[str, Any] = {
+        "over_time": {"series": {"in progress": [1], "interested": [2]}},
+        "drop_off": [{"node": "(none)", "count": 1, "dispositions": {"in progress": 1}}],
+        "intents": [{"intent": "(none)", "count": 1}, {"intent": "ask_delivery", "count": 1}]}
+    ko, en = report_words(body, "ko"), report_words(body, "en")
+    assert ko["dispositions"]["in progress"]["word"] == "진행 중"
+    assert en["dispositions"]["in progress"]["word"] == "In progress"
+    assert ko["intents"] == {"(none)": "(없음)", "ask_delivery": "Ask delivery"}
+    assert ko["nodes"] == {"(none)": "(없음)"}
+    assert en["dispositions"]["in progress"]["colour"].startswith("#")
+
+
+def test_every_text_the_dashboard_builds_in_python_has_its_korean() -> None:
+    """The metrics' names and definitions, the funnel's stages and the weekdays are
+    English in campaigns/analytics.py: dialer/web/locale/ko/dashboard.json has them."""
+    texts = [*analytics.LABELS.values(), *analytics.DEFINITIONS.values(),
+             *analytics.CHART_DEFINITIONS.values(), *analytics.STAGES.values(),
+             *analytics.WEEKDAYS, "(none)", "In progress", "All campaigns"]
+    assert [t for t in texts if i18n.translate("ko", t) == t] == []
+
+
+def test_the_wallboards_alarms_and_thresholds() -> None:
+    from dialer.web.routes.wallboard import with_alarms
+
+    def board(**over: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {"queue_length": 0, "longest_wait_s": 0.0,
+                                "agents": {"ready": 1},
+                                "last_15_min": {"abandon_rate": None}}
+        return with_alarms({**base, **over})
+
+    quiet = board()
+    assert (quiet["levels"], quiet["alarms"]) == ({}, [])
+    nobody = board(queue_length=2, agents={"not_ready": 3}, longest_wait_s=45.0)
+    assert nobody["alarms"] == ["nobody_ready"]
+    assert nobody["levels"] == {"queue_length": "alarm", "agents.ready": "alarm",
+                                "longest_wait_s": "warn"}
+    late = board(queue_length=1, longest_wait_s=61.0,
+                 last_15_min={"abandon_rate": 0.031})
+    assert late["alarms"] == ["long_wait", "abandon_rate"]
+    assert late["levels"]["last_15_min.abandon_rate"] == "alarm"
+    unknown = board(queue_length=None, longest_wait_s=None, agents=None)
+    assert (unknown["levels"], unknown["alarms"]) == ({}, [])  # not known is not an alarm

@@ -154,15 +154,15 @@ def test_the_list_is_kept_across_form_errors(app: Any, tmp_path: Path) -> None:
     # A missing name comes back too, still with the list.
     unnamed = c.post("/campaigns/new", data=settings_form(csrf, name=" ",
                                                           kept_list=token.group(1)))
-    assert unnamed.status_code == 400 and "give the campaign a name" in unnamed.text
+    assert unnamed.status_code == 400 and "Give the campaign a name." in unnamed.text
     assert f'value="{token.group(1)}"' in unnamed.text
     # Another marketing user cannot use the token; a made-up one is no list.
     joon, joon_csrf = login(app, "joon")
     stolen = joon.post("/campaigns/new", data=settings_form(joon_csrf,
                                                             kept_list=token.group(1)))
-    assert stolen.status_code == 400 and "choose the call list" in stolen.text
+    assert stolen.status_code == 400 and "Choose the call list" in stolen.text
     forged = c.post("/campaigns/new", data=settings_form(csrf, kept_list="../../etc/passwd"))
-    assert forged.status_code == 400 and "choose the call list" in forged.text
+    assert forged.status_code == 400 and "Choose the call list" in forged.text
     # Fixed, the form is sent without picking the file again.
     ok = c.post("/campaigns/new", data=settings_form(csrf, name="spring",
                                                      kept_list=token.group(1)))
@@ -172,7 +172,7 @@ def test_the_list_is_kept_across_form_errors(app: Any, tmp_path: Path) -> None:
     assert list(kept_dir.iterdir()) == [], "a kept list is taken when it is used"
     again = c.post("/campaigns/new", data=settings_form(csrf, name="twice",
                                                         kept_list=token.group(1)))
-    assert again.status_code == 400 and "choose the call list" in again.text
+    assert again.status_code == 400 and "Choose the call list" in again.text
 
 
 def test_another_file_replaces_the_kept_one(app: Any, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ and listed on the page by its script."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ def test_the_campaign_page_advises_on_the_nlu_examples(app: Any, tmp_path: Path)
     assert set(advice["cross_validation"]["accuracy"]) >= {"affirm", "deny", "opt_out"}
     assert any(line.startswith("intent `call_later` has 3 examples")
                for line in advice["advice"])
+    # Where an example is, without the server's folders: "nlu.yml:12".
+    sources = [m["source"] for m in advice["cross_validation"]["misses"]]
+    assert all(s.startswith("nlu.yml:") for s in sources), sources
+    assert str(tmp_path) not in json.dumps(advice, ensure_ascii=False)
     # Edited training data is advised on afresh; call_later has enough examples now.
     nlu = tmp_path / "data" / "scripts" / "mine" / "nlu.yml"
     text = nlu.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from campaigns.cdr import CDR_COLUMNS, cdr_header
-from campaigns.models import CallAttempt, Campaign, Contact
 from campaigns.preferences import check_zone, region_zone, zone_choices, zone_label
 from campaigns.settings import CampaignSettings
 from campaigns.users import create_user
 from dialer.web.app import create_app
+from tests.support.calls import campaign_and_contact, finished_call
 
 PASSWORD = "a long password"
 SEOUL, KOLKATA = ZoneInfo("Asia/Seoul"), ZoneInfo("Asia/Kolkata")
@@ -38,20 +38,7 @@ def app(tmp_path: Path) -> Any:
     for name, role in USERS.items():
         create_user(application.state.db, name, PASSWORD, role)
     with application.state.db.session() as s:
-        campaign = Campaign(name="봄 캠페인", script_dir="/x")
-        s.add(campaign)
-        s.flush()
-        contact = Contact(campaign_id=campaign.id, phone="+821055550123", fields={})
-        s.add(contact)
-        s.flush()
-        call = CallAttempt(campaign_id=campaign.id, contact_id=contact.id, attempt_no=1,
-                           status="completed", created_at=DIALED - timedelta(seconds=1),
-                           dialed_at=DIALED, answered_at=DIALED + timedelta(seconds=4),
-                           ended_at=DIALED + timedelta(seconds=64), sip_status=200,
-                           sip_reason="OK", disposition="interested")
-        s.add(call)
-        s.flush()
-        application.state.call_id = call.id
+        application.state.call_id = finished_call(s, *campaign_and_contact(s), DIALED).id
     return application
 
 
