@@ -63,17 +63,22 @@ def disposition_colour(code: str) -> str:
     return DISPOSITION_COLOURS.get(code, "#667085")
 
 
+def duration_parts(seconds: float) -> list[tuple[int, str]]:
+    """5400 -> [(1, "h"), (30, "min")]: the units people say a delay in (seconds only
+    under an hour), at least one."""
+    d, rest = divmod(int(seconds), 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    parts = [(n, unit) for n, unit in ((d, "d"), (h, "h"), (m, "min"),
+                                       (0 if d or h else s, "s")) if n]
+    return parts or [(0, "s")]
+
+
 def duration_words(seconds: float | None) -> str:
     """3600 -> "1 h", 5400 -> "1 h 30 min", 90 -> "1 min 30 s": how people say a delay."""
     if seconds is None:
         return ""
-    total = int(seconds)
-    d, rest = divmod(total, 86400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else "",
-             f"{s} s" if s and not d and not h else ""]
-    return " ".join(p for p in parts if p) or "0 s"
+    return " ".join(f"{n} {unit}" for n, unit in duration_parts(seconds))
 
 
 # The demo's intents and the usual ones of outbound scripts; a script's own intents are

@@ -5,7 +5,6 @@ Start, Resume and Stop are asked twice: the first press shows what they will do.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +18,7 @@ from dialer.web.deps import Db
 from dialer.web.i18n import translate as _t
 from dialer.web.pages import Page
 from dialer.web.roles import READERS
-from dialer.web.words import INTENTS, duration_words, intent_word
+from dialer.web.words import INTENTS, duration_parts, intent_word
 
 router = APIRouter()
 
@@ -50,8 +49,9 @@ _UNITS = {"d": "{n} d", "h": "{n} h", "min": "{n} min", "s": "{n} s"}
 
 def duration_in(seconds: float | None, lang: str = "en") -> str:
     """A delay as people say it, in `lang`: 5400 -> "1 h 30 min" / "1시간 30분"."""
-    return " ".join(_t(lang, _UNITS[unit], n=n) for n, unit in
-                    re.findall(r"(\d+) (d|h|min|s)\b", duration_words(seconds)))
+    if seconds is None:
+        return ""
+    return " ".join(_t(lang, _UNITS[unit], n=n) for n, unit in duration_parts(seconds))
 
 
 def needs_confirmation(action: str, confirmed: str) -> bool:
