@@ -74,3 +74,24 @@ def duration_ms(pcm: bytes, sample_rate: int) -> float:
 
 def silence(ms: int, sample_rate: int) -> bytes:
     return b"\x00" * (sample_rate * ms // 1000 * SAMPLE_WIDTH)
+
+
+ONSET_LEVEL = 400  # |sample| that marks speech (-38 dBFS): far above a quiet line's hiss
+
+
+def from_onset(pcm: bytes, sample_rate: int, margin_ms: int,
+               level: int = ONSET_LEVEL) -> bytes:
+    """`pcm` (16-bit mono) from `margin_ms` before its first sample louder than `level`;
+    all of it when that is nearer its start or nothing is that loud.
+
+    Where an utterance starts for the recogniser is then fixed by the speech, not by
+    the 20 ms frame grid it arrived on: one concealed or dropped 10 ms codec frame
+    anywhere earlier in a call moves the grid by half a frame, and vosk's reading of
+    the same words flips with such a move (its features are taken every 10 ms and its
+    decoder looks at every third)."""
+    x = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > level)
+    if not len(loud):
+        return pcm
+    start = int(loud[0]) - margin_ms * sample_rate // 1000
+    return pcm[2 * start:] if start > 0 else pcm

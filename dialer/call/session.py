@@ -200,6 +200,11 @@ class CallSession:
             _log_echo(echo)
         outcome.underruns = audio_out.underruns
         outcome.late_frames = call.audio.late_frames
+        # Frames of the customer's audio the jitter buffer had nothing for: concealed or
+        # silent gaps the recogniser heard instead of speech.
+        jitter = call.jitter_stats()
+        outcome.heard_gaps = int(jitter.get("empty", 0))
+        log.info("receive jitter buffer: %s", jitter)
         outcome.codec = line_codec(call)
         outcome.slots = dict(policy.slots)
         return outcome

@@ -70,6 +70,9 @@ class CallOutcome:
     # played out (the robot's own playback buffer ran dry).
     underruns: int = 0
     late_frames: int = 0  # robot speech frames the media clock took late (jitter)
+    # Frames of the customer's audio that had not arrived when the media clock took them
+    # (the receive jitter buffer was empty): concealed or silent holes in what was heard.
+    heard_gaps: int = 0
     # The audio codec the line negotiated ("PCMU/8000", "G722/16000"); None when no media
     # flowed. The recogniser understands less over G.711's 8 kHz than over G.722.
     codec: str | None = None

@@ -25,6 +25,7 @@ from dialer.conversation.frames import (
     UserStoppedSpeaking,
 )
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
+from voices.audio import from_onset
 from voices.bandwidth import BandwidthExtender
 from voices.recognizer import RecognizerStream, SpeechRecognizer
 from voices.vad import Endpointer, TurnCompletion, VadConfig
@@ -118,6 +119,9 @@ class BargeInProcessor(FrameProcessor):
             self.push(f)
 
 
+ONSET_MARGIN_MS = 120  # audio the recogniser gets from before the speech's first loud sample
+
+
 class AsrProcessor(FrameProcessor):
     """Streams the customer's speech into vosk between start and endpoint (never on
     silence), with the grammar the policy asked for; interim text while they speak."""
@@ -164,8 +168,11 @@ class AsrProcessor(FrameProcessor):
             self._phrases = self._grammar_set
             self._extend = BandwidthExtender(self.asr.sample_rate) \
                 if self.narrowband is not None and self.narrowband() else None
-            for pcm in frame.preroll:
-                self.stream.feed(self._heard(pcm))
+            # From a fixed time before the first loud sample, whatever frame it came in.
+            preroll = from_onset(b"".join(frame.preroll), self.asr.sample_rate,
+                                 ONSET_MARGIN_MS)
+            if preroll:
+                self.stream.feed(self._heard(preroll))
             self._next_interim = frame.at + self.interim_every_ms / 1000
             self._last_partial = ""
             self._silent_ms, self._tentative = 0.0, None
