@@ -94,4 +94,4 @@ def from_onset(pcm: bytes, sample_rate: int, margin_ms: int,
     if not len(loud):
         return pcm
     start = int(loud[0]) - margin_ms * sample_rate // 1000
-    return pcm[2 * start:] if start > 0 else pcm
+    return pcm[start * SAMPLE_WIDTH:] if start > 0 else pcm
