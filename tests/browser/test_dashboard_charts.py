@@ -140,6 +140,15 @@ def test_the_dashboards_charts_say_what_they_show(tmp_path: Path) -> None:
         assert not visible("#error")
         days = br.find_elements(By.CSS_SELECTOR, '[data-numbers="heatmap-days"] tbody tr')
         assert len(days) == 7  # the heatmap's text alternative, a row a weekday
+        # each hour's answered share under its column, with no hovering
+        shares = {td.get_attribute("data-hour"): td.text for td in br.find_elements(
+            By.CSS_SELECTOR, "#heatmap tfoot td")}
+        hm = odd["heatmap"]
+        for i, hour in enumerate(hm["hours"]):
+            n = sum(row[i] for row in hm["dialed"])
+            a_ = sum(row[i] for row in hm["answered"])
+            assert shares[str(hour)] == (f"{int(100 * a_ / n + 0.5)}%" if n else "–"), hour
+        assert any(v != "–" for v in shares.values())
 
         # -- side by side: B − A with its sign and unit
         both = drawn(f"/dashboard?campaign={a}&compare={b}&{WEEK}")

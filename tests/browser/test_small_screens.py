@@ -5,6 +5,9 @@ each page at 390 x 844 and at 1440 x 900 in test-artifacts/browser/small-screens
 
 The admin's pages are checked again in Korean.
 
+On a phone the menu folds behind one button with the page's name (an admin's menu took
+four lines of the screen when it only wrapped).
+
 Before: at 390 px the menu ran off the screen, and tables were 229-545 px too wide."""
 
 from __future__ import annotations
@@ -115,6 +118,30 @@ def check_page(b: Any, screens: Screens, url: str, label: str) -> None:
     screens.shot(label, *DESK)
 
 
+def check_menu_folds(b: Any, screens: Screens, label: str) -> None:
+    """On a phone the menu is one button named after the page; opened, its links stand
+    one under the other; on a desk the links show and the button does not."""
+    from selenium.webdriver.common.by import By
+
+    screens.size(*PHONE)
+    toggle = b.find_element(By.CSS_SELECTOR, "label.menu-toggle")
+    links = b.find_elements(By.CSS_SELECTOR, "header.top nav a")
+    assert toggle.is_displayed() and not any(a.is_displayed() for a in links)
+    folded = b.find_element(By.CSS_SELECTOR, "header.top").size["height"]
+    assert folded <= 110, f"the folded header is {folded} px high"
+    toggle.click()
+    until(lambda: all(a.is_displayed() for a in links), 5, "the menu opened")
+    tops = [a.location["y"] for a in links]
+    assert tops == sorted(tops) and len(set(tops)) == len(tops), tops  # one per line
+    wide = int(b.execute_script("return document.documentElement.scrollWidth"))
+    assert wide <= PHONE[0], (wide, b.execute_script(WIDEST))
+    screens.shot(f"{label}-menu-open", *PHONE)
+    toggle.click()
+    screens.size(*DESK)
+    until(lambda: all(a.is_displayed() for a in links), 5, "the menu on a desk")
+    assert not toggle.is_displayed()
+
+
 def confirm_start(b: Any, screens: Screens, campaign: str) -> None:
     """The campaign page's question before dialing, on the phone too."""
     screens.size(*PHONE)
@@ -151,6 +178,8 @@ def test_every_page_fits_a_phone(tmp_path: Path) -> None:
                       "the language chosen")
                 b.get(f"{base}/")
                 assert b.find_element("css selector", "html").get_attribute("lang") == "ko"
+            if lang == "en":
+                check_menu_folds(b, screens, role)
             pages = menu(b) + [base + p for p in extra[role]]
             assert len(pages) > len(extra[role]), f"{role} has no menu"
             for url in pages:
@@ -163,4 +192,4 @@ def test_every_page_fits_a_phone(tmp_path: Path) -> None:
     assert f"{base}/dashboard" in seen["analyst-en"]
     assert all(seen[f"{r}-ko"] == seen[f"{r}-en"] for r in ("admin", "agent", "analyst"))
     checked = 1 + sum(map(len, seen.values()))
-    assert len(list(screens.dir.glob("*.png"))) == 2 * checked + 1
+    assert len(list(screens.dir.glob("*.png"))) == 2 * checked + 1 + 3  # + the menus open

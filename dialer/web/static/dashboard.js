@@ -279,10 +279,26 @@
                          {day: th.textContent, hour: hour, n: n, a: a,
                           p: Math.round(100 * a / n)})
                      : T("{day} {hour}:00 — nothing dialed", {day: th.textContent, hour: hour});
+        td.setAttribute("aria-label", td.title);  // a touch screen shows no title
         tr.appendChild(td);
       });
       body.appendChild(tr);
     });
+    // Each hour's answered share under its column, to read without hovering.
+    var share = document.createElement("tr");
+    share.className = "share";
+    var label = document.createElement("th");
+    label.textContent = T("Answered %");
+    share.appendChild(label);
+    h.hours.forEach(function (hour, i) {
+      var n = 0, a = 0;
+      h.days.forEach(function (day, d) { n += h.dialed[d][i]; a += h.answered[d][i]; });
+      var td = document.createElement("td");
+      td.dataset.hour = hour;
+      td.textContent = n ? Math.round(100 * a / n) + "%" : "–";
+      share.appendChild(td);
+    });
+    table.createTFoot().replaceChildren(share);
     numbers("heatmap-days", [T("Weekday"), T("Dialed"), T("Answered"), T("Answered share")],
             h.days.map(function (day, d) {
               var n = sum(h.dialed[d]), a = sum(h.answered[d]);
@@ -354,7 +370,7 @@
   function problem(status, body) {  // what a failed request means, in a sentence
     if (status === 404) return T("That campaign does not exist any more.");
     if (status === 401 || status === 403) return T("Your session has ended: log in again.");
-    if (status === 400 && body && typeof body.detail === "string") return body.detail;
+    if (status === 400 && body && typeof body.detail === "string") return body.message || body.detail;
     if (status === 400 || status === 422) return T("These filters cannot be shown: check the campaign and the days.");
     return T("The dashboard could not be loaded. Try again in a moment.");
   }
