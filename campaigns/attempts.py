@@ -18,6 +18,7 @@ from campaigns import dnc
 from campaigns.db import Database
 from campaigns.lifecycle import MAX_RETRY_DELAY_S, CampaignError, campaign_window, contact_zones
 from campaigns.models import CallAttempt, Campaign, Contact, Turn, utcnow
+from campaigns.refusals import Phrase
 from campaigns.statuses import RETRYABLE_DISPOSITIONS, AttemptStatus, ContactStatus, Disposition
 from campaigns.windows import next_call_time
 
@@ -60,7 +61,7 @@ def attempt_context(db: Database, attempt_id: int) -> dict[str, Any]:
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         if a is None:
-            raise CampaignError(f"no call attempt {attempt_id}")
+            raise CampaignError("no call attempt {attempt_id}", attempt_id=attempt_id)
         c, camp = a.contact, s.get(Campaign, a.campaign_id)
         assert camp is not None
         return {"attempt_id": a.id, "campaign_id": camp.id, "campaign_status": camp.status,
@@ -78,7 +79,7 @@ def handoff_context(db: Database, attempt_id: int,
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         if a is None:
-            raise CampaignError(f"no call attempt {attempt_id}")
+            raise CampaignError("no call attempt {attempt_id}", attempt_id=attempt_id)
         camp, contact = s.get(Campaign, a.campaign_id), a.contact
         assert camp is not None
         last_agent = s.scalar(
@@ -101,7 +102,7 @@ def callback_time(db: Database, attempt_id: int, at: datetime,
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         if a is None:
-            raise CampaignError(f"no call attempt {attempt_id}")
+            raise CampaignError("no call attempt {attempt_id}", attempt_id=attempt_id)
         camp = s.get(Campaign, a.campaign_id)
         assert camp is not None
         if camp.dry_run:
@@ -121,7 +122,8 @@ def save_agent_disposition(db: Database, attempt_id: int, agent: str, outcome: s
     """The agent's form after the call: their outcome and notes; a callback they agreed
     with the customer schedules the contact; an opt-out puts the number on the DNC list."""
     if outcome not in AGENT_OUTCOMES:
-        raise CampaignError(f"outcome {outcome!r}: one of {', '.join(AGENT_OUTCOMES)}")
+        raise CampaignError("outcome {outcome!r}: one of {outcomes}", outcome=outcome,
+                            outcomes=AGENT_OUTCOMES)
     if (outcome == "callback") != (callback_at is not None):
         raise CampaignError("a callback needs its time, and only a callback has one")
     if callback_at is not None and callback_at <= utcnow():
@@ -129,9 +131,10 @@ def save_agent_disposition(db: Database, attempt_id: int, agent: str, outcome: s
     with db.session() as s:
         a = s.get(CallAttempt, attempt_id)
         if a is None:
-            raise CampaignError(f"no call attempt {attempt_id}")
+            raise CampaignError("no call attempt {attempt_id}", attempt_id=attempt_id)
         if a.agent != agent:
-            raise CampaignError(f"call {attempt_id} was not taken by {agent}")
+            raise CampaignError("call {attempt_id} was not taken by {agent}",
+                                attempt_id=attempt_id, agent=agent)
         a.agent_disposition, a.agent_notes = outcome, (notes or "").strip()[:4000] or None
         contact = a.contact
         if callback_at is not None:
@@ -139,7 +142,8 @@ def save_agent_disposition(db: Database, attempt_id: int, agent: str, outcome: s
             contact.status, contact.next_attempt_at = ContactStatus.PENDING, callback_at
         if outcome == "opt_out":
             dnc.add(s, contact.phone, source="agent",
-                    reason=f"asked agent {agent} in call attempt {attempt_id}",
+                    reason=Phrase("asked agent {agent} in call attempt {attempt}",
+                                  agent=agent, attempt=attempt_id),
                     added_by=agent)
 
 
@@ -178,7 +182,8 @@ def save_turn(db: Database, attempt_id: int, turn: Any) -> None:
                 # persona's number from every later dry-run.
                 dnc.add(s, a.contact.phone, source="dtmf" if by_key else "opt_out",
                         campaign_id=a.campaign_id if a.contact.campaign.dry_run else None,
-                        reason=f"said {values['text']!r} in call attempt {attempt_id}",
+                        reason=Phrase("said {words!r} in call attempt {attempt}",
+                                      words=values["text"], attempt=attempt_id),
                         added_by=f"campaign {a.campaign_id}")
 
 
@@ -203,8 +208,8 @@ def finish_attempt(db: Database, attempt_id: int, *, disposition: str,
         # but a newer attempt may own the contact now and must not be overruled.
         reaped = a.status in (AttemptStatus.COMPLETED, AttemptStatus.FAILED)
         if reaped:
-            reason = f"{reason or disposition} (the call went on after it was closed as " \
-                     f"interrupted: {a.reason})"
+            reason = Phrase("{reason} (the call went on after it was closed as interrupted: "
+                            "{first})", reason=reason or disposition, first=a.reason)
         a.status = AttemptStatus.FAILED if error else AttemptStatus.COMPLETED
         a.disposition, a.sip_status, a.sip_reason = disposition, sip_status, sip_reason
         a.reason, a.handoff, a.end_node = reason, handoff, end_node

@@ -30,6 +30,8 @@ from campaigns.db import Database
 from campaigns.list_imports import safe_cell
 from campaigns.models import AuditEntry, CallAttempt, Campaign, Contact
 from campaigns.privacy import mask_phone, phone_suffix, scrub
+from campaigns.queries.calls import CallSearch
+from campaigns.refusals import Refusal
 from campaigns.statuses import Disposition
 
 CDR_COLUMNS: tuple[str, ...] = (
@@ -63,10 +65,11 @@ CDR_DEFINITIONS: dict[str, str] = {
 TIME_COLUMNS = frozenset({"start", "answer", "end"})
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit is 1,048,576 rows, the header is one
 CHUNK_ROWS = 1000
+LONGEST_WORDS = 100  # an intent's or a name's filter
 CdrRow = dict[str, Any]
 
 
-class CdrError(ValueError):
+class CdrError(Refusal, ValueError):
     """A filter or an export that cannot be done, with what to do instead."""
 
 
@@ -80,6 +83,8 @@ class CdrFilter:
     disposition: str | None = None
     phone: str | None = None  # digits the callee's number ends with
     tz: str = "UTC"  # the zone of the days filtered on and of the times written
+    intent: str | None = None  # the customer said it at least once
+    name: str | None = None  # the contact's name, whole or its beginning
 
     def as_dict(self) -> dict[str, Any]:
         """The filters that are set, as JSON (for the audit log)."""
@@ -96,6 +101,7 @@ class CdrFilter:
             out["phone"] = self.phone
         if self.tz != "UTC":
             out["tz"] = self.tz
+        out.update({k: v for k, v in (("intent", self.intent), ("name", self.name)) if v})
         return out
 
 
@@ -116,32 +122,39 @@ def parse_when(text: str, *, end: bool = False, tz: str = "UTC") -> datetime | N
         moment = moment.replace(tzinfo=where) if moment.tzinfo is None else moment
         return moment.astimezone(UTC)
     except ValueError:
-        raise CdrError(f"{text[:40]!r} is not a date (YYYY-MM-DD) or a date and time "
-                       f"(YYYY-MM-DDTHH:MM, {tz} unless an offset follows)") from None
+        raise CdrError("{given!r} is not a date (YYYY-MM-DD) or a date and time "
+                       "(YYYY-MM-DDTHH:MM, {tz} unless an offset follows)",
+                       given=text[:40], tz=tz) from None
 
 
 def make_filter(campaign_ids: Iterable[int] = (), start: str = "", end: str = "",
-                disposition: str = "", phone: str = "", tz: str = "UTC") -> CdrFilter:
+                disposition: str = "", phone: str = "", tz: str = "UTC", intent: str = "",
+                name: str = "") -> CdrFilter:
     """A filter from what a person typed, its days and times in zone `tz` (an IANA name
     checked by the caller); CdrError says what is wrong."""
     lo, hi = parse_when(start, tz=tz), parse_when(end, end=True, tz=tz)
     if lo is not None and hi is not None and hi <= lo:
-        raise CdrError(f"the end ({end}) must come after the start ({start})")
+        raise CdrError("the end ({end}) must come after the start ({start})",
+                       end=end, start=start)
     try:
         wanted = Disposition.parse(disposition)
     except ValueError as exc:
-        raise CdrError(str(exc)) from None
+        raise CdrError.again(exc) from None
     ids = tuple(sorted(set(campaign_ids)))
     # Checked here, before an export starts streaming: a database error after the 200
     # went out would cut the file off with no word of why.
     if any(not 1 <= i < 2**63 for i in ids) or len(ids) > 1000:
         raise CdrError("campaign ids are whole numbers from 1 to 2^63-1, at most 1000")
-    return CdrFilter(campaign_ids=ids, start=lo, end=hi,
-                     disposition=wanted, phone=phone_suffix(phone), tz=tz)
+    if len(intent) > LONGEST_WORDS or len(name) > LONGEST_WORDS:
+        raise CdrError("an intent or a name has at most {n} characters", n=LONGEST_WORDS)
+    return CdrFilter(campaign_ids=ids, start=lo, end=hi, disposition=wanted,
+                     phone=phone_suffix(phone), tz=tz, intent=intent.strip() or None,
+                     name=name.strip() or None)
 
 
 def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:
-    started = func.coalesce(CallAttempt.dialed_at, CallAttempt.created_at)
+    """The calls of the filter, as the call explorer finds them (the same start time,
+    intent and name; a call still queued is not one yet), oldest first."""
     q = (select(CallAttempt.id, Campaign.name, Campaign.caller_id, Contact.phone,
                 CallAttempt.dialed_at, CallAttempt.created_at, CallAttempt.answered_at,
                 CallAttempt.ended_at, CallAttempt.sip_status, CallAttempt.sip_reason,
@@ -152,12 +165,10 @@ def cdr_query(f: CdrFilter) -> Select[*tuple[Any, ...]]:
          .order_by(CallAttempt.id))
     if f.campaign_ids:
         q = q.where(CallAttempt.campaign_id.in_(f.campaign_ids))
-    if f.start is not None:
-        q = q.where(started >= f.start.astimezone(UTC))
-    if f.end is not None:
-        q = q.where(started < f.end.astimezone(UTC))
-    if f.disposition:
-        q = q.where(CallAttempt.disposition == f.disposition)
+    q = q.where(*CallSearch(
+        disposition=f.disposition, intent=f.intent, name=f.name,
+        start=None if f.start is None else f.start.astimezone(UTC),
+        end=None if f.end is None else f.end.astimezone(UTC)).where())
     if f.phone:
         q = q.where(Contact.phone.endswith(f.phone, autoescape=True))
     return q
@@ -314,8 +325,8 @@ def write_xlsx(rows: Iterable[CdrRow], path: Path, *, sheet: str | None = None,
     for row in rows:
         n += 1
         if n > XLSX_MAX_ROWS:
-            raise CdrError(f"more than {XLSX_MAX_ROWS:,} calls do not fit in an Excel "
-                           "sheet: narrow the filters or export CSV")
+            raise CdrError("more than {limit:,} calls do not fit in an Excel sheet: "
+                           "narrow the filters or export CSV", limit=XLSX_MAX_ROWS)
         out: list[Any] = []
         for col in CDR_COLUMNS:
             value = row[col]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from campaigns.db import Database
 from campaigns.importer import normalize_phone
 from campaigns.models import Campaign, DncEntry
+from campaigns.refusals import Refusal
 
 SOURCES = ("manual", "upload", "opt_out", "dtmf", "api", "agent")
 MAX_ID = 2**31 - 1  # the largest id an Integer column holds (PostgreSQL's integer)
@@ -21,7 +22,7 @@ MAX_PHONE_INPUT = 64  # characters of a number as typed, separators and all
 MAX_REASON = 500  # characters of the reason kept with an entry
 
 
-class DncError(ValueError):
+class DncError(Refusal, ValueError):
     """A number or list the operator can correct."""
 
 
@@ -35,12 +36,13 @@ def scope_of(campaign_id: int | None) -> str:
 
 def normalise(phone: str, region: str = "KR") -> str:
     if len(phone) > MAX_PHONE_INPUT:
-        raise DncError(f"a phone number has at most {MAX_PHONE_INPUT} characters; this one "
-                       f"has {len(phone):,} (starting {phone[:20]!r}); type the number alone")
+        raise DncError("a phone number has at most {most} characters; this one has {n:,} "
+                       "(starting {start!r}); type the number alone",
+                       most=MAX_PHONE_INPUT, n=len(phone), start=phone[:20])
     try:
         return normalize_phone(phone, region)
     except ValueError as exc:
-        raise DncError(f"{phone!r}: {exc}") from None
+        raise DncError("{phone!r}: {why}", phone=phone, why=exc) from None
 
 
 def add(s: Session, phone_e164: str, *, campaign_id: int | None = None,
@@ -48,7 +50,8 @@ def add(s: Session, phone_e164: str, *, campaign_id: int | None = None,
         added_by: str | None = None) -> bool:
     """Add a number (already E.164); False if it was on that list already."""
     if source not in SOURCES:
-        raise DncError(f"source {source!r} must be one of {', '.join(SOURCES)}")
+        raise DncError("source {source!r} must be one of {sources}", source=source,
+                       sources=SOURCES)
     scope = scope_of(campaign_id)
     if s.scalar(select(DncEntry.id).where(DncEntry.scope == scope,
                                           DncEntry.phone == phone_e164)) is not None:
@@ -80,8 +83,8 @@ def check_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     if len(reason) > MAX_REASON:
-        raise DncError(f"the reason is {len(reason):,} characters long; keep it to "
-                       f"{MAX_REASON} characters")
+        raise DncError("the reason is {n:,} characters long; keep it to {most} characters",
+                       n=len(reason), most=MAX_REASON)
     if any(ord(ch) < 32 and ch not in "\t\n\r" or ord(ch) == 127 for ch in reason):
         raise DncError("the reason contains a control character (such as NUL); type it "
                        "again as plain text")
@@ -91,8 +94,8 @@ def check_reason(reason: str | None) -> str | None:
 def _check_campaign(s: Session, campaign_id: int | None) -> None:
     if campaign_id is not None and (not 0 < campaign_id <= MAX_ID
                                     or s.get(Campaign, campaign_id) is None):
-        raise UnknownCampaign(f"no campaign {campaign_id}; give the number of an existing "
-                              "campaign, or none for the global list")
+        raise UnknownCampaign("no campaign {campaign_id}; give the number of an existing "
+                              "campaign, or none for the global list", campaign_id=campaign_id)
 
 
 def remove_number(db: Database, phone: str, *, campaign_id: int | None = None,

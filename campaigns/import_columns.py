@@ -81,29 +81,39 @@ def find_phone_column(path: Path, columns: list[str], requested: str | None,
         folded = [c for c in columns if c.casefold() == wanted.casefold()]
         if len(folded) == 1:
             return folded[0]
-        raise CsvImportError(f"{path}: no column named {one_line(requested)!r}; the columns "
-                             f"are: {listed}; pass one of them to --phone-column")
+        raise CsvImportError("{path}: no column named {name!r}; the columns are: {listed}; "
+                             "pass one of them to --phone-column", path=str(path),
+                             name=one_line(requested), listed=listed)
     for aliases in (PHONE_COLUMN_ALIASES, GENERIC_PHONE_ALIASES):
         wanted_keys = {alias_key(a) for a in aliases}
         named = [c for c in columns if alias_key(c) in wanted_keys]
-        if found := _single(path, named, "look like phone numbers"):
+        if found := _single(path, named, by_name=True):
             return found
     if any(try_phone(c, region)[0] for c in columns):
-        raise CsvImportError(f"{path}: the first row ({listed}) looks like data, not a "
-                             "header; add a header row such as name,phone at the top")
+        raise CsvImportError("{path}: the first row ({listed}) looks like data, not a "
+                             "header; add a header row such as name,phone at the top",
+                             path=str(path), listed=listed)
     if found := _single(path, _columns_of_numbers(columns, cells or [], region),
-                        "hold phone numbers"):
+                        by_name=False):
         return found
-    raise CsvImportError(f"{path}: no phone number column found (columns: {listed}); rename "
-                         "the phone column to \"phone\" or pass --phone-column")
+    raise CsvImportError("{path}: no phone number column found (columns: {listed}); rename "
+                         "the phone column to \"phone\" or pass --phone-column",
+                         path=str(path), listed=listed)
 
 
-def _single(path: Path, candidates: list[str], what: str) -> str | None:
-    """The one candidate column; None if there is none; an error if it is ambiguous."""
-    if len(candidates) > 1:
-        raise CsvImportError(f"{path}: several columns {what} ({list_columns(candidates)}); "
-                             "pass --phone-column with the one to call")
-    return candidates[0] if candidates else None
+def _single(path: Path, candidates: list[str], by_name: bool) -> str | None:
+    """The one candidate column; None if there is none; an error if it is ambiguous
+    (`by_name`: the candidates are named like phone columns, else their cells are
+    numbers). The campaigns.list_imports.MAPPING_HINTS words are in these texts."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    listed = list_columns(candidates)
+    if by_name:
+        raise CsvImportError("{path}: several columns look like phone numbers ({listed}); "
+                             "pass --phone-column with the one to call",
+                             path=str(path), listed=listed)
+    raise CsvImportError("{path}: several columns hold phone numbers ({listed}); pass "
+                         "--phone-column with the one to call", path=str(path), listed=listed)
 
 
 def _columns_of_numbers(columns: list[str], cells: list[list[str]], region: str,

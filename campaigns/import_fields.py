@@ -26,6 +26,7 @@ from campaigns.importer import MAX_COLUMN_NAME
 from campaigns.lifecycle import CampaignError
 from campaigns.models import ImportBatch
 from campaigns.phones import alias_key
+from campaigns.refusals import Phrase
 
 SIDECAR = ".fields.json"
 MAX_FIELDS = 50  # fields a mapping may name: a script's prompts use a handful
@@ -81,12 +82,16 @@ def field_words(field: str) -> str:
     return field.replace("_", " ").strip() or field
 
 
-def missing_sentence(field: str, where: list[str], start: str) -> str:
-    """Why a list waits for its mapping, in the words of the person importing it."""
-    prompt = ("The script's first prompt" if f"node {start!r}" in where
-              else "A prompt of the script")
-    return (f"{prompt} uses the contact's {field_words(field)}, but no column of the list "
-            "is mapped to it; choose the column that holds it")
+def missing_sentence(field: str, where: list[str], start: str) -> Phrase:
+    """Why a list waits for its mapping, in the words of the person importing it (the
+    same texts as dialer/web/import_mapping.py's)."""
+    if f"node {start!r}" in where:
+        return Phrase("The script's first prompt uses the contact's {field}, but no column "
+                      "of the list is mapped to it; choose the column that holds it",
+                      field=field_words(field))
+    return Phrase("A prompt of the script uses the contact's {field}, but no column of the "
+                  "list is mapped to it; choose the column that holds it",
+                  field=field_words(field))
 
 
 def sidecar(stored: Path | str) -> Path:
@@ -112,12 +117,12 @@ def check_mapping(fields: Mapping[str, str]) -> dict[str, str]:
     says what is wrong with one sent by hand."""
     chosen = {f.strip(): c.strip() for f, c in fields.items() if c.strip()}
     if len(chosen) > MAX_FIELDS:
-        raise CampaignError(f"{len(chosen)} fields were sent; a script uses at most "
-                            f"{MAX_FIELDS}")
+        raise CampaignError("{n} fields were sent; a script uses at most {most}",
+                            n=len(chosen), most=MAX_FIELDS)
     for f, c in chosen.items():
         if len(c) > MAX_COLUMN_NAME or len(f) > MAX_COLUMN_NAME:
-            raise CampaignError(f"a column name has at most {MAX_COLUMN_NAME} characters; "
-                                "choose one of the file's columns")
+            raise CampaignError("a column name has at most {most} characters; choose one of "
+                                "the file's columns", most=MAX_COLUMN_NAME)
     return chosen
 
 
@@ -131,9 +136,9 @@ def claim_mapping(db: Database, batch_id: int, phone_column: str,
     if not column:
         raise CampaignError("choose the column that holds the phone numbers")
     if len(column) > MAX_COLUMN_NAME:
-        raise CampaignError(f"the column name sent is {len(column):,} characters long, but a "
-                            f"column name has at most {MAX_COLUMN_NAME} characters; choose one "
-                            "of the file's columns")
+        raise CampaignError("the column name sent is {n:,} characters long, but a column "
+                            "name has at most {most} characters; choose one of the file's "
+                            "columns", n=len(column), most=MAX_COLUMN_NAME)
     chosen = check_mapping(fields or {})
     with db.session() as s:
         batch = s.get(ImportBatch, batch_id)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from campaigns.phones import PHONE_COLUMN_ALIASES
+from campaigns.refusals import Phrase, Refusal
 
 __all__ = [
     "DELIMITERS",
@@ -47,8 +48,8 @@ DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 MAX_ROW_CHARS = 100_000
 _CJK_PREFIX_BYTES = 1 << 20  # bytes decoded both ways when CP949 and GB18030 both read a file
 MIXED = "mixed"  # the start of an encoding's name when lines came in several encodings
-MIXED_ROW = ("bytes not readable as UTF-8, CP949 or GB18030 (the file mixes encodings); "
-             "fix the row and save the file as UTF-8")
+MIXED_ROW = Phrase("bytes not readable as UTF-8, CP949 or GB18030 (the file mixes "
+                   "encodings); fix the row and save the file as UTF-8")
 UNREADABLE = "\ufffd"
 
 _BLOCK = 1 << 20
@@ -66,10 +67,11 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", 
 CJK_PHONE_HEADERS = tuple(a for a in PHONE_COLUMN_ALIASES if not a.isascii())
 
 
-class CsvImportError(Exception):
+class CsvImportError(Refusal):
     """Whole-file problem (unreadable encoding, empty file, no phone column, file missing).
 
-    str(e) is ONE line naming the file and the fix.
+    str(e) is ONE line naming the file and the fix; the file is the value `path`, so the
+    import can name it as it was uploaded.
     """
 
 
@@ -118,11 +120,12 @@ class TextFile:
                     held = Record(count, [c.strip() for c in cells], cut)
             except csv.Error as exc:
                 raise CsvImportError(
-                    f"{self.path}: row {count + 1} cannot be read as CSV ({exc}), often a "
-                    "quote (\") that is never closed; fix that row and upload again") from None
-        raise CsvImportError(f"{self.path}: row {count} opens a quote (\") that is never "
-                             "closed, so the rest of the file would be one cell; close or "
-                             "remove that quote and upload again")
+                    "{path}: row {row} cannot be read as CSV ({why}), often a quote (\") "
+                    "that is never closed; fix that row and upload again",
+                    path=str(self.path), row=count + 1, why=str(exc)) from None
+        raise CsvImportError("{path}: row {row} opens a quote (\") that is never closed, so "
+                             "the rest of the file would be one cell; close or remove that "
+                             "quote and upload again", path=str(self.path), row=count)
 
 
 def _bounded_lines(stream: TextIO, cuts: deque[tuple[int, int]]) -> Iterator[str]:
@@ -162,8 +165,9 @@ def open_text(path: Path) -> TextFile:
     a text file or holds nothing."""
     head = _head(path)
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise CsvImportError(f"{path}: this is an Excel workbook, not a CSV; in Excel use "
-                             "Save As > CSV UTF-8 (Comma delimited) and upload that file")
+        raise CsvImportError("{path}: this is an Excel workbook, not a CSV; in Excel use "
+                             "Save As > CSV UTF-8 (Comma delimited) and upload that file",
+                             path=str(path))
     scans: dict[str, tuple[bool, bool] | None] = {}
 
     def scan(encoding: str) -> tuple[bool, bool] | None:
@@ -174,8 +178,8 @@ def open_text(path: Path) -> TextFile:
     encoding, text = _choose_encoding(path, head, scan)
     found = scan(encoding) if text is None else ("\x00" in text, bool(text.strip()))
     if found is None or found[0]:  # NUL never occurs in a real CSV but does in binaries
-        raise CsvImportError(f"{path}: cannot read the file as text (tried UTF-8, CP949, "
-                             "GB18030); save it as UTF-8 CSV and upload again")
+        raise CsvImportError("{path}: cannot read the file as text (tried UTF-8, CP949, "
+                             "GB18030); save it as UTF-8 CSV and upload again", path=str(path))
     if not found[1]:
         raise empty_file(path)
     probe = TextFile(path, encoding, ",", text)
@@ -189,12 +193,14 @@ def _head(path: Path) -> bytes:
         with path.open("rb") as f:
             return f.read(8)
     except FileNotFoundError:
-        raise CsvImportError(f"{path}: file not found; check the path and upload again") from None
+        raise CsvImportError("{path}: file not found; check the path and upload again",
+                             path=str(path)) from None
     except IsADirectoryError:
-        raise CsvImportError(f"{path}: is a directory; pass the path of the CSV file") from None
+        raise CsvImportError("{path}: is a directory; pass the path of the CSV file",
+                             path=str(path)) from None
     except OSError as exc:
-        raise CsvImportError(f"{path}: cannot open the file ({exc.strerror}); check that it "
-                             "exists and is readable") from None
+        raise CsvImportError("{path}: cannot open the file ({why}); check that it exists and "
+                             "is readable", path=str(path), why=exc.strerror) from None
 
 
 def _choose_encoding(path: Path, head: bytes,
@@ -253,8 +259,8 @@ def _has_utf8_cjk_line(path: Path) -> bool:
 def _mixed(path: Path) -> tuple[str, str]:
     text, encoding = _decode_lines(path.read_bytes())
     if text is None:
-        raise CsvImportError(f"{path}: cannot read the file as text (tried UTF-8, CP949, "
-                             "GB18030); save it as UTF-8 CSV and upload again")
+        raise CsvImportError("{path}: cannot read the file as text (tried UTF-8, CP949, "
+                             "GB18030); save it as UTF-8 CSV and upload again", path=str(path))
     return encoding, text
 
 
@@ -311,8 +317,8 @@ def _choose_cjk(decoded: dict[str, str]) -> str:
 
 
 def empty_file(path: Path) -> CsvImportError:
-    return CsvImportError(f"{path}: the file is empty; export the call list again with a "
-                          "header row (e.g. name,phone) and one contact per row")
+    return CsvImportError("{path}: the file is empty; export the call list again with a "
+                          "header row (e.g. name,phone) and one contact per row", path=str(path))
 
 
 # -- the delimiter -------------------------------------------------------------------

@@ -57,6 +57,7 @@ from campaigns.phones import (
     list_columns,
     normalize_phone,
 )
+from campaigns.refusals import Phrase
 
 __all__ = [
     "DELIMITERS", "MAX_COLUMN_NAME", "MAX_ROW_CHARS", "CallList", "CsvImportError",
@@ -83,7 +84,7 @@ class ParsedContact:
 class RowError:
     row: int  # same numbering as ParsedContact.row
     value: str  # the phone cell as written (stripped)
-    reason: str  # a sentence for the operator
+    reason: str  # a sentence for the operator: a Phrase, so a page can say it in Korean
     raw: dict[str, str]  # the whole row, so nothing is lost
 
 
@@ -167,7 +168,8 @@ class CallList:
             if not reason:
                 ok, result = outcome[value]
                 if ok and result in seen:
-                    ok, result = False, f"duplicate of row {seen[result]} ({result})"
+                    ok, result = False, Phrase("duplicate of row {row} ({phone})",
+                                               row=seen[result], phone=result)
                 if ok and (record.cut or sum(map(len, record.cells)) > MAX_ROW_CHARS):
                     ok, result = False, _too_long(record)
                 if ok:
@@ -183,19 +185,21 @@ class CallList:
 
     def _row_problem(self, record: Record, row: list[str], tz_at: int | None,
                      zones: set[str]) -> str:
-        """Why a row is refused before its number is looked at; "" if it is not."""
+        """Why a row is refused before its number is looked at (a Phrase); "" if it is
+        not."""
         if any(record.cells[self.width:]):  # trailing empty cells ("a,b,c,,") lose nothing
-            shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
-            return (f"has {len(record.cells)} cells but the header has {self.width}; "
-                    f"put quotes around values that contain {shown}")
+            shown = Phrase("tab") if self.delimiter == "\t" else repr(self.delimiter)
+            return Phrase("has {cells} cells but the header has {width}; put quotes around "
+                          "values that contain {shown}", cells=len(record.cells),
+                          width=self.width, shown=shown)
         if self.encoding.startswith(MIXED) and any(UNREADABLE in c for c in row):
             # a number with a lost digit would call someone else
             return MIXED_ROW
         if tz_at is not None and row[tz_at] and row[tz_at] not in zones:
             # Calling hours are the law in the callee's zone: a guess is not good enough.
-            return (f"time zone {row[tz_at][:100]!r} is not an IANA zone name such as "
-                    "Asia/Seoul or America/New_York; correct it or leave it empty to use "
-                    "the number's zone")
+            return Phrase("time zone {zone!r} is not an IANA zone name such as Asia/Seoul "
+                          "or America/New_York; correct it or leave it empty to use the "
+                          "number's zone", zone=row[tz_at][:100])
         return ""
 
     def _error(self, record: Record, reason: str) -> RowError:
@@ -223,23 +227,25 @@ def open_call_list(path: Path | str, default_region: str = "KR",
     text = open_text(path)
     header, total, has_data, samples = survey(text)
     if max_rows is not None and total > max_rows:
-        raise CsvImportError(f"{path}: has {total:,} rows, more than the {max_rows:,} one "
-                             f"call list may have; split it into lists of at most "
-                             f"{max_rows:,} rows and upload each to the same campaign")
+        raise CsvImportError("{path}: has {total:,} rows, more than the {most:,} one call "
+                             "list may have; split it into lists of at most {most:,} rows and "
+                             "upload each to the same campaign", path=str(path), total=total,
+                             most=max_rows)
     for i, name in enumerate(header.cells, start=1):
         if len(name) > MAX_COLUMN_NAME:
             raise CsvImportError(
-                f"{path}: the header of column {i} is {len(name):,} characters long, more "
-                f"than the {MAX_COLUMN_NAME} characters a column name may have; shorten it, "
-                "or add a header row such as name,phone if the first row is data")
+                "{path}: the header of column {column} is {n:,} characters long, more than "
+                "the {most} characters a column name may have; shorten it, or add a header "
+                "row such as name,phone if the first row is data", path=str(path), column=i,
+                n=len(name), most=MAX_COLUMN_NAME)
     names = column_names(header.cells)
     keep = [i for i, h in enumerate(header.cells) if h or has_data[i]]
     columns = [names[i] for i in keep]
     phone = find_phone_column(path, columns, phone_column, region, [samples[i] for i in keep])
     tz_columns = [c for c in columns if c != phone and alias_key(c) in TIMEZONE_COLUMN_ALIASES]
     if len(tz_columns) > 1:
-        raise CsvImportError(f"{path}: several time zone columns ({list_columns(tz_columns)});"
-                             " keep one and upload again")
+        raise CsvImportError("{path}: several time zone columns ({listed}); keep one and "
+                             "upload again", path=str(path), listed=list_columns(tz_columns))
     return CallList(text=text, region=region, header_row=header.row, width=len(header.cells),
                     keep=keep, columns=columns, phone_column=phone, total_rows=total,
                     timezone_column=tz_columns[0] if tz_columns else None)
@@ -282,10 +288,10 @@ def preview(path: Path | str, rows: int = 5) -> tuple[list[str], list[list[str]]
     return header, data
 
 
-def _too_long(record: Record) -> str:
+def _too_long(record: Record) -> Phrase:
     total = sum(map(len, record.cells)) + record.cut
-    return (f"the row has {total:,} characters, more than the {MAX_ROW_CHARS:,} a row may "
-            "have; shorten its cells (a row holds one contact)")
+    return Phrase("the row has {total:,} characters, more than the {most:,} a row may have; "
+                  "shorten its cells (a row holds one contact)", total=total, most=MAX_ROW_CHARS)
 
 
 def _clip(text: str, unread: int = 0) -> str:
@@ -294,7 +300,8 @@ def _clip(text: str, unread: int = 0) -> str:
     total = len(text) + unread
     if total <= CELL_KEPT:
         return text
-    return f"{text[:CELL_KEPT]}… ({total:,} characters in the file)"
+    return Phrase("{start}… ({total:,} characters in the file)", start=text[:CELL_KEPT],
+                  total=total)
 
 
 def _short(text: str, limit: int) -> str:

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from campaigns import trunks
 from campaigns.db import Database
 from campaigns.models import Campaign, Contact, utcnow
+from campaigns.refusals import Code, Phrase, Refusal
 from campaigns.statuses import RETRYABLE_DISPOSITIONS, CampaignStatus, ContactStatus
 from campaigns.windows import CallWindow, WindowError
 
 
-class CampaignError(ValueError):
+class CampaignError(Refusal, ValueError):
     """A request the operator can correct; the message says how."""
 
 
@@ -31,7 +32,8 @@ def new_campaign(s: Session, name: str, script_dir: Path, region: str,
     if not name:
         raise CampaignError("the campaign needs a name")
     if s.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
-        raise CampaignError(f"a campaign named {name!r} already exists; choose another name")
+        raise CampaignError("a campaign named {name!r} already exists; choose another name",
+                            name=name)
     options = check_options(options)
     _check_trunk(s, options.get("trunk"), options.get("caller_id"))
     options.setdefault("language", script_language(script_dir))
@@ -67,7 +69,7 @@ def _check_trunk(s: Session, trunk: str | None, caller_id: str | None) -> None:
     try:
         trunks.check_choice(s, trunk, caller_id)
     except trunks.TrunkError as exc:
-        raise CampaignError(str(exc)) from None
+        raise CampaignError.again(exc) from None
 
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -77,22 +79,25 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
               "retry_delay_s": (0, MAX_RETRY_DELAY_S), "ring_timeout_s": (5, 120)}
     for key, (low, high) in limits.items():
         if key in out and not (isinstance(out[key], int) and low <= out[key] <= high):
-            raise CampaignError(f"{key} {out[key]!r} must be a whole number from {low} to {high}")
+            raise CampaignError("{key} {value!r} must be a whole number from {low} to {high}",
+                                key=key, value=out[key], low=low, high=high)
     for key in ("caller_id", "voice", "trunk"):
         if key in out:
             out[key] = (str(out[key]).strip() or None) if out[key] is not None else None
     if out.get("trunk") and not trunks.NAME.match(out["trunk"]):
-        raise CampaignError(f"trunk {out['trunk'][:80]!r} is not a trunk's name; pick one "
-                            "an admin has set up, or leave it empty for the workers' trunk")
+        raise CampaignError("trunk {trunk!r} is not a trunk's name; pick one an admin has "
+                            "set up, or leave it empty for the workers' trunk",
+                            trunk=out["trunk"][:80])
     if out.get("caller_id"):
         try:
             out["caller_id"] = trunks.check_caller_id(out["caller_id"])
         except trunks.TrunkError as exc:
-            raise CampaignError(str(exc)) from None
+            raise CampaignError.again(exc) from None
     if out.get("voice") and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_+/.-]{0,63}",
                                              out["voice"]):
-        raise CampaignError(f"voice {out['voice'][:80]!r}: an espeak-ng voice name such as "
-                            "ko or gmw/en-us (letters, digits, _ + / . -, at most 64)")
+        raise CampaignError("voice {voice!r}: an espeak-ng voice name such as ko or "
+                            "gmw/en-us (letters, digits, _ + / . -, at most 64)",
+                            voice=out["voice"][:80])
     if "retry_delays" in out:
         out["retry_delays"] = check_retry_delays(out["retry_delays"])
     return out
@@ -109,14 +114,21 @@ def check_retry_delays(delays: object) -> dict[str, int] | None:
     out: dict[str, int] = {}
     for name, seconds in delays.items():
         if name not in RETRYABLE_DISPOSITIONS:
-            raise CampaignError(f"retry delay for {str(name)[:40]!r}: only "
-                                f"{', '.join(sorted(RETRYABLE_DISPOSITIONS))} are retried")
+            raise CampaignError("retry delay for {name!r}: only {retried} are retried",
+                                name=str(name)[:40], retried=_retried())
         if isinstance(seconds, bool) or not isinstance(seconds, int) \
                 or not 0 <= seconds <= MAX_RETRY_DELAY_S:
-            raise CampaignError(f"retry delay for {name} {str(seconds)[:40]!r} must be a "
-                                f"whole number of seconds from 0 to {MAX_RETRY_DELAY_S}")
+            raise CampaignError("retry delay for {name} {seconds!r} must be a whole "
+                                "number of seconds from 0 to {most}",
+                                name=Code(name, "disposition"), seconds=str(seconds)[:40],
+                                most=MAX_RETRY_DELAY_S)
         out[str(name)] = seconds
     return out
+
+
+def _retried() -> list[Code]:
+    """The dispositions a contact is retried after, as codes a page says in words."""
+    return [Code(d, "disposition") for d in sorted(RETRYABLE_DISPOSITIONS)]
 
 
 def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> None:
@@ -124,17 +136,18 @@ def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> 
     way keep the settings they started with)."""
     unknown = sorted(set(changes) - EDITABLE)
     if unknown:
-        raise CampaignError(f"cannot change {', '.join(unknown)}; editable: "
-                            f"{', '.join(sorted(EDITABLE))}")
+        raise CampaignError("cannot change {unknown}; editable: {editable}",
+                            unknown=unknown, editable=sorted(EDITABLE))
     changes = check_options(changes)
     with db.session() as s:
         c = get_campaign(s, campaign_id)
         if c.rehearsal_of is not None:
             raise CampaignError("a dry-run cannot be edited; edit its campaign and rehearse again")
         if c.status not in (CampaignStatus.DRAFT, CampaignStatus.PAUSED):
-            hint = ("pause it first" if c.status == CampaignStatus.RUNNING
-                    else "it is final; create a new campaign")
-            raise CampaignError(f"a {c.status} campaign cannot be edited; {hint}")
+            hint = (Phrase("pause it first") if c.status == CampaignStatus.RUNNING
+                    else Phrase("it is final; create a new campaign"))
+            raise CampaignError("a {status} campaign cannot be edited; {hint}",
+                                status=Code(c.status, "status"), hint=hint)
         if "trunk" in changes or "caller_id" in changes:
             _check_trunk(s, changes.get("trunk", c.trunk), changes.get("caller_id", c.caller_id))
         if "name" in changes:
@@ -143,8 +156,8 @@ def update_campaign(db: Database, campaign_id: int, changes: dict[str, Any]) -> 
                 raise CampaignError("the campaign needs a name")
             if s.scalar(select(Campaign.id).where(Campaign.name == changes["name"],
                                                   Campaign.id != campaign_id)) is not None:
-                raise CampaignError(f"a campaign named {changes['name']!r} already exists; "
-                                    "choose another name")
+                raise CampaignError("a campaign named {name!r} already exists; choose "
+                                    "another name", name=changes["name"])
         if "script_dir" in changes:
             changes["script_dir"] = str(Path(changes["script_dir"]).resolve())
             changes["language"] = script_language(changes["script_dir"])
@@ -165,7 +178,8 @@ def create_draft(db: Database, *, name: str, script_dir: Path, region: str = "KR
 def get_campaign(s: Session, campaign_id: int) -> Campaign:
     campaign = s.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignError(f"no campaign with id {campaign_id}; see `dialer campaign list`")
+        raise CampaignError("no campaign with id {campaign_id}; see `dialer campaign list`",
+                            campaign_id=campaign_id)
     return campaign
 
 
@@ -186,8 +200,10 @@ def next_status(current: str, action: str) -> str:
     possible."""
     allowed = TRANSITIONS.get(current, {})
     if action not in allowed:
-        can = ", ".join(sorted(allowed)) or "nothing (it is final)"
-        raise CampaignError(f"a {current} campaign cannot {action}; it can: {can}")
+        raise CampaignError("a {status} campaign cannot {action}; it can: {can}",
+                            status=Code(current, "status"), action=Code(action, "action"),
+                            can=[Code(a, "action") for a in sorted(allowed)]
+                            or Phrase("nothing (it is final)"))
     return allowed[action]
 
 
@@ -205,7 +221,8 @@ def change_status(db: Database, campaign_id: int, action: str) -> str:
         won = s.execute(update(Campaign).where(Campaign.id == campaign_id,
                                                Campaign.status == current).values(**values))
         if won.rowcount != 1:  # type: ignore[attr-defined]
-            raise CampaignError(f"campaign {campaign_id} changed meanwhile; look again")
+            raise CampaignError("campaign {campaign_id} changed meanwhile; look again",
+                                campaign_id=campaign_id)
         return target
 
 
@@ -261,26 +278,30 @@ def schedule_options(window: str, first_day: str | None, last_day: str | None,
         try:
             return date.fromisoformat(text) if text else None
         except ValueError:
-            raise CampaignError(f"{what} {text!r} must be YYYY-MM-DD") from None
+            raise CampaignError("{what} {text!r} must be YYYY-MM-DD", what=what,
+                                text=text) from None
 
     start, sep, end = window.partition("-")
     if not sep:
-        raise CampaignError(f"--window {window!r} must be HH:MM-HH:MM, e.g. 09:00-20:00")
+        raise CampaignError("--window {window!r} must be HH:MM-HH:MM, e.g. 09:00-20:00",
+                            window=window)
     try:
         w = CallWindow.parse(start, end, day(first_day, "--first-day"),
                              day(last_day, "--last-day"))
     except WindowError as exc:
-        raise CampaignError(str(exc)) from None
+        raise CampaignError.again(exc) from None
     if not 0 < max_cps <= 100:
-        raise CampaignError(f"--max-cps {max_cps} must be above 0 and at most 100")
+        raise CampaignError("--max-cps {max_cps} must be above 0 and at most 100",
+                            max_cps=max_cps)
     delays: dict[str, int] = {}
     for item in retry:
         name, sep, seconds = item.partition("=")
         if not sep or not seconds.strip().isdigit() or len(seconds.strip()) > 12:
-            raise CampaignError(f"--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300")
+            raise CampaignError("--retry {item!r} must be DISPOSITION=SECONDS, e.g. busy=300",
+                                item=item)
         if name not in RETRYABLE_DISPOSITIONS:
-            raise CampaignError(f"--retry {name!r}: only {', '.join(sorted(RETRYABLE_DISPOSITIONS))}"
-                                " are retried")
+            raise CampaignError("--retry {name!r}: only {retried} are retried", name=name,
+                                retried=_retried())
         delays[name] = int(seconds)
     delays = check_retry_delays(delays) or {}
     return {"window_start": f"{w.start:%H:%M}", "window_end": f"{w.end:%H:%M}",

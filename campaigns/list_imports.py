@@ -23,6 +23,7 @@ from campaigns.import_fields import apply_mapping, read_mapping
 from campaigns.importer import CallList, CsvImportError, open_call_list
 from campaigns.lifecycle import CampaignError, get_campaign, new_campaign
 from campaigns.models import Contact, ImportBatch, ImportRejection, utcnow
+from campaigns.refusals import Phrase
 from campaigns.statuses import ContactStatus
 from campaigns.windows import zones_for_number
 
@@ -66,12 +67,13 @@ def check_filename(filename: str) -> str:
     """An uploaded file's name as it is kept and shown; CampaignError says what to
     rename when it cannot be (PostgreSQL text holds no NUL, and a name is one line)."""
     if len(filename) > MAX_FILENAME:
-        raise CampaignError(f"the file name is {len(filename):,} characters long; rename the "
-                            f"file to at most {MAX_FILENAME} characters and upload it again")
+        raise CampaignError("the file name is {n:,} characters long; rename the file to at "
+                            "most {most} characters and upload it again",
+                            n=len(filename), most=MAX_FILENAME)
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in filename):
-        raise CampaignError(f"the file name {filename.encode('unicode_escape').decode()[:80]!r}"
-                            " contains a control character; rename the file and upload it "
-                            "again")
+        shown = filename.encode("unicode_escape").decode()[:80]
+        raise CampaignError("the file name {name!r} contains a control character; rename the "
+                            "file and upload it again", name=shown)
     return filename
 
 
@@ -150,7 +152,7 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
     with db.session() as s:
         batch = s.get(ImportBatch, batch_id)
         if batch is None:
-            raise CampaignError(f"no import {batch_id}")
+            raise CampaignError("no import {batch_id}", batch_id=batch_id)
         campaign = get_campaign(s, batch.campaign_id)
         stored, region, campaign_id = Path(batch.stored_path), campaign.region, campaign.id
         filename = batch.filename
@@ -184,8 +186,9 @@ def run_import(db: Database, batch_id: int, phone_column: str | None = None,
                     mapping=mapping)
     except Exception as exc:
         # The transaction is rolled back: say so, rather than leave it "running".
-        mark(status="failed", progress=0.0, message=f"the import stopped ({exc}); nothing of "
-             "it was stored; upload the file again")
+        mark(status="failed", progress=0.0, message=Phrase(
+            "the import stopped ({why}); nothing of it was stored; upload the file again",
+            why=exc))
         if isinstance(exc, CsvImportError):
             return "failed"
         raise
@@ -221,12 +224,12 @@ def _import(s: Session, campaign_id: int, calls: CallList, stored: Path,
         rows: list[dict[str, Any]] = []
         for c in contacts:
             if c.phone in existing:
-                errors.append({"row": c.row, "value": c.phone, "reason":
-                               f"{c.phone} is already in this campaign", "raw": c.fields})
+                errors.append({"row": c.row, "value": c.phone, "reason": Phrase(
+                    "{phone} is already in this campaign", phone=c.phone), "raw": c.fields})
                 continue
             if c.phone in on_dnc:
-                errors.append({"row": c.row, "value": c.phone, "reason":
-                               f"{c.phone} is on a do-not-call list", "raw": c.fields})
+                errors.append({"row": c.row, "value": c.phone, "reason": Phrase(
+                    "{phone} is on a do-not-call list", phone=c.phone), "raw": c.fields})
                 continue
             existing.add(c.phone)
             rows.append({"campaign_id": campaign_id, "phone": c.phone,
@@ -284,7 +287,7 @@ def import_status(db: Database, batch_id: int, limit: int = 200) -> dict[str, An
     with db.session() as s:
         b = s.get(ImportBatch, batch_id) if 0 < batch_id <= dnc.MAX_ID else None
         if b is None:
-            raise CampaignError(f"no import {batch_id}")
+            raise CampaignError("no import {batch_id}", batch_id=batch_id)
         rows = s.scalars(select(ImportRejection).where(ImportRejection.batch_id == batch_id)
                          .order_by(ImportRejection.row).limit(limit)).all()
         return {"id": b.id, "campaign_id": b.campaign_id, "filename": b.filename,

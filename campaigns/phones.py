@@ -8,9 +8,12 @@ numbers people type.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+from campaigns.refusals import Phrase, Refusal
 
 # Matched after casefolding and removing spaces, "_", "-", "." and "#".
 PHONE_COLUMN_ALIASES: tuple[str, ...] = (
@@ -29,58 +32,82 @@ _ALIAS_STRIP = re.compile(r"[\s_\-.#]+")
 _EXCEL_FLOAT = re.compile(r"\+?\d+\.0+")
 _EXCEL_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "no phone number digits found",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
+    NumberParseException.INVALID_COUNTRY_CODE: Phrase("unknown country code"),
+    NumberParseException.NOT_A_NUMBER: Phrase("no phone number digits found"),
+    NumberParseException.TOO_SHORT_AFTER_IDD: Phrase("too short after the international prefix"),
+    NumberParseException.TOO_SHORT_NSN: Phrase("too short"),
+    NumberParseException.TOO_LONG: Phrase("too long"),
 }
 _LENGTH_HINTS = {
-    ValidationResult.TOO_SHORT: " (too few digits)",
-    ValidationResult.TOO_LONG: " (too many digits)",
-    ValidationResult.INVALID_LENGTH: " (wrong number of digits)",
+    ValidationResult.TOO_SHORT: Phrase("too few digits"),
+    ValidationResult.TOO_LONG: Phrase("too many digits"),
+    ValidationResult.INVALID_LENGTH: Phrase("wrong number of digits"),
 }
+
+
+class PhoneError(Refusal, ValueError):
+    """Why a value is not a number to dial (a row's reason), or a region is unknown."""
+
+    def phrase(self) -> Phrase:
+        """The sentence as a Phrase: a rejected row keeps it, and a worker process sends it
+        back, without the exception (and its traceback) for each bad value. The text is
+        one of the literals raised below, so the catalogue has it."""
+        text = self.text
+        return Phrase(text, **self.values)
 
 
 def normalize_phone(value: str, default_region: str) -> str:
-    """Return ``value`` as E.164 or raise ValueError whose message is the row's reason."""
+    """Return ``value`` as E.164 or raise PhoneError (a ValueError) whose message is the
+    row's reason."""
     region = check_region(default_region)
     text = value.strip()
     if not text:
-        raise ValueError("phone is empty")
+        raise PhoneError("phone is empty")
     if _EXCEL_SCIENTIFIC.fullmatch(text):
         # Digits were already lost when Excel stored the number; guessing would dial strangers.
-        raise ValueError("not a phone number: Excel turned it into scientific notation; "
+        raise PhoneError("not a phone number: Excel turned it into scientific notation; "
                          "format the column as Text and retype the numbers")
     if _EXCEL_FLOAT.fullmatch(text):
         text = text.split(".", 1)[0]  # "1012345678.0" is a number cell saved as float
     if any(ch.isalpha() for ch in text):
         # phonenumbers would map letters to keypad digits; in a call list they are typos.
-        raise ValueError("not a phone number: it contains letters; "
+        raise PhoneError("not a phone number: it contains letters; "
                          "keep only digits, spaces, dashes, brackets and a leading +")
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         why = _PARSE_REASONS.get(exc.error_type, str(exc))
-        raise ValueError(f"not a phone number: {why}") from None
+        raise PhoneError("not a phone number: {why}", why=why) from None
     if number.extension:
-        raise ValueError(f"has an extension ({number.extension}) which cannot be dialled; "
-                         "put only the number in the phone column")
+        raise PhoneError("has an extension ({extension}) which cannot be dialled; "
+                         "put only the number in the phone column", extension=number.extension)
     if not phonenumbers.is_valid_number(number):
-        hint = _LENGTH_HINTS.get(phonenumbers.is_possible_number_with_reason(number), "")
-        if number.country_code != phonenumbers.country_code_for_region(region):
-            raise ValueError(
-                f"not a valid phone number for country code +{number.country_code}{hint}")
-        raise ValueError(f"not a valid phone number for region {region}{hint}")
+        _refuse_invalid(number, region)
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def _refuse_invalid(number: phonenumbers.PhoneNumber, region: str) -> NoReturn:
+    """Why a parsed number is not valid: for which country, and what is wrong with its
+    length when that is what is wrong."""
+    hint = _LENGTH_HINTS.get(phonenumbers.is_possible_number_with_reason(number))
+    code = number.country_code
+    if code != phonenumbers.country_code_for_region(region):
+        if hint is None:
+            raise PhoneError("not a valid phone number for country code +{code}", code=code)
+        raise PhoneError("not a valid phone number for country code +{code} ({hint})",
+                         code=code, hint=hint)
+    if hint is None:
+        raise PhoneError("not a valid phone number for region {region}", region=region)
+    raise PhoneError("not a valid phone number for region {region} ({hint})",
+                     region=region, hint=hint)
+
+
 def try_phone(value: str, region: str) -> tuple[bool, str]:
-    """Return (True, E.164) or (False, reason)."""
+    """Return (True, E.164) or (False, reason), the reason a Phrase."""
     try:
         return True, normalize_phone(value, region)
     except ValueError as exc:
-        return False, str(exc)
+        return False, exc.phrase() if isinstance(exc, PhoneError) else str(exc)
 
 
 def alias_key(name: str) -> str:
@@ -88,9 +115,13 @@ def alias_key(name: str) -> str:
 
 
 def list_columns(columns: list[str], limit: int = 20) -> str:
-    shown = [one_line(c) for c in columns[:limit]]
-    more = f", ... ({len(columns) - limit} more)" if len(columns) > limit else ""
-    return (", ".join(shown) + more) if shown else "(none)"
+    """The column names for a sentence: the first `limit`, then how many more."""
+    if not columns:
+        return Phrase("(none)")
+    shown = ", ".join(one_line(c) for c in columns[:limit])
+    if len(columns) > limit:
+        return Phrase("{shown}, ... ({more} more)", shown=shown, more=len(columns) - limit)
+    return shown
 
 
 def one_line(text: str) -> str:
@@ -100,6 +131,6 @@ def one_line(text: str) -> str:
 def check_region(region: str) -> str:
     code = region.strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown region {region!r}; use a two-letter country code such as "
-                         "KR or US")
+        raise PhoneError("unknown region {region!r}; use a two-letter country code such as "
+                         "KR or US", region=region)
     return code

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from campaigns.db import Database
 from campaigns.models import User
+from campaigns.refusals import Phrase, Refusal
 from campaigns.windows import zones_for_number
 
 MAX_ZONE_NAME = 64  # the column's width; IANA names are far shorter
@@ -30,7 +31,7 @@ COMMON_ZONES: tuple[str, ...] = (
 )
 
 
-class PreferenceError(ValueError):
+class PreferenceError(Refusal, ValueError):
     """A choice that cannot be kept, said as a sentence for the person who made it."""
 
 
@@ -50,8 +51,8 @@ def check_zone(name: str) -> str:
     text = name.strip() if isinstance(name, str) else ""
     if not text or len(text) > MAX_ZONE_NAME or text not in all_zones():
         shown = text[:40] + ("…" if len(text) > 40 else "")
-        raise PreferenceError(f"“{shown}” is not a time zone we know: pick one from the "
-                              "list, such as Asia/Seoul or UTC.")
+        raise PreferenceError("“{zone}” is not a time zone we know: pick one from the "
+                              "list, such as Asia/Seoul or UTC.", zone=shown)
     return text
 
 
@@ -116,8 +117,11 @@ def check_language(code: str | None) -> str | None:
     if not text:
         return None
     if text not in INTERFACE_LANGUAGES:
-        raise PreferenceError(f"“{text[:20]}” is not a language these pages are written in: "
-                              f"choose {' or '.join(INTERFACE_LANGUAGES.values())}.")
+        names = list(INTERFACE_LANGUAGES.values())
+        raise PreferenceError("“{language}” is not a language these pages are written in: "
+                              "choose {languages}.", language=text[:20],
+                              languages=Phrase("{some} or {last}", some=names[:-1],
+                                               last=names[-1]))
     return text
 
 

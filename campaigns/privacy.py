@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from campaigns.models import Role
+from campaigns.refusals import Code, Refusal
 
 # Roles that see whole phone numbers (they dial, call back, or scrub lists).
 FULL_PHONE_ROLES = frozenset({Role.ADMIN, Role.MARKETING, Role.SUPERVISOR, Role.AGENT})
@@ -25,6 +26,10 @@ _NUMBER = re.compile(rf"\+?\d(?:[{re.escape(SEPARATORS)}]{{0,3}}\d)*")
 MIN_NUMBER_DIGITS = 7
 # The user part of a SIP or tel URI: a number, or a name that is somebody's phone.
 _URI_USER = re.compile(r"(?i)\b(?:(sips?):([^@\s;>,\"']+)(?=@)|(tel):([^\s;>,\"'@]+))")
+
+
+class SearchRefused(Refusal, ValueError):
+    """A search that would show more of a number than the role may see."""
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -50,10 +55,10 @@ def phone_suffix(text: str) -> str | None:
 
 def check_search(role: str, suffix: str | None) -> None:
     """Roles that see masked numbers search by the visible digits alone: more would let
-    them find a whole number digit by digit (ValueError says so)."""
+    them find a whole number digit by digit (SearchRefused, a ValueError, says so)."""
     if suffix and role not in FULL_PHONE_ROLES and len(suffix) > VISIBLE_DIGITS:
-        raise ValueError(f"{role} may search by the last {VISIBLE_DIGITS} digits of a "
-                         "number at most")
+        raise SearchRefused("{role} may search by the last {digits} digits of a number at "
+                            "most", role=Code(role, "role"), digits=VISIBLE_DIGITS)
 
 
 def phone_for(role: str, phone: str | None) -> str | None:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import enum
 
+from campaigns.refusals import Code, Refusal
 from dialer.conversation.outcomes import Outcome
+
+
+class DispositionError(Refusal, ValueError):
+    """A disposition typed that is none of them; the sentence names the valid ones."""
 
 
 class CampaignStatus(enum.StrEnum):
@@ -61,11 +66,12 @@ class Disposition(enum.StrEnum):
     @classmethod
     def parse(cls, text: str | None) -> str | None:
         """A disposition typed as a filter: None when blank; ValueError naming the
-        valid ones otherwise."""
+        valid ones otherwise (a DispositionError)."""
         text = (text or "").strip()
         if text and text not in {d.value for d in cls}:
-            raise ValueError(f"no disposition {text!r}; one of "
-                             f"{', '.join(d.value for d in cls)}")
+            raise DispositionError("no disposition {text!r}; one of {dispositions}",
+                                   text=text,
+                                   dispositions=[Code(d.value, "disposition") for d in cls])
         return text or None
 
 

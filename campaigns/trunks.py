@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import Database
 from campaigns.models import Campaign, Trunk
+from campaigns.refusals import Phrase, Refusal
 from campaigns.statuses import CampaignStatus
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -35,7 +36,7 @@ MAX_CALLER_IDS = 100
 FINAL = (CampaignStatus.STOPPED, CampaignStatus.FINISHED)
 
 
-class TrunkError(ValueError):
+class TrunkError(Refusal, ValueError):
     """A trunk or a campaign's choice of one that cannot be used; the message says how
     to fix it."""
 
@@ -48,8 +49,8 @@ def _port_ok(text: str) -> bool:
 def check_caller_id(caller_id: str) -> str:
     caller_id = caller_id.strip()
     if not CALLER_ID.match(caller_id):
-        raise TrunkError(f"caller ID {caller_id[:40]!r} must be + and 6 to 15 digits, "
-                         "e.g. +8215880000")
+        raise TrunkError("caller ID {caller_id!r} must be + and 6 to 15 digits, "
+                         "e.g. +8215880000", caller_id=caller_id[:40])
     return caller_id
 
 
@@ -58,19 +59,21 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     host = str(fields.get("host") or "").strip()
     if not HOST.match(host) or not _port_ok(host):
-        raise TrunkError(f"host {host[:80]!r} must be host or host:port, e.g. "
-                         "sip.carrier.example:5060")
+        raise TrunkError("host {host!r} must be host or host:port, e.g. "
+                         "sip.carrier.example:5060", host=host[:80])
     out["host"] = host
     transport = str(fields.get("transport") or "udp").strip().lower()
     if transport not in TRANSPORTS:
-        raise TrunkError(f"transport {transport[:20]!r}: one of {', '.join(TRANSPORTS)}")
+        raise TrunkError("transport {transport!r}: one of {choices}",
+                         transport=transport[:20], choices=TRANSPORTS)
     out["transport"] = transport
-    for key, example in (("registrar", "sip:sip.carrier.example"),
-                         ("outbound_proxy", "sip:proxy.carrier.example;lr")):
+    for key, field, example in (
+            ("registrar", Phrase("registrar"), "sip:sip.carrier.example"),
+            ("outbound_proxy", Phrase("outbound proxy"), "sip:proxy.carrier.example;lr")):
         value = str(fields.get(key) or "").strip() or None
         if value is not None and not SIP_HOST_URI.match(value):
-            raise TrunkError(f"{key.replace('_', ' ')} {value[:80]!r} must be a SIP URI of "
-                             f"a host, e.g. {example}")
+            raise TrunkError("{field} {value!r} must be a SIP URI of a host, e.g. {example}",
+                             field=field, value=value[:80], example=example)
         out[key] = value
     username = str(fields.get("username") or "").strip() or None
     if username is not None and not CREDENTIAL.match(username):
@@ -88,7 +91,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ids, str):
         ids = [x for x in re.split(r"[,\s]+", ids) if x]
     if not isinstance(ids, list) or len(ids) > MAX_CALLER_IDS:
-        raise TrunkError(f"caller IDs: a list of at most {MAX_CALLER_IDS}")
+        raise TrunkError("caller IDs: a list of at most {n}", n=MAX_CALLER_IDS)
     out["caller_ids"] = sorted({check_caller_id(str(x)) for x in ids})
     return out
 
@@ -99,8 +102,8 @@ def save_trunk(db: Database, name: str, fields: dict[str, Any], by: str,
     when one is given (or cleared on request), so editing a trunk never shows it."""
     name = name.strip()
     if not NAME.match(name):
-        raise TrunkError(f"trunk name {name[:80]!r}: 1-64 letters, digits, . _ - "
-                         "(starting with a letter or digit)")
+        raise TrunkError("trunk name {name!r}: 1-64 letters, digits, . _ - "
+                         "(starting with a letter or digit)", name=name[:80])
     clean = _clean(fields)
     if password is not None and password != "" and not CREDENTIAL.match(password):
         raise TrunkError("password: 1 to 128 printable characters without spaces")
@@ -120,11 +123,12 @@ def save_trunk(db: Database, name: str, fields: dict[str, Any], by: str,
         trunk.updated_by = by[:64]
         s.flush()
         in_use = _campaigns_using(s, name)
-        lost = [f"campaign {cid} ({cid_caller})" for cid, cid_caller in in_use
+        lost = [Phrase("campaign {id} ({caller_id})", id=cid, caller_id=cid_caller)
+                for cid, cid_caller in in_use
                 if cid_caller and cid_caller not in clean["caller_ids"]]
         if lost:
-            raise TrunkError("these campaigns use a caller ID this change removes: "
-                             + ", ".join(lost) + "; change them first")
+            raise TrunkError("these campaigns use a caller ID this change removes: {lost}; "
+                             "change them first", lost=lost)
         return trunk.id
 
 
@@ -138,12 +142,11 @@ def delete_trunk(db: Database, name: str) -> None:
     with db.session() as s:
         trunk = s.scalar(select(Trunk).where(Trunk.name == name))
         if trunk is None:
-            raise TrunkError(f"no trunk named {name[:80]!r}")
+            raise TrunkError("no trunk named {name!r}", name=name[:80])
         users = _campaigns_using(s, name)
         if users:
-            raise TrunkError(f"trunk {name!r} is used by campaign(s) "
-                             f"{', '.join(str(c) for c, _ in users)}; stop them or pick "
-                             "another trunk first")
+            raise TrunkError("trunk {name!r} is used by campaign(s) {ids}; stop them or "
+                             "pick another trunk first", name=name, ids=[c for c, _ in users])
         s.delete(trunk)
 
 
@@ -170,12 +173,13 @@ def check_choice(s: Session, trunk: str | None, caller_id: str | None) -> None:
         return
     row = s.scalar(select(Trunk).where(Trunk.name == trunk))
     if row is None:
-        raise TrunkError(f"no trunk named {trunk[:80]!r}; pick one an admin has set up "
-                         "(Admin → Trunks), or leave it empty for the workers' trunk")
+        raise TrunkError("no trunk named {name!r}; pick one an admin has set up "
+                         "(Admin → Trunks), or leave it empty for the workers' trunk",
+                         name=trunk[:80])
     if caller_id is not None and caller_id not in (row.caller_ids or []):
-        allowed = ", ".join(row.caller_ids or []) or "none"
-        raise TrunkError(f"caller ID {caller_id!r} is not allowed on trunk {trunk!r} "
-                         f"(allowed: {allowed})")
+        raise TrunkError("caller ID {caller_id!r} is not allowed on trunk {name!r} "
+                         "(allowed: {allowed})", caller_id=caller_id, name=trunk,
+                         allowed=list(row.caller_ids or []) or Phrase("none"))
 
 
 def for_call(db: Database, name: str) -> dict[str, Any]:
@@ -183,5 +187,5 @@ def for_call(db: Database, name: str) -> dict[str, Any]:
     with db.session() as s:
         row = s.scalar(select(Trunk).where(Trunk.name == name))
         if row is None:
-            raise TrunkError(f"trunk {name!r} is no longer on the admins' list")
+            raise TrunkError("trunk {name!r} is no longer on the admins' list", name=name)
         return {**public(row), "password": row.password}

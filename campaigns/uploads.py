@@ -21,9 +21,14 @@ from sqlalchemy import select, update
 from campaigns.db import Database
 from campaigns.import_fields import sidecar
 from campaigns.models import ImportBatch, utcnow
+from campaigns.refusals import Phrase, Refusal
 
 log = logging.getLogger("campaigns.uploads")
 FINISHED = ("done", "failed", "needs_mapping")
+
+
+class UploadError(Refusal, ValueError):
+    """A retention setting that cannot be used; a ValueError, as callers expect."""
 
 
 def purge_uploads(db: Database, uploads_dir: Path, retention_days: int,
@@ -33,7 +38,8 @@ def purge_uploads(db: Database, uploads_dir: Path, retention_days: int,
     and-set on its status, so an import a person starts meanwhile (a column mapping)
     keeps its file. Only files inside `uploads_dir` are ever deleted."""
     if retention_days < 1:
-        raise ValueError(f"the upload retention is {retention_days} days; it must be 1 or more")
+        raise UploadError("the upload retention is {days} days; it must be 1 or more",
+                          days=retention_days)
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
     root = uploads_dir.resolve()
@@ -47,9 +53,10 @@ def purge_uploads(db: Database, uploads_dir: Path, retention_days: int,
     for batch_id, status, stored in due:
         values: dict[str, object] = {"purged_at": now}
         if status == "needs_mapping":
-            values.update(status="failed", message=(
-                f"no phone column was chosen within {retention_days} days, so the uploaded "
-                "file was deleted; upload it again to import it"))
+            # Stored as plain text; a page matches it back to its Korean (i18n.said_any).
+            values.update(status="failed", message=str(Phrase(
+                "no phone column was chosen within {days} days, so the uploaded file was "
+                "deleted; upload it again to import it", days=retention_days)))
         with db.session() as s:
             marked = s.execute(update(ImportBatch).where(
                 ImportBatch.id == batch_id, ImportBatch.status == status,

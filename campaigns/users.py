@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import Database
 from campaigns.models import LoginThrottle, Role, User, WebSession, utcnow
+from campaigns.refusals import Code, Phrase, Refusal
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MB and ~50 ms a hash
 MIN_PASSWORD = 10
@@ -56,7 +57,7 @@ REFUSED = "wrong user name or password, or the account is locked"
 THROTTLE = cast(Table, LoginThrottle.__table__)  # Core statements: one UPDATE, no ORM sync
 
 
-class UserError(ValueError):
+class UserError(Refusal, ValueError):
     """A request about users that cannot be done, in words for the person asking."""
 
 
@@ -65,9 +66,12 @@ class LoginThrottled(UserError):
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
-        minutes = math.ceil(self.retry_after / 60)
-        super().__init__(f"too many login attempts from this address: try again in "
-                         f"{minutes} minute{'s' if minutes != 1 else ''}")
+        n = math.ceil(self.retry_after / 60)
+        # Two whole texts, not a plural "s" glued on: a catalogue translates sentences.
+        said = (Phrase("too many login attempts from this address: try again in {n} minute", n=n)
+                if n == 1 else
+                Phrase("too many login attempts from this address: try again in {n} minutes", n=n))
+        super().__init__(said.text, **said.values)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 def check_password(password: str, username: str = "") -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise UserError("the password must have at least {n} characters", n=MIN_PASSWORD)
     if username and password.lower() == username.lower():
         raise UserError("the password must not be the user name")
 
@@ -112,8 +116,8 @@ def parse_role(role: str) -> Role:
     try:
         return Role(role.strip().lower())
     except ValueError:
-        raise UserError(f"unknown role {role!r}; roles: "
-                        f"{', '.join(r.value for r in Role)}") from None
+        raise UserError("unknown role {role!r}; roles: {roles}", role=role,
+                        roles=[Code(r.value, "role") for r in Role]) from None
 
 
 SIP_URI = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
@@ -123,10 +127,12 @@ def check_phone(sip_uri: str | None, skills: str | None) -> tuple[str | None, st
     """An agent's phone (sip:user@host[:port]) and skills (comma-separated), tidied."""
     uri = (sip_uri or "").strip() or None
     if uri is not None and not SIP_URI.match(uri):
-        raise UserError(f"phone {uri!r} must be a SIP URI like sip:agent1@pbx.example.com")
+        raise UserError("phone {uri!r} must be a SIP URI like sip:agent1@pbx.example.com",
+                        uri=uri)
     names = [x.strip() for x in (skills or "").split(",") if x.strip()]
     if any(not re.fullmatch(r"[\w.-]{1,40}", x) for x in names):
-        raise UserError(f"skills {skills!r}: comma-separated names of letters, digits, . _ -")
+        raise UserError("skills {skills!r}: comma-separated names of letters, digits, . _ -",
+                        skills=skills)
     return uri, ",".join(names) or None
 
 
@@ -134,13 +140,13 @@ def create_user(db: Database, username: str, password: str, role: str,
                 sip_uri: str | None = None, skills: str | None = None) -> int:
     username = username.strip()
     if not USERNAME.match(username):
-        raise UserError(f"user name {username!r}: 2-64 letters, digits or . _ @ -")
+        raise UserError("user name {name!r}: 2-64 letters, digits or . _ @ -", name=username)
     parsed = parse_role(role)
     check_password(password, username)
     sip_uri, skills = check_phone(sip_uri, skills)
     with db.session() as s:
         if s.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-            raise UserError(f"user {username!r} exists already")
+            raise UserError("user {name!r} exists already", name=username)
         user = User(username=username, password_hash=hash_password(password), role=parsed,
                     active=True, failed_logins=0, sip_uri=sip_uri, skills=skills)
         s.add(user)
@@ -157,10 +163,7 @@ def list_users(db: Database) -> list[dict[str, object]]:
                 for u in s.scalars(select(User).order_by(User.username))]
 
 
-def _other_active_admins(s: object, user_id: int) -> int:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
+def _other_active_admins(s: Session, user_id: int) -> int:
     return int(s.scalar(select(func.count()).select_from(User).where(
         User.role == Role.ADMIN, User.active.is_(True), User.id != user_id)) or 0)
 
@@ -177,14 +180,14 @@ def update_user(db: Database, user_id: int, *, role: str | None = None,
     with db.session() as s:
         user = s.get(User, user_id)
         if user is None:
-            raise UserError(f"no user {user_id}")
+            raise UserError("no user {id}", id=user_id)
         if active is False and acting_user_id == user.id:
             raise UserError("you cannot deactivate yourself")
         losing_admin = user.role == Role.ADMIN and user.active and (
             (role is not None and parse_role(role) != Role.ADMIN) or active is False)
         if losing_admin and _other_active_admins(s, user.id) == 0:
-            raise UserError(f"{user.username} is the last active admin; make another "
-                            "admin first")
+            raise UserError("{name} is the last active admin; make another admin first",
+                            name=user.username)
         if role is not None:
             new_role = parse_role(role)
             if new_role != user.role:
@@ -219,7 +222,7 @@ def agent_phone(db: Database, user_id: int) -> tuple[str | None, list[str]]:
     with db.session() as s:
         user = s.get(User, user_id)
         if user is None:
-            raise UserError(f"no user {user_id}")
+            raise UserError("no user {id}", id=user_id)
         return user.sip_uri, [x for x in (user.skills or "").split(",") if x]
 
 

@@ -18,20 +18,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
+from campaigns.refusals import Phrase, Refusal
+
 LEGAL_START, LEGAL_END = time(8, 0), time(21, 0)  # never outside, whatever is configured
 DEFAULT_START, DEFAULT_END = time(9, 0), time(20, 0)
 
 
-class WindowError(ValueError):
+class WindowError(Refusal, ValueError):
     """A window or zone the campaign cannot use, with what to write instead."""
 
 
-def parse_hhmm(text: str, what: str = "time") -> time:
+def parse_hhmm(text: str, what: str | None = None) -> time:
+    """`what` names the time in the refusal (a Phrase, so a page says it in its
+    language); "time" when not given."""
     try:
         hours, minutes = text.strip().split(":")
         return time(int(hours), int(minutes))
     except (ValueError, AttributeError):
-        raise WindowError(f"{what} {text!r} must be HH:MM, e.g. 09:00") from None
+        raise WindowError("{what} {text!r} must be HH:MM, e.g. 09:00",
+                          what=what or Phrase("time"), text=text) from None
 
 
 @dataclass(frozen=True)
@@ -43,20 +48,24 @@ class CallWindow:
 
     def __post_init__(self) -> None:
         if not self.start < self.end:
-            raise WindowError(f"the call window {self.start:%H:%M}-{self.end:%H:%M} must "
-                              "end after it starts")
+            raise WindowError("the call window {start:%H:%M}-{end:%H:%M} must end after "
+                              "it starts", start=self.start, end=self.end)
         if self.start < LEGAL_START or self.end > LEGAL_END:
-            raise WindowError(f"the call window {self.start:%H:%M}-{self.end:%H:%M} goes "
-                              f"outside {LEGAL_START:%H:%M}-{LEGAL_END:%H:%M}, the hours "
-                              "the law allows calls in the callee's time zone")
+            raise WindowError("the call window {start:%H:%M}-{end:%H:%M} goes outside "
+                              "{legal_start:%H:%M}-{legal_end:%H:%M}, the hours the law "
+                              "allows calls in the callee's time zone",
+                              start=self.start, end=self.end, legal_start=LEGAL_START,
+                              legal_end=LEGAL_END)
         if self.first_day and self.last_day and self.first_day > self.last_day:
-            raise WindowError(f"the campaign ends ({self.last_day}) before it starts "
-                              f"({self.first_day})")
+            raise WindowError("the campaign ends ({last_day}) before it starts "
+                              "({first_day})", last_day=self.last_day,
+                              first_day=self.first_day)
 
     @classmethod
     def parse(cls, start: str = "09:00", end: str = "20:00", first_day: date | None = None,
               last_day: date | None = None) -> CallWindow:
-        return cls(parse_hhmm(start, "window start"), parse_hhmm(end, "window end"),
+        return cls(parse_hhmm(start, Phrase("window start")),
+                   parse_hhmm(end, Phrase("window end")),
                    first_day, last_day)
 
 
@@ -65,8 +74,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise WindowError(f"unknown time zone {name!r}; use an IANA name such as "
-                          "Asia/Seoul or America/New_York") from None
+        raise WindowError("unknown time zone {name!r}; use an IANA name such as "
+                          "Asia/Seoul or America/New_York", name=name) from None
 
 
 def zones_for_number(e164: str) -> tuple[str, ...]:

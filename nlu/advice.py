@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nlu.training_data import Example, TrainingData, normalize
+from nlu.training_data import Example, Phrase, TrainingData, normalize
 
 # Fewer examples than this per intent: callees' own words are rarely among them.
 MIN_EXAMPLES = 8
@@ -47,17 +47,21 @@ class Advice:
     data_warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """One sentence per piece of advice, most useful first."""
+        """One sentence per piece of advice, most useful first: phrases, so the campaign
+        page says them in the reader's language. Intents stay as named in nlu.yml, the
+        names the author looks for there."""
         out = list(self.data_warnings)
-        out += [f"intent `{i}` has {n} example{'s' * (n != 1)}; write {MIN_EXAMPLES} or more, "
-                "in the words callees use" for i, n in self.few]
-        out += [f"`{a.text}` ({a.intent}, {a.source}) and `{b.text}` ({b.intent}, "
-                f"{b.source}) mean nearly the same ({sim:.2f}); keep it under one intent or "
-                "reword one" for a, b, sim in self.similar]
-        out += [f"`{m.text}` ({m.intent}, {m.source}) is read as "
-                f"{'not understood' if m.predicted == 'nlu_fallback' else f'`{m.predicted}`'}"
-                f" ({m.confidence:.2f}) by a model trained without it; add examples like it "
-                f"to `{m.intent}`" for m in self.misses]
+        out += [Phrase("intent `{intent}` has 1 example; write {least} or more, in the words "
+                       "callees use", intent=i, least=MIN_EXAMPLES) if n == 1 else
+                Phrase("intent `{intent}` has {n} examples; write {least} or more, in the "
+                       "words callees use", intent=i, n=n, least=MIN_EXAMPLES)
+                for i, n in self.few]
+        out += [Phrase("`{a}` ({a_intent}, {a_where}) and `{b}` ({b_intent}, {b_where}) mean "
+                       "nearly the same ({similarity:.2f}); keep it under one intent or "
+                       "reword one", a=a.text, a_intent=a.intent, a_where=a.source, b=b.text,
+                       b_intent=b.intent, b_where=b.source, similarity=sim)
+                for a, b, sim in self.similar]
+        out += [_missed(m) for m in self.misses]
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +72,19 @@ class Advice:
                 "cross_validation": {"accuracy": self.cv_accuracy,
                                      "misses": [m.__dict__ for m in self.misses]},
                 "data_warnings": self.data_warnings, "advice": self.lines()}
+
+
+def _missed(m: Miss) -> Phrase:
+    """The advice on an example the model misread when trained without it."""
+    if m.predicted == "nlu_fallback":
+        return Phrase("`{example}` ({intent}, {where}) is read as not understood "
+                      "({confidence:.2f}) by a model trained without it; add examples like "
+                      "it to `{intent}`", example=m.text, intent=m.intent, where=m.source,
+                      confidence=m.confidence)
+    return Phrase("`{example}` ({intent}, {where}) is read as `{predicted}` ({confidence:.2f}) "
+                  "by a model trained without it; add examples like it to `{intent}`",
+                  example=m.text, intent=m.intent, where=m.source, predicted=m.predicted,
+                  confidence=m.confidence)
 
 
 def advise(data: TrainingData, config: dict[str, Any] | None = None,

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from nlu.phrase import Phrase
 from nlu.yaml_nodes import NluDataError, grammar_flag
 from nlu.yaml_nodes import line_of as _line
 from nlu.yaml_nodes import mapping as _mapping
@@ -141,7 +142,7 @@ def _load_file(path: Path, data: TrainingData, explicit: bool) -> None:
         if explicit:
             raise NluDataError(path, 1, "no `nlu:` section",
                                "add `nlu:` followed by `- intent: <name>` items")
-        data.warnings.append(f"{path}: no `nlu:` section; file skipped")
+        data.warnings.append(Phrase("{path}: no `nlu:` section; file skipped", path=str(path)))
         return
     for key, (knode, _) in top.items():
         if key not in ("version", "nlu") and key not in _OTHER_RASA_KEYS:
@@ -200,9 +201,10 @@ def _load_item(path: Path, node: Node, data: TrainingData) -> None:
         for raw, line, meta in lines:
             text, entities = parse_annotations(raw, path, line)
             if _has_stray_bracket(raw):
-                data.warnings.append(f"{path}:{line}: example `{raw}` has a bracket that "
-                                     "annotates no entity; it is kept as text (as Rasa reads "
-                                     "it). Annotate entities as [text](entity)")
+                data.warnings.append(Phrase(
+                    "{where}: example `{raw}` has a bracket that annotates no entity; it is "
+                    "kept as text (as Rasa reads it). Annotate entities as [text](entity)",
+                    where=f"{path}:{line}", raw=raw))
             own = grammar_flag(path, meta)
             data.examples.append(Example(text, name, entities, f"{path}:{line}",
                                          grammar=(block if own is None else own) is not False))
@@ -345,8 +347,10 @@ def _add_synonym(data: TrainingData, variant: str, canonical: str, source: str) 
     key = normalize(variant)
     for known, target in data.synonyms.items():
         if normalize(known) == key and target != canonical:
-            data.warnings.append(f"{source}: synonym `{variant}` maps to `{canonical}` but "
-                                 f"already to `{target}`; `{canonical}` is used, keep one")
+            data.warnings.append(Phrase("{where}: synonym `{variant}` maps to `{canonical}` "
+                                        "but already to `{target}`; `{canonical}` is used, "
+                                        "keep one", where=source, variant=variant,
+                                        canonical=canonical, target=target))
             del data.synonyms[known]
             break
     data.synonyms[variant] = canonical
@@ -358,12 +362,15 @@ def _check_examples(data: TrainingData) -> None:
     for ex in data.examples:
         by_intent = seen.setdefault(normalize(ex.text), {})
         if ex.intent in by_intent:
-            data.warnings.append(f"{ex.source}: duplicate example `{ex.text}` in intent "
-                                 f"`{ex.intent}` (first at {by_intent[ex.intent].source}); "
-                                 "delete one")
+            data.warnings.append(Phrase("{where}: duplicate example `{example}` in intent "
+                                        "`{intent}` (first at {first}); delete one",
+                                        where=ex.source, example=ex.text, intent=ex.intent,
+                                        first=by_intent[ex.intent].source))
             continue
         for other, first in by_intent.items():
-            data.warnings.append(f"{ex.source}: example `{ex.text}` is under intents "
-                                 f"`{other}` ({first.source}) and `{ex.intent}`; the model "
-                                 "cannot tell them apart, keep it under one intent")
+            data.warnings.append(Phrase("{where}: example `{example}` is under intents "
+                                        "`{other}` ({first}) and `{intent}`; the model "
+                                        "cannot tell them apart, keep it under one intent",
+                                        where=ex.source, example=ex.text, other=other,
+                                        first=first.source, intent=ex.intent))
         by_intent[ex.intent] = ex

@@ -16,12 +16,18 @@ from campaigns.models import CallAttempt, Campaign, Contact, Turn
 from campaigns.privacy import FULL_PHONE_ROLES, phone_for
 from campaigns.statuses import AttemptStatus
 
+# When a call started: when it was dialed, or for one never dialed (a number on a
+# do-not-call list when its turn came) when it was queued. The explorer shows and
+# filters by it, and so does the CDR export (campaigns/cdr.py).
+STARTED = func.coalesce(CallAttempt.dialed_at, CallAttempt.created_at)
+
 
 @dataclass(frozen=True)
 class CallSearch:
     """Which calls: the number's last digits, a disposition, an intent the customer
-    said, a campaign, created in [start, end), and the contact's name (the whole name
-    or its beginning). None: any."""
+    said, a campaign, started in [start, end) (the time the list shows, as the CDR
+    export filters), and the contact's name (the whole name or its beginning). None:
+    any. A call still queued (claimed, not yet dialed) is not a call yet."""
 
     digits: str | None = None
     disposition: str | None = None
@@ -43,9 +49,9 @@ class CallSearch:
         if self.campaign is not None:
             where.append(CallAttempt.campaign_id == self.campaign)
         if self.start is not None:
-            where.append(CallAttempt.created_at >= self.start)
+            where.append(STARTED >= self.start)
         if self.end is not None:
-            where.append(CallAttempt.created_at < self.end)
+            where.append(STARTED < self.end)
         if self.name:
             where.append(Contact.fields["name"].as_string().startswith(
                 self.name, autoescape=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaigns.db import Database
 from campaigns.models import Campaign, Contact, ImportBatch
@@ -60,3 +60,15 @@ def rehearsals_of(db: Database, campaign_id: int) -> list[tuple[int, str, dateti
         rows = s.execute(select(Campaign.id, Campaign.status, Campaign.created_at).where(
             Campaign.rehearsal_of == campaign_id).order_by(Campaign.id.desc())).all()
     return [(rid, status, created) for rid, status, created in rows]
+
+
+def campaigns_region(db: Database, fallback: str) -> str:
+    """The region this dialer's campaigns call: the one most of them (dry-runs aside)
+    have, the newest campaign's among equals; `fallback` before there is any. Times are
+    read in its zone by whoever has not chosen theirs."""
+    with db.session() as s:
+        rows = s.execute(select(Campaign.region, func.count(), func.max(Campaign.id))
+                         .where(Campaign.rehearsal_of.is_(None))
+                         .group_by(Campaign.region)).all()
+    best = max(rows, key=lambda r: (r[1], r[2]), default=None)
+    return str(best[0]) if best is not None and best[0] else fallback

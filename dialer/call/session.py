@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from campaigns.refusals import Phrase
 from dialer.call.books import Bookkeeper
 from dialer.call.failures import not_connected
 from dialer.call.transport import SipInput, sip_output
@@ -267,11 +268,11 @@ class CallSession:
                 if isinstance(frame, LineDead):
                     return CallOutcome(
                         disposition=Outcome.DEAD_AIR, end_node=policy.node,
-                        reason=f"no audio (RTP) from the callee for {frame.silent_s:.0f}s: "
-                               "one-way audio or a dead line")
+                        reason=Phrase("no audio (RTP) from the callee for {seconds:.0f}s: "
+                                      "one-way audio or a dead line", seconds=frame.silent_s))
                 if isinstance(frame, CallerHungUp):
                     return CallOutcome(disposition=Outcome.HUNG_UP, end_node=policy.node,
-                                       reason="customer hung up")
+                                       reason=Phrase("customer hung up"))
             outcome = self._ended(ended)
             conn = self._connector
             if outcome is None and conn is not None and conn.finished.is_set() \
@@ -283,7 +284,8 @@ class CallSession:
                                    reason=conn.reason, end_node=policy.node)
             if outcome is None and time.monotonic() - answered_at > self.cfg.max_call_s:
                 outcome = CallOutcome(disposition=Outcome.FAILED, end_node=policy.node,
-                                      reason=f"call longer than {self.cfg.max_call_s:.0f}s")
+                                      reason=Phrase("call longer than {seconds:.0f}s",
+                                                    seconds=self.cfg.max_call_s))
             if outcome is not None:
                 return outcome
 

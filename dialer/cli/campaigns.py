@@ -89,8 +89,8 @@ def _check_voice(voice: str) -> None:
     from voices.tts import installed_voice_ids
 
     if voice not in installed_voice_ids():
-        raise CampaignError(f"--voice {voice!r} is not installed; see `espeak-ng --voices` "
-                            "(the File column, e.g. ko or gmw/en-us)")
+        raise CampaignError("--voice {voice!r} is not installed; see `espeak-ng --voices` "
+                            "(the File column, e.g. ko or gmw/en-us)", voice=voice)
 
 
 @campaign_app.command("import")

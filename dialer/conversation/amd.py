@@ -43,12 +43,8 @@ from dialer.conversation.frames import (
     UserStoppedSpeaking,
 )
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
-from dialer.conversation.script import (
-    ANSWER_PHRASES,
-    HELLO_WORDS,
-    SCREENER_WORDS,
-    SPEAK_REQUESTS,
-)
+from dialer.conversation.script import ANSWER_PHRASES, HELLO_WORDS, SCREENER_WORDS, SPEAK_REQUESTS
+from nlu.phrase import Phrase
 
 
 @dataclass(frozen=True)
@@ -222,7 +218,7 @@ class AmdProcessor(FrameProcessor):
     def _audio(self, frame: InputAudio) -> None:
         beep = self.beeps.push(frame.pcm) if not self.ready else None
         if beep == "start" and self.result is None:
-            self._decide("machine", "a beep", frame.at)
+            self._decide("machine", Phrase("a beep"), frame.at)
         elif beep == "end" and self.result == "machine" and not self.ready:
             self._beep_end = frame.at
         if self._beep_end is not None and not self.ready:
@@ -253,19 +249,19 @@ class AmdProcessor(FrameProcessor):
         c = self.config
         if self._speech_s > c.max_human_speech_s and quiet > 0:
             # After the end of the utterance: its words came with its end.
-            return "machine", (f"{self._speech_s:.1f}s of speech without a pause "
-                               f"(more than {c.max_human_speech_s:.1f}s)")
+            return "machine", Phrase("{speech:.1f}s of speech without a pause (more than {most:.1f}s)",
+                                     speech=self._speech_s, most=c.max_human_speech_s)
         if self._onset.under_way and quiet > 0:
             self._onset.under_way = False
             if self._onset.recorded():
-                return "machine", "speaking as the call was answered"
+                return "machine", Phrase("speaking as the call was answered")
         if self._hello is not None and quiet >= c.hello_silence_s - 1e-6:
-            return "human", f"{self._hello.reason}, then quiet"
+            return "human", Phrase("{why}, then quiet", why=self._hello.reason)
         wait = c.short_silence_s if self._speech_s <= c.max_hello_s else c.human_silence_s
         if self._heard_any and quiet >= wait - 1e-6:
-            return "human", f"{self._speech_s:.1f}s of speech, then quiet"
+            return "human", Phrase("{speech:.1f}s of speech, then quiet", speech=self._speech_s)
         if not self._heard_any and now - self.answered_at >= c.initial_silence_s:
-            return "unknown", f"silent for {c.initial_silence_s:.1f}s"
+            return "unknown", Phrase("silent for {quiet:.1f}s", quiet=c.initial_silence_s)
         return None
 
     def _decide(self, kind: str, reason: str, at: float) -> None:
@@ -342,10 +338,10 @@ class AmdKeywords(FrameProcessor):
     def _hint(self, readings: Sequence[Any], at: float) -> AmdHint | None:
         first = readings[0]
         if not any(str(getattr(r, "text", "")).strip() for r in readings):
-            return AmdHint("noise", "no reading holds a word", at)
+            return AmdHint("noise", Phrase("no reading holds a word"), at)
         heard = _squash(first.text)
         if first.confidence >= self.hello_confidence and _all_of(heard, self.hello):
-            return AmdHint("human", f"it said '{first.text}'", at)
+            return AmdHint("human", Phrase("it said '{words}'", words=first.text), at)
         opening = getattr(first, "words", ())[:1]
         if opening and opening[0][1] >= self.hello_confidence \
                 and _squash(opening[0][0]) in self.hello:
@@ -358,7 +354,7 @@ class AmdKeywords(FrameProcessor):
         for kind, verdict in ("screener", "screener"), ("machine", "machine"), \
                 ("speak", "screener"):
             if kind in found:
-                return AmdHint(verdict, f"it said '{found[kind][0]}'", at)
+                return AmdHint(verdict, Phrase("it said '{words}'", words=found[kind][0]), at)
         return None
 
     def _agreed(self, readings: Sequence[Any]) -> dict[str, list[str]]:

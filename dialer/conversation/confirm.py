@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nlu.phrase import Phrase
+
 # How the reading the robot acts on was obtained (ParseResult.heard).
 KEY = "key"  # a key press
 GRAMMAR = "grammar"  # the grammar pass, one of the expected phrases whole
@@ -106,19 +108,22 @@ def weakness(heard: str, asr_confidence: float, confidence: float, intent: str,
     if heard == KEY:
         return None
     if heard == FORCED:
-        return "forced by the grammar: not a phrase expected there"
+        return Phrase("forced by the grammar: not a phrase expected there")
     if heard == REREAD:
-        return "re-read from a later start: the grammar pass was weak"
+        return Phrase("re-read from a later start: the grammar pass was weak")
     if heard == REREAD_OPEN:
-        return "re-read by the open-vocabulary pass: the grammar pass was weak"
+        return Phrase("re-read by the open-vocabulary pass: the grammar pass was weak")
     low = min(asr_confidence, weakest_word)
-    if low < asr_bar:
-        word = " (its weakest word)" if weakest_word < asr_confidence else ""
-        return f"ASR confidence {low:.2f}{word} < {asr_bar:.2f}"
+    if low < asr_bar:  # part of the reason stored with the call: said in the reader's words
+        if weakest_word < asr_confidence:
+            return Phrase("ASR confidence {low:.2f} (its weakest word) < {bar:.2f}",
+                          low=low, bar=asr_bar)
+        return Phrase("ASR confidence {low:.2f} < {bar:.2f}", low=low, bar=asr_bar)
     if nlu_bar >= 1.0:
-        return f"always asked for {intent} (its bar is 1)"
+        return Phrase("always asked for {intent} (its bar is 1)", intent=intent)
     if confidence < nlu_bar:
-        return f"NLU confidence {confidence:.2f} < {nlu_bar:.2f} for {intent}"
+        return Phrase("NLU confidence {confidence:.2f} < {bar:.2f} for {intent}",
+                      confidence=confidence, bar=nlu_bar, intent=intent)
     return None
 
 

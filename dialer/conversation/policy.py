@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from dialer.conversation import confirm
 from dialer.conversation.script import Script
+from nlu.phrase import Phrase
 from voices.recognizer import phrase_sequence
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ class DialoguePolicy:
         word = self.negative_word(u.text) if u.text else None
         if word is not None:  # an angry customer gets a person, not another question
             return self._goto(settings.negative_node or settings.fallback_node,
-                              reason=f"negative wording: {word!r}")
+                              reason=Phrase("negative wording: {word!r}", word=word))
         combined = u.asr_confidence * u.confidence
         low = settings.min_confidence > 0 and combined < settings.min_confidence
         unsure = (u.intent == FALLBACK or not u.text
@@ -227,11 +228,12 @@ class DialoguePolicy:
         if unsure:
             self.fallbacks_in_row += 1
             if self.fallbacks_in_row >= settings.max_fallbacks_in_row:
-                why = (f" (last: ASR x NLU confidence {combined:.2f} < "
-                       f"{settings.min_confidence:.2f})" if low else "")
-                return self._goto(settings.fallback_node,
-                                  reason=f"robot unsure: {self.fallbacks_in_row} "
-                                         f"misunderstood replies in a row{why}")
+                n = self.fallbacks_in_row
+                why = Phrase("robot unsure: {n} misunderstood replies in a row (last: ASR x "
+                             "NLU confidence {combined:.2f} < {bar:.2f})", n=n,
+                             combined=combined, bar=settings.min_confidence) if low else \
+                    Phrase("robot unsure: {n} misunderstood replies in a row", n=n)
+                return self._goto(settings.fallback_node, reason=why)
             return self._reprompt(settings.fallback_prompt, "fallback")
         misread_before, self.fallbacks_in_row = self.fallbacks_in_row, 0
         self.last_intent = u.intent
@@ -240,7 +242,8 @@ class DialoguePolicy:
             return self._enter(node.expect[u.intent], u, misread_before)
         if u.intent in self.script.global_intents:
             target = self.script.global_intents[u.intent]
-            reason = f"customer intent {u.intent}" if self.script.nodes[target].handoff else None
+            reason = Phrase("customer intent {intent}", intent=u.intent) \
+                if self.script.nodes[target].handoff else None
             return self._enter(target, u, misread_before, reason)
         if node.no_match:
             return self._enter(node.no_match, u, misread_before)
@@ -256,9 +259,7 @@ class DialoguePolicy:
             return self._goto(target, reason=reason)
         why = self._weakness(u, self.script.confirm_bar(u.intent))
         if why is None or not self.script.confirms(target):
-            how = ("a key press" if u.heard == confirm.KEY else "a sure reply" if why is None
-                   else f"a reply the script does not confirm ({why})")
-            return self._commit(target, reason, f"{commits} on {how}: {u.text!r}")
+            return self._commit(target, reason, _evidence(commits, u, why))
         # Counted as understood only once confirmed: a "no" makes it a misunderstanding
         # on top of those before it (max_fallbacks_in_row then brings a person).
         self.fallbacks_in_row = misread_before
@@ -300,10 +301,11 @@ class DialoguePolicy:
             # A bar of 1 ("always ask") asked already: a sure reading answers it.
             bar = 0.0 if phrase else min(self.script.confirm_bar(u.intent), 0.999)
             if self._weakness(u, bar) is None:
-                question = self.script.confirm_prompt(p.target)
-                return self._commit(p.target, None, f"{self.script.commits(p.target)} "
-                                    f"confirmed: {u.text!r} to {question!r} after {p.text!r} "
-                                    f"({p.why})", confirmation=confirm.YES)
+                return self._commit(p.target, None, Phrase(
+                    "{disposition} confirmed: {said!r} to {question!r} after {heard!r} ({why})",
+                    disposition=self.script.commits(p.target), said=u.text,
+                    question=self.script.confirm_prompt(p.target), heard=p.text, why=p.why),
+                    confirmation=confirm.YES)
             # A weak yes is no yes: asked again below.
         elif answer == confirm.NO:
             return self._declined(p, u.text)
@@ -320,10 +322,10 @@ class DialoguePolicy:
         self.fallbacks_in_row = p.fallbacks_before + 1
         settings = self.script.settings
         if self.fallbacks_in_row >= settings.max_fallbacks_in_row:
-            return replace(self._goto(settings.fallback_node, reason=(
-                f"robot unsure: {self.fallbacks_in_row} misunderstood replies in a row "
-                f"(last: {p.text!r} was not {p.intent}: answered {said!r})")),
-                confirmation=confirm.NO)
+            return replace(self._goto(settings.fallback_node, reason=Phrase(
+                "robot unsure: {n} misunderstood replies in a row (last: {heard!r} was not "
+                "{intent}: answered {said!r})", n=self.fallbacks_in_row, heard=p.text,
+                intent=p.intent, said=said)), confirmation=confirm.NO)
         text = (f"{self.script.render_text(self.script.confirm_no_prompt(), self.values)} "
                 f"{self.script.render(self.node, self.values)}")
         return Action(node=self.node, text=text, kind="declined", confirmation=confirm.NO)
@@ -337,13 +339,18 @@ class DialoguePolicy:
             return Action(node=self.node, text=self._confirm_text(p.target, prefix),
                           kind="confirm", confirmation=confirmation)
         self.pending = None
-        why = (f"no clear answer to {self.script.confirm_prompt(p.target)!r} (asked "
-               f"{p.asked} times after {p.text!r}); {self.script.commits(p.target)} not taken")
+        # One sentence each, not one inside the other: a stored reason is matched back
+        # to its catalogue text whole (dialer.web.i18n.said_any).
+        why = {"question": self.script.confirm_prompt(p.target), "n": p.asked,
+               "heard": p.text, "disposition": self.script.commits(p.target)}
         if u is None:
             return Action(node=self.node, text="", end=self.script.settings.no_input_disposition,
-                          reason=why, kind="no_input")
-        return replace(self._goto(self.script.settings.fallback_node,
-                                  reason=f"robot unsure: {why}"), confirmation=confirmation)
+                          reason=Phrase("no clear answer to {question!r} (asked {n} times after "
+                                        "{heard!r}); {disposition} not taken", **why),
+                          kind="no_input")
+        return replace(self._goto(self.script.settings.fallback_node, reason=Phrase(
+            "robot unsure: no clear answer to {question!r} (asked {n} times after {heard!r}); "
+            "{disposition} not taken", **why)), confirmation=confirmation)
 
     def on_no_input(self) -> Action:
         if self.pending is not None:
@@ -351,7 +358,8 @@ class DialoguePolicy:
         self.no_inputs += 1
         if self.no_inputs > self.script.settings.max_no_input:
             return Action(node=self.node, text="", end=self.script.settings.no_input_disposition,
-                          reason=f"no reply after {self.script.settings.max_no_input} reprompts",
+                          reason=Phrase("no reply after {n} reprompts",
+                                        n=self.script.settings.max_no_input),
                           kind="no_input")
         return self._reprompt(self.script.settings.no_input_prompt, "no_input")
 
@@ -378,3 +386,14 @@ class DialoguePolicy:
             return ()
         lang = self.script.language.split("-")[0]
         return (*confirm.YES_PHRASES.get(lang, ()), *confirm.NO_PHRASES.get(lang, ()))
+
+
+def _evidence(commits: str, u: Understanding, why: str | None) -> Phrase:
+    """Why an irreversible action was taken without asking: how the reply was heard."""
+    if u.heard == confirm.KEY:
+        return Phrase("{disposition} on a key press: {said!r}", disposition=commits, said=u.text)
+    if why is None:
+        return Phrase("{disposition} on a sure reply: {said!r}", disposition=commits,
+                      said=u.text)
+    return Phrase("{disposition} on a reply the script does not confirm ({why}): {said!r}",
+                  disposition=commits, why=why, said=u.text)

@@ -297,8 +297,9 @@ def trunk_config(db: Database, ctx: dict[str, Any]) -> Any:
     t = trunks.for_call(db, ctx["trunk"])
     caller_id = ctx["caller_id"] or next(iter(t["caller_ids"]), None)
     if caller_id is not None and caller_id not in t["caller_ids"]:
-        raise trunks.TrunkError(f"caller ID {caller_id} is no longer allowed on trunk "
-                                f"{t['name']}; an admin changed the trunk's list")
+        raise trunks.TrunkError("caller ID {caller_id} is no longer allowed on trunk "
+                                "{trunk}; an admin changed the trunk's list",
+                                caller_id=caller_id, trunk=t["name"])
     return TrunkConfig(host=t["host"], registrar=t["registrar"], username=t["username"],
                        password=t["password"], realm=t["realm"] or "*",
                        outbound_proxy=t["outbound_proxy"], caller_id=caller_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from campaigns.refusals import Code, Phrase
 from campaigns.statuses import Disposition
 from dialer.sandbox.caller_voice import PITCH_RANGE, RATE_RANGE, VOICE_NAME, CallerVoice
 from dialer.sandbox.phone_lines import LineError, LineSpec, parse_line
@@ -40,15 +41,23 @@ class Expectation:
     disposition: str | None = None
     node: str | None = None  # the script node the conversation ends in
 
-    def check(self, disposition: str | None, node: str | None) -> str | None:
-        """None when a call that ended so meets it; otherwise what differs, in words."""
-        wrong = []
+    def check(self, disposition: str | None, node: str | None) -> Phrase | None:
+        """None when a call that ended so meets it; otherwise what differs, in words (a
+        phrase: a page says it in the reader's language, dispositions as its words)."""
+        ended = at_node = None
         if self.disposition is not None and disposition != self.disposition:
-            wrong.append(f"ended {disposition or 'with no disposition'}, expected "
-                         f"{self.disposition}")
+            wanted = Code(self.disposition, "disposition")
+            ended = (Phrase("ended {disposition}, expected {expected}",
+                            disposition=Code(disposition, "disposition"), expected=wanted)
+                     if disposition else
+                     Phrase("ended with no disposition, expected {expected}", expected=wanted))
         if self.node is not None and node != self.node:
-            wrong.append(f"ended at node {node or 'none'}, expected {self.node}")
-        return "; ".join(wrong) or None
+            at_node = (Phrase("ended at node {node}, expected {expected}", node=node,
+                              expected=self.node) if node else
+                       Phrase("ended at node none, expected {expected}", expected=self.node))
+        if ended and at_node:  # "; " as before, one sentence of both
+            return Phrase("{ended}; {at_node}", ended=ended, at_node=at_node)
+        return ended or at_node
 
 
 @dataclass(frozen=True)

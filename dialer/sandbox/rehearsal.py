@@ -28,6 +28,7 @@ from campaigns.db import Database
 from campaigns.lifecycle import CampaignError, change_status, create_draft, progress
 from campaigns.list_imports import add_contacts
 from campaigns.models import Campaign, Contact
+from campaigns.refusals import Code, Phrase
 from campaigns.report import campaign_report
 from campaigns.settings import CampaignSettings
 from dialer.sandbox.personas import Expectation, Persona, load_personas
@@ -61,8 +62,9 @@ def personas_for(script_dir: str | Path, personas: Path | None = None) -> tuple[
                                                                              dict[str, Persona]]:
     path = Path(personas) if personas else Path(script_dir) / "personas.yml"
     if not path.is_file():
-        raise CampaignError(f"{path}: no personas to rehearse with; write one persona per "
-                            "kind of customer (see campaigns/examples/demo/personas.yml)")
+        raise CampaignError("{path}: no personas to rehearse with; write one persona per "
+                            "kind of customer (see campaigns/examples/demo/personas.yml)",
+                            path=str(path))
     cast = load_personas(path)
     expected_nodes = {p.name: p.expect.node for p in cast.values() if p.expect and p.expect.node}
     if expected_nodes:
@@ -71,9 +73,9 @@ def personas_for(script_dir: str | Path, personas: Path | None = None) -> tuple[
         nodes = load_script(script_dir).nodes
         for name, node in expected_nodes.items():
             if node not in nodes:
-                raise CampaignError(f"{path}: persona {name!r}: expect.node {node!r} is no "
-                                    f"node of the script; its nodes are "
-                                    f"{', '.join(sorted(nodes))}")
+                raise CampaignError("{path}: persona {name!r}: expect.node {node!r} is no "
+                                    "node of the script; its nodes are {nodes}",
+                                    path=str(path), name=name, node=node, nodes=sorted(nodes))
     return path, cast
 
 
@@ -85,10 +87,11 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
     with db.session() as s:
         original = s.get(Campaign, campaign_id)
         if original is None:
-            raise CampaignError(f"no campaign with id {campaign_id}")
+            raise CampaignError("no campaign with id {campaign_id}", campaign_id=campaign_id)
         if original.rehearsal_of is not None:
-            raise CampaignError(f"campaign {campaign_id} is itself a dry-run; rehearse "
-                                f"campaign {original.rehearsal_of} instead")
+            raise CampaignError("campaign {campaign_id} is itself a dry-run; rehearse "
+                                "campaign {original} instead", campaign_id=campaign_id,
+                                original=original.rehearsal_of)
         script_dir, name, region = original.script_dir, original.name, original.region
         # It sounds like the campaign; it never dials through the campaign's trunk (nor
         # with its caller ID: that belongs to the trunk).
@@ -98,8 +101,8 @@ def prepare_rehearsal(db: Database, campaign_id: int, personas: Path | None = No
     _, cast = personas_for(script_dir, personas)
     callable_cast = [p for p in cast.values() if p.answer in CALLING_MODES]
     if not callable_cast:
-        raise CampaignError("none of the personas takes calls (answer: "
-                            + ", ".join(CALLING_MODES) + ")")
+        raise CampaignError("none of the personas takes calls (answer: {modes})",
+                            modes=list(CALLING_MODES))
     fields = dict(first or {})
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     on = f" · {line.name}" if line and line != LineSpec() else ""
@@ -147,7 +150,7 @@ def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Pat
     with db.session() as s:
         c = s.get(Campaign, rehearsal)
         if c is None or c.rehearsal_of is None:
-            raise CampaignError(f"campaign {rehearsal} is not a dry-run")
+            raise CampaignError("campaign {rehearsal} is not a dry-run", rehearsal=rehearsal)
         script_dir, campaign_id = c.script_dir, c.rehearsal_of
     path, _ = personas_for(script_dir, personas)
     # One directory per rehearsal: a matrix's lines keep their own logs.
@@ -189,10 +192,11 @@ def _run(db: Database, settings: CampaignSettings, rehearsal: int, personas: Pat
         end = time.monotonic() + timeout
         while progress(db, rehearsal)["status"] != "finished":
             if time.monotonic() > end:
-                raise CampaignError(f"the dry-run did not finish within {timeout:.0f}s; "
-                                    f"see {logs}")
+                raise CampaignError("the dry-run did not finish within {timeout:.0f}s; "
+                                    "see {logs}", timeout=timeout, logs=str(logs))
             if work.poll() is not None:
-                raise CampaignError(f"the dry-run's worker stopped; see {worker_log}")
+                raise CampaignError("the dry-run's worker stopped; see {log}",
+                                    log=str(worker_log))
             time.sleep(0.5)
 
 
@@ -217,29 +221,8 @@ def rehearsal_report(db: Database, rehearsal_id: int,
         persona = cast.get(call["phone"])
         said = [r.text for r in (persona.replies if persona else ()) if r.kind == "say"]
         expected = [nlu.parse(t)["intent"]["name"] for t in said]
-        turns, k, last_bot_node, asking = [], 0, None, False
-        answers = [t.get("confirmation") for t in call["turns"] if t["speaker"] == "customer"]
-        for t in call["turns"]:
-            flags, truth = [], None
-            if t["speaker"] == "customer":
-                truth = said[k] if k < len(said) else None
-                if t["intent"] in (None, "nlu_fallback"):
-                    flags.append("fell back: not understood")
-                elif k < len(expected) and expected[k] != t["intent"]:
-                    flags.append(f"misunderstood: {said[k]!r} means {expected[k]}, "
-                                 f"understood {t['intent']}")
-                asking = t.get("confirmation") == "asked"
-                if asking:  # the robot was unsure before an irreversible action
-                    answer = answers[k + 1] if k + 1 < len(answers) else None
-                    flags.append(f"asked to confirm {t['intent']}: answered "
-                                 f"{answer or 'nothing'}")
-                k += 1
-            elif t["node"] is not None and t["node"] == last_bot_node and not asking:
-                flags.append("reprompted")  # (the confirmation question is not)
-            if t["speaker"] == "bot":
-                last_bot_node, asking = t["node"], False
-            flagged += bool(flags)
-            turns.append({**t, "said": truth, "flags": flags})
+        turns = _flagged_turns(call["turns"], said, expected)
+        flagged += sum(bool(t["flags"]) for t in turns)
         expect = persona.expect if persona else None
         out.append({"persona": persona.name if persona else fields.get(call["phone"], {})
                     .get("persona", "?"), "phone": call["phone"],
@@ -256,11 +239,46 @@ def rehearsal_report(db: Database, rehearsal_id: int,
                 and number not in called):
             out.append({"persona": persona.name, "phone": number, "disposition": None,
                         "reason": None, "end_node": None, "turns": [], "flags": 0,
-                        **_verdict(persona.expect, None, None, "no call was made")})
+                        **_verdict(persona.expect, None, None, Phrase("no call was made"))})
     return {"rehearsal": report["campaign"], "campaign_id": original,
             "line": rehearsal_line(report["campaign"]["name"]),
             "dispositions": report["dispositions"], "flagged_turns": flagged,
             "expectations": _tally(out), "calls": out}
+
+
+def _flagged_turns(call_turns: list[dict[str, Any]], said: list[str],
+                   expected: list[str]) -> list[dict[str, Any]]:
+    """The call's turns, each with what the persona really said and its flags: phrases,
+    so a page says them in the reader's language (intents as its words)."""
+    turns, k, last_bot_node, asking = [], 0, None, False
+    answers = [t.get("confirmation") for t in call_turns if t["speaker"] == "customer"]
+    for t in call_turns:
+        flags: list[Phrase] = []
+        truth = None
+        if t["speaker"] == "customer":
+            truth = said[k] if k < len(said) else None
+            if t["intent"] in (None, "nlu_fallback"):
+                flags.append(Phrase("fell back: not understood"))
+            elif k < len(expected) and expected[k] != t["intent"]:
+                flags.append(Phrase("misunderstood: {said!r} means {expected}, understood "
+                                    "{understood}", said=said[k],
+                                    expected=Code(expected[k], "intent"),
+                                    understood=Code(t["intent"], "intent")))
+            asking = t.get("confirmation") == "asked"
+            if asking:  # the robot was unsure before an irreversible action
+                answer = answers[k + 1] if k + 1 < len(answers) else None
+                intent = Code(t["intent"], "intent")
+                flags.append(Phrase("asked to confirm {intent}: answered {answer}",
+                                    intent=intent, answer=answer) if answer else
+                             Phrase("asked to confirm {intent}: answered nothing",
+                                    intent=intent))
+            k += 1
+        elif t["node"] is not None and t["node"] == last_bot_node and not asking:
+            flags.append(Phrase("reprompted"))  # (the confirmation question is not)
+        if t["speaker"] == "bot":
+            last_bot_node, asking = t["node"], False
+        turns.append({**t, "said": truth, "flags": flags})
+    return turns
 
 
 def _verdict(expect: Expectation | None, disposition: str | None, node: str | None,

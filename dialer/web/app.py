@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaigns.db import Database
 from campaigns.models import Role
+from campaigns.refusals import Refusal, sayable
 from campaigns.settings import CampaignSettings
 from campaigns.users import LoginThrottled, UserError, login, logout, session_user
 from dialer.settings import DialerSettings
@@ -47,6 +48,7 @@ from dialer.web.auth import (
     check_routes,
 )
 from dialer.web.deps import Db, Render, SecureCookies, User
+from dialer.web.errors import Rejected
 from dialer.web.import_jobs import ImportJobs
 from dialer.web.pages import HERE, Pages
 from dialer.web.routes import (
@@ -126,11 +128,24 @@ async def _errors(request: Request, exc: StarletteHTTPException) -> Response:
     api = request.url.path.startswith("/api/")
     if not isinstance(exc, HTTPException) and status in (404, 405):  # the router's own
         status, detail, headers = _no_route(request, status, headers, api)
+    # `raise HTTPException(400, str(exc)) from None`: the refusal behind the sentence,
+    # said in the reader's language on the page; the API keeps the English `detail`
+    # and adds it as the `message` the app's own scripts show.
+    behind = exc.__cause__ or exc.__context__
+    said: object = (exc if sayable(exc) else behind
+                    if isinstance(behind, Refusal) and str(behind) == detail else detail)
     if api or status < 400:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+        body = {"detail": detail}
+        if status >= 400 and isinstance(detail, str):
+            user = getattr(request.state, "user", None)
+            message = i18n.said_any(i18n.choose(
+                getattr(user, "language", None), request.headers.get("accept-language")), said)
+            if message != detail:
+                body["message"] = message
+        return JSONResponse(body, status_code=status, headers=headers)
     pages: Pages = request.app.state.pages
     response = pages.render(request, "error.html", status=status, status_code=status,
-                            detail=detail)
+                            detail=said)
     response.headers.update(headers or {})
     return response
 
@@ -199,14 +214,14 @@ def login_submit(request: Request, db: Db, page: Render, secure: SecureCookies,
     """Log in from the form: the session cookie, then back to `next`."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
-        raise HTTPException(403, "the login form expired: reload the page and try again")
+        raise Rejected(403, "the login form expired: reload the page and try again")
     try:
         token, _user = login(db, username, password, address=_client_address(request))
     except UserError as exc:
         fresh = secrets.token_urlsafe(24)
         wait = exc.retry_after if isinstance(exc, LoginThrottled) else None
         response = page("login.html", status=401 if wait is None else 429,
-                        next=_safe_next(next), login_csrf=fresh, error=str(exc),
+                        next=_safe_next(next), login_csrf=fresh, error=exc,
                         username=username)
         if wait is not None:
             response.headers["Retry-After"] = str(wait)

@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from campaigns.db import Database
 from campaigns.models import Role
+from campaigns.refusals import Code
 from campaigns.users import CurrentUser, session_user
+from dialer.web.errors import Rejected
 
 SESSION_COOKIE = "dialer_session"
 LOGIN_CSRF_COOKIE = "dialer_login_csrf"  # double-submit token of the login form
@@ -83,31 +85,32 @@ class Guard:
             if opened:
                 return user
             if opened is False:  # a machine with a wrong token: no session decides
-                raise HTTPException(401, "wrong bearer token: send Authorization: Bearer "
-                                         f"<{self.bearer.setting}>",
-                                    headers={"WWW-Authenticate": "Bearer"})
+                raise Rejected(401, "wrong bearer token: send Authorization: Bearer "
+                               "<{setting}>", setting=self.bearer.setting,
+                               headers={"WWW-Authenticate": "Bearer"})
         api = request.url.path.startswith("/api/")
         if user is None:
             if self.bearer is not None:
-                raise HTTPException(401, f"log in first as {' or '.join(sorted(self.roles))}"
-                                         f", or send Authorization: Bearer "
-                                         f"<{self.bearer.setting}>",
-                                    headers={"WWW-Authenticate": "Bearer"})
+                raise Rejected(401, "log in first as {roles}, or send Authorization: "
+                               "Bearer <{setting}>", roles=" or ".join(sorted(self.roles)),
+                               setting=self.bearer.setting,
+                               headers={"WWW-Authenticate": "Bearer"})
             if api:
-                raise HTTPException(401, "log in first (POST /api/login)")
+                raise Rejected(401, "log in first (POST /api/login)")
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target)
         if user.role not in self.roles:
-            raise HTTPException(403, f"{user.role} may not use this; it is for "
-                                     f"{', '.join(sorted(self.roles))}")
+            raise Rejected(403, "{role} may not use this; it is for {roles}",
+                           role=Code(user.role, "role"),
+                           roles=[Code(r, "role") for r in sorted(self.roles)])
         if request.method in UNSAFE_METHODS:
             sent = request.headers.get("x-csrf-token")
             if sent is None and request.headers.get("content-type", "").startswith(
                     ("application/x-www-form-urlencoded", "multipart/form-data")):
                 sent = str((await request.form()).get("csrf_token", ""))
             if not sent or not hmac.compare_digest(sent, user.csrf_token):
-                raise HTTPException(403, "missing or wrong CSRF token: reload the page "
-                                         "and try again")
+                raise Rejected(403, "missing or wrong CSRF token: reload the page and try "
+                               "again")
         return user
 
 

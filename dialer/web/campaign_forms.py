@@ -8,15 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from campaigns.db import Database
 from campaigns.lifecycle import MAX_RETRY_DELAY_S, CampaignError, schedule_options
 from campaigns.queries.campaigns import campaign_view, contact_fields
+from campaigns.refusals import Code, Phrase
 from campaigns.settings import CampaignSettings
 from campaigns.trunks import list_trunks
-from dialer.web.i18n import choose
-from dialer.web.i18n import translate as _t
+from dialer.web.errors import Rejected
+from dialer.web.i18n import of_request
 
 RETRY_FIELDS = ("busy", "no_answer", "failed", "machine", "dead_air")
 # The form's whole-number fields, by the words of their labels.
@@ -66,11 +67,11 @@ def form_options(form: dict[str, str], scripts: list[Path],
     say what to fix, in `lang`). Retry delays are typed in minutes, kept in seconds."""
     chosen = next((d for d in scripts if str(d) == form.get("script")), None)
     if chosen is None:
-        raise CampaignError(_t(lang, "Choose one of the listed scripts."))
+        raise CampaignError("Choose one of the listed scripts.")
     voice = form.get("voice", "").strip()
     if voice and voice not in {v for v, _ in voice_choices()}:
-        raise CampaignError(_t(lang, "The voice {voice} is not installed: choose one of the list.",
-                               voice=repr(voice[:40])))
+        raise CampaignError("The voice {voice} is not installed: choose one of the list.",
+                            voice=repr(voice[:40]))
     options = schedule_options(
         f"{form.get('window_start', '09:00')}-{form.get('window_end', '20:00')}",
         form_day(form, "first_day", lang), form_day(form, "last_day", lang),
@@ -80,8 +81,8 @@ def form_options(form: dict[str, str], scripts: list[Path],
         try:
             options[key] = int(form.get(key) or default)
         except ValueError:
-            raise CampaignError(_t(lang, "{field}: {value} must be a whole number.",
-                                   field=_t(lang, label), value=repr(form.get(key, "")[:40]))
+            raise CampaignError("{field}: {value} must be a whole number.",
+                                field=Phrase(label), value=repr(form.get(key, "")[:40])
                                 ) from None
     return {**options, "script_dir": chosen, "voice": voice or None,
             "trunk": form.get("trunk", "").strip() or None,
@@ -99,9 +100,9 @@ def form_day(form: dict[str, str], key: str, lang: str = "en") -> str | None:
     try:
         date.fromisoformat(text)
     except ValueError:
-        raise CampaignError(_t(lang, "{field}: {value} is not a date (YYYY-MM-DD).",
-                               field=_t(lang, "First day" if key == "first_day" else "Last day"),
-                               value=repr(text))) from None
+        raise CampaignError("{field}: {value} is not a date (YYYY-MM-DD).",
+                            field=Phrase("First day") if key == "first_day"
+                            else Phrase("Last day"), value=repr(text)) from None
     return text
 
 
@@ -112,14 +113,13 @@ def calls_per_second(form: dict[str, str], lang: str = "en") -> float:
     except ValueError:
         cps = 0.0
     if not 0 < cps <= 100:  # also NaN
-        raise CampaignError(_t(lang, "New calls per second: {value} must be above 0 and at most "
-                                     "100.", value=repr(text)))
+        raise CampaignError("New calls per second: {value} must be above 0 and at most 100.",
+                            value=repr(text))
     return cps
 
 
 def retry_delays(form: dict[str, str], lang: str = "en") -> list[str]:
     """The form's retry delays (minutes, by outcome) as `outcome=seconds`."""
-    from dialer.web.words import disposition_word
 
     out = []
     most = MAX_RETRY_DELAY_S // 60
@@ -132,10 +132,9 @@ def retry_delays(form: dict[str, str], lang: str = "en") -> list[str]:
         except ValueError:
             minutes = -1.0
         if not 0 <= minutes <= most:  # also NaN
-            raise CampaignError(_t(lang, "Retry after “{outcome}”: {value} must be a number of "
-                                         "minutes from 0 to {most}.",
-                                   outcome=disposition_word(k, lang), value=repr(text),
-                                   most=most))
+            raise CampaignError("Retry after “{outcome}”: {value} must be a number of "
+                                "minutes from 0 to {most}.",
+                                outcome=Code(k, "disposition"), value=repr(text), most=most)
         out.append(f"{k}={round(minutes * 60)}")
     return out
 
@@ -155,14 +154,13 @@ def campaign_form(c: dict[str, Any]) -> dict[str, str]:
 
 def language_of(request: Request) -> str:
     """The page's language: the user's choice, else the browser's, else English."""
-    user = getattr(request.state, "user", None)
-    return choose(getattr(user, "language", None), request.headers.get("accept-language"))
+    return of_request(request)
 
 
 def campaign_or_404(db: Database, campaign_id: int) -> dict[str, Any]:
     c = campaign_view(db, campaign_id)
     if c is None:
-        raise HTTPException(404, f"no campaign {campaign_id}")
+        raise Rejected(404, "no campaign {id}", id=campaign_id)
     return c
 
 
@@ -177,15 +175,15 @@ def check_script_fields(db: Database, script_dir: Path | str, campaign_id: int) 
     try:
         script, _ = read_campaign(script_dir)
     except (ScriptError, OSError):
-        raise CampaignError(f"the script {name!r} cannot be read; ask whoever looks after "
-                            "the scripts to check it, or choose another one") from None
+        raise CampaignError("the script {name!r} cannot be read; ask whoever looks after "
+                            "the scripts to check it, or choose another one", name=name) from None
     if fields is None:
         return
     lacking = missing_fields(script_fields(script.fields_used(), script.slots), fields, {})
     if lacking:
-        raise CampaignError(f"the script {name!r} uses the contact's "
-                            f"{field_words(lacking[0])}, but the campaign's contacts have "
-                            "none; keep the script, or choose one that uses what they have")
+        raise CampaignError("the script {name!r} uses the contact's {field}, but the "
+                            "campaign's contacts have none; keep the script, or choose one "
+                            "that uses what they have", name=name, field=field_words(lacking[0]))
 
 
 def check_new_list(script_dir: Path, path: Path, filename: str, region: str,
@@ -198,22 +196,23 @@ def check_new_list(script_dir: Path, path: Path, filename: str, region: str,
     from campaigns.list_imports import MAPPING_HINTS
     from dialer.conversation.kit import read_campaign
     from dialer.conversation.script import ScriptError
-    from dialer.web.uploads import for_people
 
     try:
         read_campaign(script_dir)
     except (ScriptError, OSError):
-        raise CampaignError(f"the script {script_dir.name!r} cannot be read; ask whoever "
-                            "looks after the scripts to check it, or choose another "
-                            "one") from None
+        raise CampaignError("the script {name!r} cannot be read; ask whoever looks after "
+                            "the scripts to check it, or choose another one",
+                            name=script_dir.name) from None
     try:
         open_call_list(path, default_region=region, max_rows=max_rows)
     except CsvImportError as exc:
-        text = str(exc).replace(str(path), filename)
-        if not any(h in text for h in MAPPING_HINTS):
-            raise CampaignError(for_people(text) or text) from None
+        # (the problems the mapping step solves are left to it; the others' words are
+        # the web's already: only the mapping hints name --phone-column)
+        if not any(h in str(exc) for h in MAPPING_HINTS):
+            raise CampaignError.again(exc, **({"path": filename} if "path" in exc.values
+                                              else {})) from None
     except ValueError as exc:  # the region
-        raise CampaignError(str(exc)) from None
+        raise CampaignError.again(exc) from None
 
 
 def actions(status: str) -> list[str]:

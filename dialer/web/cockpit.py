@@ -23,6 +23,7 @@ from campaigns.models import Contact
 from campaigns.privacy import FULL_PHONE_ROLES
 from campaigns.windows import CallWindow, WindowError, next_call_time
 from dialer.conversation.script import ScriptError
+from dialer.web.i18n import said
 from dialer.web.i18n import translate as _t
 from dialer.web.words import disposition_colour, disposition_word
 
@@ -121,7 +122,7 @@ def window_now(c: dict[str, Any], zones: list[str], now: datetime, lang: str = "
         nxt = next_call_time(now, zones, CallWindow.parse(start, end, c["first_day"],
                                                           c["last_day"]))
     except WindowError as exc:
-        return Check("window", "todo", str(exc))
+        return Check("window", "todo", said(lang, exc))
     where = ", ".join(zones) if zones else "UTC"
     hours = c["window"].replace("-", "–")
     if nxt is None:

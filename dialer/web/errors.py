@@ -17,12 +17,26 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
+from campaigns.refusals import render
+
 log = logging.getLogger(__name__)
+
+
+class Rejected(HTTPException):
+    """A refusal with its HTTP status whose sentence a page says in the reader's
+    language: `Rejected(404, "no campaign {id}", id=7)`. The API's `detail` is the
+    English sentence (campaigns/refusals.py: the text a literal, the values apart)."""
+
+    def __init__(self, status: int, text: str, /, *, headers: dict[str, str] | None = None,
+                 **values: Any) -> None:
+        super().__init__(status, render(text, values, str), headers=headers)
+        self.text, self.values = text, values
 
 
 def out_of_range(exc: Exception) -> str:

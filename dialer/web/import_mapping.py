@@ -67,8 +67,8 @@ def mapping_for(db: Database, campaign_id: int, batch_id: int, phone_column: str
         return view  # the file is gone (retention) or unreadable: the message says so
     for chosen in ([phone_column] if phone_column else []) + list((sent or {}).values()):
         if chosen not in view.columns:
-            raise CampaignError(_t(lang, "{column} is not a column of the list; choose one of "
-                                         "its columns.", column=repr(chosen[:100])))
+            raise CampaignError("{column} is not a column of the list; choose one of its "
+                                "columns.", column=repr(chosen[:100]))
     view.phone_column = phone_column or ""
     script = _script(db, campaign_id)
     if script is None:

@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from campaigns.refusals import Phrase
+
 _CACHE: dict[str, dict[str, Any]] = {}
 _LOCK = threading.Lock()  # one cross-validation at a time: the web server has 2 cores
 _MAX_CACHED = 64
@@ -33,7 +35,8 @@ def nlu_advice(script_dir: Path | str) -> dict[str, Any]:
     try:
         key = _version(directory)
     except OSError as exc:
-        return {"error": f"the campaign's script cannot be read ({exc.strerror})"}
+        return {"error": Phrase("the campaign's script cannot be read ({why})",
+                                why=exc.strerror)}
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -42,8 +45,8 @@ def nlu_advice(script_dir: Path | str) -> dict[str, Any]:
         except (ScriptError, NluDataError) as exc:
             return {"error": str(exc)}
         if script.rasa_url or script.nlu_model is not None:
-            return {"error": "this script uses its own NLU model or Rasa server; advice is "
-                             "given on training data trained here"}
+            return {"error": Phrase("this script uses its own NLU model or Rasa server; "
+                                    "advice is given on training data trained here")}
         try:
             found = _without_paths(advise(data, script.nlu_config).as_dict(), directory)
         except NluModelError as exc:

@@ -37,6 +37,14 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
 ]
 
 
+def page_words(lang: str) -> dict[str, Any]:
+    """What a template says things with, in `lang`: `_` (a text of the catalogue), the
+    codes' words (dialer/web/words.py), `said` (a refusal, a flag, a stored sentence)
+    and `reason` (why the robot ended a call)."""
+    return {"lang": lang, "_": partial(i18n.translate, lang), **for_language(lang),
+            "said": partial(i18n.said_any, lang), "reason": partial(i18n.reason_said, lang)}
+
+
 class Pages:
     """The app's templates; one instance per app (`app.state.pages`)."""
 
@@ -49,7 +57,12 @@ class Pages:
         nav = [(href, label) for href, label, roles in NAV if user and user.role in roles]
         lang = i18n.choose(getattr(user, "language", None),
                            request.headers.get("accept-language"))
-        words = {"lang": lang, "_": partial(i18n.translate, lang), **for_language(lang),
+        # A refusal or a flag handed to the page (`error=exc`) is said in the reader's
+        # language, and so is one that arrives as its English sentence.
+        for key in ("error", "detail"):
+            if context.get(key) is not None:
+                context[key] = i18n.said_any(lang, context[key])
+        words = {**page_words(lang),
                  "i18n_json": i18n.words_for_scripts(lang, list(i18n.script_texts()))}
         nav = [(href, i18n.translate(lang, label)) for href, label in nav]
         return self.templates.TemplateResponse(request, name, {"user": user, "nav": nav,

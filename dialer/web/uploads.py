@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException
 from starlette.datastructures import UploadFile
 
 from campaigns.cdr import record_audit
@@ -19,6 +18,7 @@ from campaigns.lifecycle import CampaignError
 from campaigns.list_imports import check_filename
 from campaigns.privacy import FULL_PHONE_ROLES, phone_for
 from campaigns.settings import CampaignSettings
+from dialer.web.errors import Rejected
 
 UPLOAD_CHUNK = 1 << 20
 # A run of digits and the marks written between them, starting where no word does;
@@ -38,12 +38,12 @@ async def save_upload(upload: UploadFile, dest: Path, limit_mb: int) -> int:
         while chunk := await upload.read(UPLOAD_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise HTTPException(413, f"{name[:100]} is larger than the {limit_mb} MB a call "
-                                         "list may have (DIALER_MAX_UPLOAD_MB); split it and "
-                                         "upload the parts to the same campaign")
+                raise Rejected(413, "{name} is larger than the {limit_mb} MB a call list may "
+                               "have (DIALER_MAX_UPLOAD_MB); split it and upload the parts "
+                               "to the same campaign", name=name[:100], limit_mb=limit_mb)
             out.write(chunk)
     if size == 0:
-        raise CampaignError(f"{name[:100]} is empty")
+        raise CampaignError("{name} is empty", name=name[:100])
     return size
 
 

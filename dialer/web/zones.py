@@ -22,6 +22,7 @@ from campaigns.preferences import (
     user_zone,
     zone_label,
 )
+from campaigns.queries.campaigns import campaigns_region
 
 
 def request_zone(request: Request) -> str | None:
@@ -32,13 +33,18 @@ def request_zone(request: Request) -> str | None:
     user = getattr(request.state, "user", None)
     if user is None:
         return None
-    region = request.app.state.settings.default_region
     try:
-        zone = user_zone(request.app.state.db, user.id, region)
+        zone = user_zone(request.app.state.db, user.id, default_region(request))
     except SQLAlchemyError:  # the database is down: the error page still shows
-        zone = region_zone(region)
+        zone = region_zone(request.app.state.settings.default_region)
     request.state.time_zone = zone
     return zone
+
+
+def default_region(request: Request) -> str:
+    """Whose zone a user reads times in until they choose theirs: the region the
+    campaigns call (the app's DIALER default region before there is a campaign)."""
+    return campaigns_region(request.app.state.db, request.app.state.settings.default_region)
 
 
 async def _zone(request: Request) -> str:

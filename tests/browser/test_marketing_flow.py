@@ -136,7 +136,8 @@ def test_marketing_walks_from_login_to_a_resumed_campaign(tmp_path: Path) -> Non
         # Pass or fail per persona, and the verdict on the whole dry-run.
         assert "✓ pass" in personas["keen"].find_element(By.TAG_NAME, "summary").text
         off = personas["off topic"].find_element(By.TAG_NAME, "summary").text
-        assert "✗ fail" in off and "expected opt_out" in off, off
+        assert "✗ fail" in off and "expected opted out" in off, off  # words, not codes
+        assert "opt_out" not in off and "not_interested" not in off, off
         assert text("p.verdict").startswith("Failed: 1 of 2 personas ended as expected")
         shot("dry-run-report")
 

@@ -43,6 +43,7 @@ from dialer.conversation.policy import (
 )
 from dialer.conversation.script import ANSWER_PHRASES
 from dialer.conversation.turn_end import still_thinking, thinking_phrases
+from nlu.phrase import Phrase
 
 
 class NluProcessor(FrameProcessor):
@@ -276,7 +277,8 @@ class PolicyProcessor(FrameProcessor):
         am = self.policy.script.answering_machine
         if am is None or am.on_machine == "hangup":
             self._hang_up(Action(node="", text="", end=Outcome.MACHINE,
-                                 reason=f"answering machine ({frame.reason}); hung up"))
+                                 reason=Phrase("answering machine ({why}); hung up",
+                                               why=frame.reason)))
 
     def _leave_message(self) -> None:
         am = self.policy.script.answering_machine
@@ -284,7 +286,7 @@ class PolicyProcessor(FrameProcessor):
         self.started = True  # the robot speaks now; its last words end the call
         action = Action(node="voicemail", text=self.policy.script.render_text(
             am.voicemail, self.policy.values), end=Outcome.MACHINE,
-            reason=f"answering machine ({self.machine_reason}); message left",
+            reason=Phrase("answering machine ({why}); message left", why=self.machine_reason),
             kind="voicemail")
         self._act(action, None)
 
@@ -308,7 +310,7 @@ class PolicyProcessor(FrameProcessor):
         self.ending = action if action.end else None
         self.last_words_started = False
         if action.handoff:
-            self.push(Escalated(action.reason or "handoff", action.node or None,
+            self.push(Escalated(action.reason or Phrase("handoff"), action.node or None,
                                 time.monotonic()))
         if action.text:
             self.bot_speaking = True

@@ -1,7 +1,7 @@
 """Your settings: what each person chooses for themselves, on a page (GET/POST
 /account) and in the API (GET/PATCH /api/me/preferences): the time zone every page,
 date filter and export shows times in (campaigns/preferences.py; empty goes back to the
-zone of the app's default region) and the language of the pages (empty: the
+zone of the region the campaigns call) and the language of the pages (empty: the
 browser's)."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from campaigns.preferences import (
     zone_choices,
     zone_label,
 )
+from campaigns.queries.campaigns import campaigns_region
 from campaigns.users import CurrentUser
 from dialer.web.auth import ANY_ROLE, allow
 from dialer.web.deps import Db, Render, Settings, User
@@ -50,7 +51,7 @@ def preferences(db: Database, user: CurrentUser, default_region: str) -> dict[st
 
 
 def account_page(page: Render, db: Database, user: CurrentUser, default_region: str,
-                 status: int = 200, error: str = "", done: str = "") -> HTMLResponse:
+                 status: int = 200, error: object = "", done: str = "") -> HTMLResponse:
     return page("account.html", status=status, prefs=preferences(db, user, default_region),
                 zones=zone_choices(), languages=INTERFACE_LANGUAGES, error=error, done=done)
 
@@ -59,7 +60,7 @@ def account_page(page: Render, db: Database, user: CurrentUser, default_region: 
 def account(db: Db, user: User, page: Render, settings: Settings,
             done: str = "") -> HTMLResponse:
     """Your settings: time zone and language."""
-    return account_page(page, db, user, settings.default_region,
+    return account_page(page, db, user, campaigns_region(db, settings.default_region),
                         done="Saved." if done else "")
 
 
@@ -72,16 +73,17 @@ def account_save(db: Db, user: User, page: Render, settings: Settings,
         set_zone(db, user.id, time_zone)
         set_language(db, user.id, language)
     except PreferenceError as exc:
-        return account_page(page, db, user, settings.default_region, status=400,
-                            error=str(exc))
+        return account_page(page, db, user, campaigns_region(db, settings.default_region), status=400,
+                            error=exc)
     return RedirectResponse("/account?done=1", status_code=303)
 
 
 @router.get("/api/me/preferences", dependencies=[allow(*ANY_ROLE)])
 def api_preferences(db: Db, user: User, settings: Settings) -> dict[str, Any]:
     """Your preferences: `time_zone` is the zone every page and export shows times in
-    (yours if `chosen`, else `default_time_zone`, the app's default region's)."""
-    return preferences(db, user, settings.default_region)
+    (yours if `chosen`, else `default_time_zone`: the zone of the region most campaigns
+    call, the app's default region before there is a campaign)."""
+    return preferences(db, user, campaigns_region(db, settings.default_region))
 
 
 @router.patch("/api/me/preferences", dependencies=[allow(*ANY_ROLE)])
@@ -97,4 +99,4 @@ def api_preferences_update(db: Db, user: User, settings: Settings,
             set_language(db, user.id, body.language)
     except PreferenceError as exc:
         raise HTTPException(400, str(exc)) from None
-    return preferences(db, user, settings.default_region)
+    return preferences(db, user, campaigns_region(db, settings.default_region))

@@ -21,6 +21,7 @@ from redis import RedisError
 from dialer.handoff.acd import event_for_agent
 from dialer.web.auth import allow
 from dialer.web.deps import Dialer, User
+from dialer.web.errors import Rejected
 from dialer.web.routes.agents import ACD_DOWN, AGENTS, FLOOR, acd
 from dialer.web.words import intent_word
 
@@ -88,7 +89,7 @@ async def acd_events(request: Request, settings: Dialer, user: User) -> Streamin
 
     url = settings.resolved_acd_url
     if url is None:
-        raise HTTPException(503, "no Redis for the ACD")
+        raise Rejected(503, "no Redis for the ACD")
     floor = user.role in FLOOR
     a = acd(settings)
     channels, my_hash = a.channels(supervisors=floor), a.agent_key(user.username)

@@ -29,9 +29,11 @@ from campaigns.models import Role
 from campaigns.users import agent_phone
 from dialer.handoff.acd import NOT_READY_REASONS, Acd, AcdError
 from dialer.settings import DialerSettings
+from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Dialer, Render, User
-from dialer.web.words import intent_word, reason_words
+from dialer.web.errors import Rejected
+from dialer.web.words import intent_word
 
 log = logging.getLogger("dialer.web")
 ACD_DOWN = ("the call queue (ACD) cannot be reached right now: no calls are offered until "
@@ -86,8 +88,7 @@ def acd(settings: DialerSettings) -> Acd:
     if url is None:  # the setting's name is for the operator's log, not the agent's screen
         log.warning("no Redis for the ACD: set DIALER_ACD_URL (or a redis:// "
                     "DIALER_BROKER_URL)")
-        raise HTTPException(503, "the call queue is not set up on this server: ask an "
-                                 "admin")
+        raise Rejected(503, "the call queue is not set up on this server: ask an admin")
     return Acd.shared(url)
 
 
@@ -98,19 +99,20 @@ def acd_call(fn: Callable[[], Any]) -> Any:
         raise HTTPException(409, str(exc)) from None
 
 
-def in_words(call: dict[str, Any], transcript: list[dict[str, Any]]) -> dict[str, Any]:
+def in_words(call: dict[str, Any], transcript: list[dict[str, Any]],
+             lang: str = "en") -> dict[str, Any]:
     """The call for a person: why it was handed off and what the customer meant, in
-    words beside the stored codes."""
+    words (of `lang`) beside the stored codes."""
     info = call.get("info") or {}
     if info.get("reason"):
-        call["info"] = {**info, "why": reason_words(str(info["reason"]))}
-    call["transcript"] = [{**t, "intent_words": intent_word(str(t["intent"]))}
+        call["info"] = {**info, "why": i18n.reason_said(lang, str(info["reason"]))}
+    call["transcript"] = [{**t, "intent_words": intent_word(str(t["intent"]), lang)}
                           if t.get("intent") else t for t in transcript]
     return call
 
 
-def calls_view(a: Acd) -> list[dict[str, Any]]:
-    return [in_words(c, a.transcript(c["id"])) for c in a.live_calls()]
+def calls_view(a: Acd, lang: str = "en") -> list[dict[str, Any]]:
+    return [in_words(c, a.transcript(c["id"]), lang) for c in a.live_calls()]
 
 
 def waiting(a: Acd) -> list[dict[str, Any]]:
@@ -134,7 +136,7 @@ def agent_page(db: Db, me: User, page: Render) -> HTMLResponse:
 
 
 @router.get("/api/agent/state", dependencies=[allow(*AGENTS)])
-def agent_state(settings: Dialer, me: User) -> dict[str, Any]:
+def agent_state(request: Request, settings: Dialer, me: User) -> dict[str, Any]:
     """This agent's ACD state, the call offered to them or theirs (the screen pop,
     with its transcript), and how many calls wait."""
     a = acd(settings)
@@ -145,7 +147,8 @@ def agent_state(settings: Dialer, me: User) -> dict[str, Any]:
     current = None
     if mine.get("call"):  # offered, on the call, or the one being wrapped up
         try:
-            current = in_words(a.call(mine["call"]), a.transcript(mine["call"]))
+            current = in_words(a.call(mine["call"]), a.transcript(mine["call"]),
+                               i18n.of_request(request))
         except AcdError:
             current = None
     return {"agent": mine, "current": current, "waiting": waiting(a),
@@ -157,8 +160,8 @@ def agent_login(db: Db, settings: Dialer, user: User, body: LoginIn) -> dict[str
     """Present at the ACD (not ready yet), with the phone and skills of the account."""
     uri, skills = agent_phone(db, user.id)
     if not uri:
-        raise HTTPException(409, "your account has no phone: an admin sets its SIP URI "
-                                 "on the Users page")
+        raise Rejected(409, "your account has no phone: an admin sets its SIP URI on the "
+                            "Users page")
     acd(settings).login(user.username, name=user.username, sip_uri=uri, skills=skills,
                         auto_accept=body.auto_accept)
     return acd(settings).agent(user.username)
@@ -211,14 +214,14 @@ def agent_disposition(db: Db, settings: Dialer, user: User,
     """The form after the call: outcome, notes, an agreed callback; then ready, or not
     ready for `not_ready_reason` when `ready` is false."""
     if not body.outcome:
-        raise HTTPException(400, "choose the call's outcome before saving")
+        raise Rejected(400, "choose the call's outcome before saving")
     try:
         attempt = int(body.call)
     except ValueError:
-        raise HTTPException(400, f"call {body.call!r} is not a call attempt") from None
+        raise Rejected(400, "call {call!r} is not a call attempt", call=body.call) from None
     when = body.callback_at
     if when is not None and when.tzinfo is None:
-        raise HTTPException(400, "callback_at needs its time zone, e.g. +09:00")
+        raise Rejected(400, "callback_at needs its time zone, e.g. +09:00")
     try:
         save_agent_disposition(db, attempt, user.username, body.outcome, body.notes,
                                when.astimezone(UTC) if when else None)
@@ -267,10 +270,10 @@ def supervisor_page(db: Db, me: User, page: Render) -> HTMLResponse:
 
 
 @router.get("/api/supervisor/state", dependencies=[allow(*FLOOR)])
-def supervisor_state(settings: Dialer) -> dict[str, Any]:
+def supervisor_state(request: Request, settings: Dialer) -> dict[str, Any]:
     """Every agent logged in and every live call, with queue counters."""
     a = acd(settings)
-    calls = calls_view(a)
+    calls = calls_view(a, i18n.of_request(request))
     queues = sorted({c["queue"] for c in calls})
     return {"agents": a.agents(), "calls": calls, "server_time": a.now(),
             "stats": {q: a.stats(q) for q in queues}}
@@ -281,13 +284,15 @@ def supervisor_monitor(db: Db, settings: Dialer, me: User, body: MonitorIn) -> d
     """Ring the supervisor's phone into a live agent call: listen (hears both),
     whisper (the agent hears them too, the customer does not) or barge (all three)."""
     if body.mode not in MONITOR_MODES:
-        raise HTTPException(400, f"mode {body.mode!r}: one of {', '.join(MONITOR_MODES)}")
+        raise Rejected(400, "mode {mode!r}: one of {modes}", mode=body.mode,
+                       modes=", ".join(MONITOR_MODES))
     uri, _ = agent_phone(db, me.id)
     if not uri:
-        raise HTTPException(409, "your account has no phone: an admin sets its SIP URI")
+        raise Rejected(409, "your account has no phone: an admin sets its SIP URI")
     a = acd(settings)
     call = acd_call(lambda: a.call(body.call))
     if call["state"] != "connected":
-        raise HTTPException(409, f"call {body.call} is {call['state']}, not with an agent")
+        raise Rejected(409, "call {call} is {state}, not with an agent", call=body.call,
+                       state=call["state"].replace("_", " "))
     a.command(body.call, {"monitor": body.mode, "uri": uri, "by": me.username})
     return {"call": body.call, "mode": body.mode, "uri": uri}

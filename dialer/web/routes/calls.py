@@ -40,6 +40,7 @@ from campaigns.statuses import Disposition
 from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Render, User
+from dialer.web.errors import Rejected
 from dialer.web.roles import CALL_ROLES, CAMPAIGN_ROLES
 from dialer.web.routes.dashboards import check_disposition, day_bounds
 from dialer.web.uploads import audit
@@ -163,7 +164,7 @@ def masked(role: str, call: dict[str, Any]) -> dict[str, Any]:
 def one_call(db: Database, role: str, attempt_id: int) -> dict[str, Any]:
     call = call_detail(db, attempt_id)
     if call is None:
-        raise HTTPException(404, f"no call {attempt_id}")
+        raise Rejected(404, "no call {id}", id=attempt_id)
     return masked(role, call)
 
 
@@ -222,15 +223,14 @@ def calls_page(request: Request, db: Db, user: User, page: Render,
         c["started_local"] = local_text(c.get("started"), zone)
         c["talk"] = talk_words(c["duration_s"], lang)
         c["last_step"] = node_words(c.get("end_node"))
-    export = {k: v for k, v in query.items()
-              if k in ("phone", "campaign", "disposition", "start", "end", "tz")}
+    export = {k: v for k, v in query.items() if k in (
+        "phone", "campaign", "disposition", "start", "end", "tz", "intent", "name")}
     return page("calls.html", found=found, query=query, error=error,
                 back=urlencode(query), campaigns=list_campaigns(db),
                 intents=intents_said(db), dispositions=[d.value for d in Disposition],
                 masked=user.role not in FULL_PHONE_ROLES, tz=zone,
                 campaign_links=user.role in CAMPAIGN_ROLES,
-                export=urlencode({**export, "format": "csv"}),
-                export_misses=[k for k in ("name", "intent") if k in query])
+                export=urlencode({**export, "format": "csv"}))
 
 
 @router.get("/api/calls", dependencies=[allow(*CALL_ROLES)])
@@ -293,7 +293,7 @@ def api_recording(db: Db, user: User, attempt_id: int) -> FileResponse:
     time it is played (fetched) is in the audit log."""
     path = recording_path(db, attempt_id)
     if not path or not Path(path).is_file():
-        raise HTTPException(404, f"call {attempt_id} has no recording on file")
+        raise Rejected(404, "call {id} has no recording on file", id=attempt_id)
     audit(db, user, "recording_played", {"attempt_id": attempt_id})
     return FileResponse(path, media_type="audio/wav", filename=f"call-{attempt_id}.wav",
                         content_disposition_type="inline")

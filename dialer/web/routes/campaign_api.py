@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from campaigns.db import Database
@@ -22,6 +22,7 @@ from campaigns.lifecycle import (
 )
 from campaigns.report import campaign_report, report_for
 from campaigns.settings import CampaignSettings
+from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.campaign_forms import (
     campaign_or_404,
@@ -30,6 +31,7 @@ from dialer.web.campaign_forms import (
     voice_choices,
 )
 from dialer.web.deps import Db, Settings, User
+from dialer.web.errors import Rejected
 from dialer.web.roles import CAMPAIGN_ROLES, MARKETING, READERS
 
 router = APIRouter()
@@ -76,10 +78,12 @@ def api_options(body: CampaignIn, settings: CampaignSettings) -> dict[str, Any]:
         chosen = next((d for d in script_dirs(settings)
                        if given["script"] in (str(d), d.name)), None)
         if chosen is None:
-            raise CampaignError(f"no script {given['script']!r}; see GET /api/scripts")
+            raise CampaignError("no script {script!r}; see GET /api/scripts",
+                                script=given["script"])
         out["script_dir"] = chosen
     if out.get("voice") and out["voice"] not in {v for v, _ in voice_choices()}:
-        raise CampaignError(f"voice {out['voice']!r} is not installed; see GET /api/voices")
+        raise CampaignError("voice {voice!r} is not installed; see GET /api/voices",
+                            voice=out["voice"])
     schedule = {"window", "first_day", "last_day", "max_cps", "retry_delays"} & set(given)
     if schedule:
         opts = schedule_options(
@@ -123,14 +127,20 @@ def api_campaign(db: Db, campaign_id: int) -> dict[str, Any]:
 
 
 @router.get("/api/campaigns/{campaign_id}/nlu-advice", dependencies=[allow(*READERS)])
-def api_campaign_nlu_advice(db: Db, campaign_id: int) -> dict[str, Any]:
+def api_campaign_nlu_advice(request: Request, db: Db, user: User,
+                            campaign_id: int) -> dict[str, Any]:
     """Advice on the script's NLU examples (dialer/web/nlu_advice.py): intents with too
     few examples, examples of two intents that mean the same, and the examples a model
     trained without them misreads (cross-validation). Takes a few seconds the first time
-    for a version of the script."""
+    for a version of the script. `said`: the error and the data warnings in the user's
+    language, for the campaign page."""
     from dialer.web.nlu_advice import nlu_advice
 
-    return nlu_advice(campaign_or_404(db, campaign_id)["script_dir"])
+    found = nlu_advice(campaign_or_404(db, campaign_id)["script_dir"])
+    lang = i18n.choose(user.language, request.headers.get("accept-language"))
+    return {**found, "said": {
+        "error": i18n.said_any(lang, found["error"]) if found.get("error") else None,
+        "data_warnings": [i18n.said_any(lang, w) for w in found.get("data_warnings", [])]}}
 
 
 @router.get("/api/scripts", dependencies=[allow(*READERS)])
@@ -149,7 +159,7 @@ def api_voices() -> list[dict[str, str]]:
 def api_create_campaign(db: Db, settings: Settings, body: CampaignIn) -> dict[str, Any]:
     """Create a draft campaign; then upload its list to .../imports."""
     if not body.name or not body.script:
-        raise HTTPException(422, "a campaign needs a name and a script (GET /api/scripts)")
+        raise Rejected(422, "a campaign needs a name and a script (GET /api/scripts)")
     try:
         options = api_options(body, settings)
         cid = create_draft(db, name=options.pop("name"),

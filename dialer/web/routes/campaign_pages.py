@@ -36,7 +36,6 @@ from dialer.web.campaign_forms import (
     script_dirs,
 )
 from dialer.web.deps import Db, Imports, Render, Settings, User
-from dialer.web.i18n import translate as _t
 from dialer.web.roles import CAMPAIGN_ROLES, MARKETING, READERS
 from dialer.web.routes.cockpit import campaign_cockpit_page, needs_confirmation
 from dialer.web.uploads import save_upload, upload_tmp_dir
@@ -73,7 +72,7 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
     lang = language_of(request)
     kept = kept_uploads.find(settings.uploads_dir, form.get("kept_list", ""), user.username)
 
-    def again(message: str) -> HTMLResponse:
+    def again(message: object) -> HTMLResponse:
         return page("campaign_new.html", status=400, form=form, error=message, kept=kept,
                     **choices(db, settings, scripts))
 
@@ -82,21 +81,21 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
         try:
             fresh = await receive(settings, chosen, user.username)
         except CampaignError as exc:
-            return again(str(exc))
+            return again(exc)
         if kept is not None:
             kept_uploads.drop(settings.uploads_dir, kept.token)
         kept = fresh
     if kept is None:
-        return again(_t(lang, "Choose the call list (a CSV file) to import."))
+        return again(CampaignError("Choose the call list (a CSV file) to import."))
     try:
         if not form.get("name", "").strip():
-            raise CampaignError(_t(lang, "Give the campaign a name."))
+            raise CampaignError("Give the campaign a name.")
         options = form_options(form, scripts, lang)
         await run_in_threadpool(check_new_list, options["script_dir"], kept.path,
                                 kept.filename, options["region"], settings.max_list_rows)
         cid = create_draft(db, name=form["name"], **options)
     except (CampaignError, ValueError) as exc:
-        return again(str(exc))
+        return again(exc)
     bid = queue_import(db, cid, kept.path, kept.filename, settings.uploads_dir, move=True)
     kept_uploads.drop(settings.uploads_dir, kept.token)
     jobs.start(bid, cid)
@@ -160,6 +159,6 @@ async def edit_campaign_submit(request: Request, db: Db, settings: Settings, pag
             check_script_fields(db, changes["script_dir"], campaign_id)
         update_campaign(db, campaign_id, changes)
     except (CampaignError, ValueError) as exc:
-        return page("campaign_edit.html", status=400, c=c, form=form, error=str(exc),
+        return page("campaign_edit.html", status=400, c=c, form=form, error=exc,
                     **choices(db, settings))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

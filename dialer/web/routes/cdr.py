@@ -39,13 +39,16 @@ from campaigns.db import Database
 from campaigns.lifecycle import list_campaigns
 from campaigns.models import Role
 from campaigns.privacy import FULL_PHONE_ROLES, VISIBLE_DIGITS, check_search
+from campaigns.queries.calls import intents_said
 from campaigns.statuses import Disposition
 from campaigns.users import CurrentUser
 from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Render, User
+from dialer.web.errors import Rejected
 from dialer.web.roles import CALL_ROLES
-from dialer.web.words import disposition_word
+from dialer.web.routes.calls import NO_NAME_SEARCH
+from dialer.web.words import disposition_word, intent_word
 from dialer.web.zones import Zone, local_text, pick_zone
 
 EXPORT_ACTION = "cdr_export"
@@ -76,7 +79,8 @@ ACTIONS = {EXPORT_ACTION: _t("CDR export"), "recording_played": _t("Recording pl
            "dnc_add": _t("Added to do-not-call"), "dnc_remove": _t("Removed from do-not-call")}
 SUMMARY = {"campaign": _t("campaign {ids}"), "days": _t("{start} → {end}"),
            "disposition": _t("disposition {word}"), "phone": _t("number ending {digits}"),
-           "tz": _t("times in {zone}"), "all": _t("all calls")}
+           "tz": _t("times in {zone}"), "all": _t("all calls"),
+           "intent": _t("the customer said “{word}”"), "name": _t("name starting {name}")}
 
 
 def action_words(action: str, lang: str = "en") -> str:
@@ -106,19 +110,28 @@ def summary(detail: dict[str, Any], lang: str = "en") -> str:
         parts.append(say("phone", digits=filters["phone"]))
     if filters.get("tz"):
         parts.append(say("tz", zone=filters["tz"]))
+    if filters.get("intent"):
+        parts.append(say("intent", word=intent_word(str(filters["intent"]), lang)))
+    if filters.get("name"):
+        parts.append(say("name", name=filters["name"]))
     return "; ".join(parts) or say("all")
 
 
 def export_filter(user: CurrentUser, campaign: list[int] | None, start: str, end: str,
-                  disposition: str, phone: str, tz: str) -> CdrFilter:
+                  disposition: str, phone: str, tz: str, intent: str = "",
+                  name: str = "") -> CdrFilter:
+    """The export's filter, as the call explorer's search: a role that sees names by
+    their first letter cannot filter by name, as it cannot search by one."""
     try:
-        f = make_filter(campaign or (), start, end, disposition, phone, tz)
+        f = make_filter(campaign or (), start, end, disposition, phone, tz, intent, name)
     except CdrError as exc:
         raise HTTPException(400, str(exc)) from None
     try:
         check_search(user.role, f.phone)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    if f.name and masked(user):
+        raise Rejected(400, NO_NAME_SEARCH)
     return f
 
 
@@ -140,11 +153,12 @@ def filename(ext: str) -> str:
 @router.get("/api/cdr.csv", dependencies=[allow(*CALL_ROLES)])
 def cdr_csv(db: Db, user: User, campaign: CampaignIds = None, start: When = "",
             end: When = "", disposition: str = "", phone: str = "", tz: TimeZone = None,
-            *, mine: Zone) -> StreamingResponse:
+            intent: Short = "", name: Short = "", *, mine: Zone) -> StreamingResponse:
     """Call detail records as CSV (UTF-8 with BOM), streamed; one row per call
     attempt; times in ISO 8601 with the zone's offset. Analysts get masked numbers.
     Recorded in the audit log."""
-    f = export_filter(user, campaign, start, end, disposition, phone, pick_zone(tz, mine))
+    f = export_filter(user, campaign, start, end, disposition, phone, pick_zone(tz, mine),
+                      intent, name)
     counted = Counted(iter_cdr(db, f, mask=masked(user)))
 
     def body() -> Iterator[bytes]:
@@ -163,23 +177,24 @@ def cdr_csv(db: Db, user: User, campaign: CampaignIds = None, start: When = "",
 @router.get("/api/cdr.xlsx", dependencies=[allow(*CALL_ROLES)])
 def cdr_xlsx(db: Db, user: User, campaign: CampaignIds = None, start: When = "",
              end: When = "", disposition: str = "", phone: str = "", tz: TimeZone = None,
-             *, mine: Zone) -> FileResponse:
+             intent: Short = "", name: Short = "", *, mine: Zone) -> FileResponse:
     """Call detail records as an Excel workbook (times are date cells in the zone the
     header row names). Analysts get masked numbers. Recorded in the audit log."""
-    f = export_filter(user, campaign, start, end, disposition, phone, pick_zone(tz, mine))
-    fd, name = tempfile.mkstemp(prefix="cdr-", suffix=".xlsx")
+    f = export_filter(user, campaign, start, end, disposition, phone, pick_zone(tz, mine),
+                      intent, name)
+    fd, made = tempfile.mkstemp(prefix="cdr-", suffix=".xlsx")
     os.close(fd)
     try:
-        rows = write_xlsx(iter_cdr(db, f, mask=masked(user)), Path(name), tz=f.tz)
+        rows = write_xlsx(iter_cdr(db, f, mask=masked(user)), Path(made), tz=f.tz)
     except CdrError as exc:
-        os.unlink(name)
+        os.unlink(made)
         raise HTTPException(413, str(exc)) from None
     except BaseException:
-        os.unlink(name)
+        os.unlink(made)
         raise
     audit(db, user, "xlsx", f, rows, True)
-    return FileResponse(name, media_type=XLSX_TYPE, filename=filename("xlsx"),
-                        background=BackgroundTask(os.unlink, name))
+    return FileResponse(made, media_type=XLSX_TYPE, filename=filename("xlsx"),
+                        background=BackgroundTask(os.unlink, made))
 
 
 def page_language(request: Request, user: Any) -> str:
@@ -203,7 +218,7 @@ def export_check(user: CurrentUser, query: dict[str, Any], mine: str,
     try:
         tz = pick_zone(query["tz"] or None, mine)
         export_filter(user, ids, query["start"], query["end"], query["disposition"],
-                      query["phone"], tz)
+                      query["phone"], tz, query["intent"], query["name"])
     except HTTPException as exc:
         why = str(exc.detail)
         if "must come after the start" in why:
@@ -221,7 +236,7 @@ def cdr_page(request: Request, db: Db, user: User, page: Render, tz: Zone,
     lang = page_language(request, user)
     p = request.query_params
     query: dict[str, Any] = {k: p.get(k, "")[:100] for k in (
-        "start", "end", "disposition", "phone", "tz")}
+        "start", "end", "disposition", "phone", "tz", "intent", "name")}
     query["campaign"] = [c for c in p.getlist("campaign")[:1000] if c]
     error = None
     if fmt:
@@ -237,6 +252,7 @@ def cdr_page(request: Request, db: Db, user: User, page: Render, tz: Zone,
         e["summary"] = summary(e["detail"], lang)
         e["at_local"] = local_text(e["at"], tz)
     return page("cdr.html", status=400 if error else 200, campaigns=list_campaigns(db),
+                intents=intents_said(db),
                 dispositions=[d.value for d in Disposition], recent=recent,
                 columns=[(c, i18n.translate(lang, CDR_DEFINITIONS[c])) for c in CDR_COLUMNS],
                 masked=masked(user), visible_digits=VISIBLE_DIGITS, tz=tz,

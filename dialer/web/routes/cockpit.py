@@ -33,7 +33,7 @@ def api_campaign_live(request: Request, db: Db, campaign_id: int) -> dict[str, A
 
 def campaign_cockpit_page(page: Page, db: Database, c: dict[str, Any], role: str, *,
                           status: int = 200, confirming: str | None = None,
-                          error: str | None = None) -> HTMLResponse:
+                          error: object = None) -> HTMLResponse:
     """The campaign's page; `confirming`: Start, Resume or Stop asked, to be confirmed."""
     lang = language_of(page.request)
     return page("campaign.html", status=status, c=c, cockpit=cockpit(db, c, role, lang=lang),

@@ -26,6 +26,7 @@ from campaigns.statuses import Disposition
 from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.deps import Db, Render, User
+from dialer.web.errors import Rejected
 from dialer.web.roles import DASHBOARD_ROLES
 from dialer.web.words import DISPOSITIONS, disposition_colour, disposition_word, intent_word
 from dialer.web.zones import Zone, pick_zone
@@ -37,8 +38,8 @@ def zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise HTTPException(400, f"unknown time zone {tz!r}: use an IANA name such as "
-                                 "Asia/Seoul or UTC") from None
+        raise Rejected(400, "unknown time zone {tz!r}: use an IANA name such as Asia/Seoul "
+                            "or UTC", tz=tz) from None
 
 
 def day_bounds(start: date | None, end: date | None, tz: str
@@ -46,7 +47,8 @@ def day_bounds(start: date | None, end: date | None, tz: str
     """Local days [start, end] as UTC instants [from, to)."""
     where = zone(tz)
     if start and end and end < start:
-        raise HTTPException(400, f"the range ends ({end}) before it starts ({start})")
+        raise Rejected(400, "the range ends ({end}) before it starts ({start})", end=end,
+                       start=start)
     lo = datetime.combine(start, time(), where).astimezone(UTC) if start else None
     hi = (datetime.combine(end + timedelta(days=1), time(), where).astimezone(UTC)
           if end else None)
@@ -141,7 +143,7 @@ def api_dashboard(db: Db, request: Request, user: User, campaign: int | None = N
     names = campaign_names(db)
     for cid in (campaign, compare):
         if cid is not None and cid not in names:
-            raise HTTPException(404, f"no campaign {cid}")
+            raise Rejected(404, "no campaign {id}", id=cid)
     out: dict[str, Any] = {
         "filters": {"campaign": campaign, "compare": compare, "start": start,
                     "end": end, "disposition": disposition, "tz": tz},

@@ -17,6 +17,7 @@ from campaigns.users import CurrentUser
 from dialer.web.auth import allow
 from dialer.web.campaign_forms import language_of
 from dialer.web.deps import Db, Render, Settings, User
+from dialer.web.errors import Rejected
 from dialer.web.i18n import translate as _t
 from dialer.web.roles import MARKETING
 from dialer.web.uploads import audit
@@ -73,9 +74,9 @@ def dnc_submit(request: Request, db: Db, settings: Settings, user: User, page: R
     adding = action != "remove"
     try:
         if campaign.strip() and not campaign.strip().isdigit():
-            raise dnc.DncError(_t(language_of(request), "The campaign {campaign} must be a "
-                                  "campaign's number, or empty for every campaign's list.",
-                                  campaign=repr(campaign.strip()[:40])))
+            raise dnc.DncError("The campaign {campaign} must be a campaign's number, or "
+                               "empty for every campaign's list.",
+                               campaign=repr(campaign.strip()[:40]))
         cid = int(campaign) if campaign.strip() else None
         e164, changed = dnc_change(db, user, settings.default_region, phone, cid, adding,
                                    "manual", reason or None)
@@ -84,7 +85,7 @@ def dnc_submit(request: Request, db: Db, settings: Settings, user: User, page: R
     except dnc.DncError as exc:
         status = 404 if isinstance(exc, dnc.UnknownCampaign) else 400
         return page("dnc.html", status=status, entries=dnc.search(db, ""), q="",
-                    campaign=None, error=str(exc), done="")
+                    campaign=None, error=exc, done="")
     return RedirectResponse(f"/dnc?done={done}&number={quote(e164)}", status_code=303)
 
 
@@ -118,5 +119,5 @@ def api_dnc_remove(db: Db, settings: Settings, user: User, phone: str,
         raise HTTPException(404 if isinstance(exc, dnc.UnknownCampaign) else 400,
                             str(exc)) from None
     if not gone:
-        raise HTTPException(404, f"{phone} is not on that list")
+        raise Rejected(404, "{phone} is not on that list", phone=phone)
     return {"phone": phone, "removed": True}

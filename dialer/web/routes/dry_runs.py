@@ -32,6 +32,7 @@ from dialer.sandbox.phone_lines import LineError, LineSpec
 from dialer.web.auth import allow
 from dialer.web.campaign_forms import campaign_or_404, language_of
 from dialer.web.deps import Db, Render, Settings
+from dialer.web.i18n import said
 from dialer.web.i18n import translate as _t
 from dialer.web.pages import Page
 from dialer.web.roles import MARKETING, READERS
@@ -208,7 +209,7 @@ def _said_on_the_page() -> Iterator[None]:
     except USER_ERRORS as exc:
         if isinstance(exc, CampaignError):
             raise
-        raise CampaignError(str(exc)) from None
+        raise CampaignError.again(exc) from None
 
 
 def start_dry_run(db: Database, settings: CampaignSettings, campaign_id: int) -> list[int]:
@@ -297,7 +298,8 @@ def _run_in_turn(db: Database, settings: CampaignSettings, campaign_id: int,
                              start_new_session=True)
     except OSError as exc:
         _stop(db, [rid for _, rid in lines])
-        raise CampaignError(f"the dry-run could not be started ({exc}); see {log}") from None
+        raise CampaignError("the dry-run could not be started ({why}); see {log}",
+                            why=str(exc), log=str(log)) from None
 
 
 def dry_runs_page(db: Database, page: Page, campaign_id: int, error: str = "",
@@ -325,7 +327,7 @@ def dry_run_start(db: Db, settings: Settings, page: Render, campaign_id: int) ->
     except CampaignError as exc:
         # Shown in the answer itself: a `?error=` in a link would let anyone put
         # words of theirs on our page.
-        return dry_runs_page(db, page, campaign_id, _t(language_of(page.request), str(exc)),
+        return dry_runs_page(db, page, campaign_id, said(language_of(page.request), exc),
                              status=409)
     anchor = f"matrix-{ids[0]}" if len(ids) > 1 else f"dry-run-{ids[0]}"
     return RedirectResponse(f"/campaigns/{campaign_id}/dry-runs#{anchor}", status_code=303)

@@ -17,10 +17,13 @@ from campaigns.db import Database
 from campaigns.import_fields import claim_mapping
 from campaigns.lifecycle import CampaignError
 from campaigns.list_imports import import_status, queue_import, rejections_csv
+from campaigns.refusals import Code
 from campaigns.settings import CampaignSettings
+from dialer.web import i18n
 from dialer.web.auth import allow
 from dialer.web.campaign_forms import campaign_or_404, language_of
 from dialer.web.deps import Db, Imports, Render, Settings, User
+from dialer.web.errors import Rejected
 from dialer.web.i18n import translate as _t
 from dialer.web.import_jobs import ImportJobs
 from dialer.web.import_mapping import MappingStep, choices_of, mapping_for
@@ -37,7 +40,8 @@ def status_or_404(db: Database, campaign_id: int, batch_id: int) -> dict[str, An
     except CampaignError as exc:
         raise HTTPException(404, str(exc)) from None
     if status["campaign_id"] != campaign_id:
-        raise HTTPException(404, f"import {batch_id} is not one of campaign {campaign_id}'s")
+        raise Rejected(404, "import {batch} is not one of campaign {campaign}'s",
+                       batch=batch_id, campaign=campaign_id)
     return status
 
 
@@ -47,9 +51,9 @@ async def upload_list(db: Database, settings: CampaignSettings, jobs: ImportJobs
     campaign takes no list, or the file is empty or its name cannot be kept."""
     c = campaign_or_404(db, campaign_id)
     if c["status"] in ("stopped", "finished") or c["rehearsal_of"] is not None:
-        raise CampaignError(f"a {c['status']} campaign takes no more contacts; create a "
-                            "new campaign" if c["rehearsal_of"] is None
-                            else "a dry-run takes no list")
+        raise (CampaignError("a {status} campaign takes no more contacts; create a new "
+                             "campaign", status=Code(c["status"], "status"))
+               if c["rehearsal_of"] is None else CampaignError("a dry-run takes no list"))
     with upload_tmp_dir(settings) as tmp:
         upload = Path(tmp) / "upload.csv"
         await save_upload(csv_file, upload, settings.max_upload_mb)
@@ -69,7 +73,7 @@ async def add_list_submit(db: Db, settings: Settings, jobs: Imports, page: Rende
     try:
         bid = await upload_list(db, settings, jobs, campaign_id, csv_file)
     except CampaignError as exc:
-        return campaign_cockpit_page(page, db, c, user.role, status=400, error=str(exc))
+        return campaign_cockpit_page(page, db, c, user.role, status=400, error=exc)
     return RedirectResponse(f"/campaigns/{campaign_id}/imports/{bid}", status_code=303)
 
 
@@ -113,7 +117,7 @@ def import_message(b: dict[str, Any], step: MappingStep, lang: str) -> str:
         return _t(lang, unmapped.group(1) + " uses the contact's {field}, but no column of "
                   "the list is mapped to it; choose the column that holds it",
                   field=unmapped.group(2))
-    return _t(lang, message)
+    return i18n.said_any(lang, message)
 
 
 @router.post("/campaigns/{campaign_id}/imports/{batch_id}/mapping",
@@ -128,7 +132,7 @@ async def import_mapping_submit(request: Request, db: Db, settings: Settings, us
     try:
         phone_column, fields = choices_of(await request.form())
         if not (phone_column or "").strip():
-            raise CampaignError(_t(lang, "Choose the column that holds the phone numbers."))
+            raise CampaignError("Choose the column that holds the phone numbers.")
         step = mapping_for(db, campaign_id, batch_id, None, fields, lang)
         if status["status"] == "needs_mapping" and step.missing:
             step.phone_column = phone_column or ""
@@ -141,7 +145,8 @@ async def import_mapping_submit(request: Request, db: Db, settings: Settings, us
         raise HTTPException(400, str(exc)) from None
     if not claimed:  # another request chose first, or it was never waiting
         now = import_status(db, batch_id, limit=0)["status"]
-        raise HTTPException(409, f"this import is {now}, not waiting for a column mapping")
+        raise Rejected(409, "this import is {status}, not waiting for a column mapping",
+                       status=Code(now, "status"))
     jobs.start(batch_id, campaign_id)
     return RedirectResponse(f"/campaigns/{campaign_id}/imports/{batch_id}", status_code=303)
 
@@ -154,8 +159,8 @@ def import_preview(request: Request, db: Db, campaign_id: int,
     query (phone_column, field.<name>), and what it leaves unmapped."""
     status = status_or_404(db, campaign_id, batch_id)
     if status["status"] != "needs_mapping":
-        raise HTTPException(409, f"this import is {status['status']}, not waiting for a "
-                                 "column mapping")
+        raise Rejected(409, "this import is {status}, not waiting for a column mapping",
+                       status=Code(status["status"], "status"))
     try:
         _, fields = choices_of(request.query_params)
         return mapping_for(db, campaign_id, batch_id, None, fields,

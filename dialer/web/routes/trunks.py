@@ -71,7 +71,7 @@ def trunks_save(db: Db, user: User, page: Render, name: Annotated[str, Form(max_
         save(db, user, name, fields, password or None, False)
     except trunks.TrunkError as exc:
         return page("trunks.html", status=400, trunks=trunks.list_trunks(db),
-                    error=str(exc), form={"name": name, **fields})
+                    error=exc, form={"name": name, **fields})
     return RedirectResponse("/admin/trunks?done=saved", status_code=303)
 
 
@@ -83,7 +83,7 @@ def trunks_delete(db: Db, user: User, page: Render, name: str) -> Response:
         trunks.delete_trunk(db, name)
     except trunks.TrunkError as exc:
         return page("trunks.html", status=400, trunks=trunks.list_trunks(db),
-                    error=str(exc))
+                    error=exc)
     audit(db, user, "trunk_removed", {"trunk": name})
     return RedirectResponse("/admin/trunks?done=removed", status_code=303)
 

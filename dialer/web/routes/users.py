@@ -87,7 +87,7 @@ def users_create(db: Db, acting: User, page: Render, username: Annotated[str, Fo
                                         skills or None))
     except UserError as exc:
         return page("users.html", status=400, users=list_users(db), roles=list(Role),
-                    error=str(exc), form={"username": username, "role": role,
+                    error=exc, form={"username": username, "role": role,
                                           "sip_uri": sip_uri})
     return RedirectResponse("/admin/users?done=created", status_code=303)
 
@@ -107,7 +107,7 @@ def users_update(db: Db, acting: User, page: Render, user_id: int,
             skills=skills))
     except UserError as exc:
         return page("users.html", status=400, users=list_users(db), roles=list(Role),
-                    error=str(exc))
+                    error=exc)
     return RedirectResponse("/admin/users?done=saved", status_code=303)
 
 

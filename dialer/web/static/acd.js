@@ -15,7 +15,7 @@ var ACD = (function () {
     return fetch(url, opts).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (!r.ok) {
-          var err = new Error(data.detail || (r.status + " " + r.statusText));
+          var err = new Error(data.message || data.detail || (r.status + " " + r.statusText));
           err.status = r.status;
           throw err;
         }

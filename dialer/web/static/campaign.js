@@ -17,7 +17,7 @@
   // The advice in the page's language, built from its parts (the API's `advice` lines
   // are the command line's English, for people editing nlu.yml).
   function sentences(advice) {
-    var out = (advice.data_warnings || []).slice();
+    var out = ((advice.said && advice.said.data_warnings) || advice.data_warnings || []).slice();
     (advice.few_examples || []).forEach(function (f) {
       out.push(T("“{intent}” has {n} examples: write 8 or more, in the words callees use.",
                  {intent: said(f.intent), n: f.examples}));
@@ -40,7 +40,10 @@
       return r.json();
     })
     .then(function (advice) {
-      if (advice.error) { status.textContent = advice.error; return; }
+      if (advice.error) {
+        status.textContent = (advice.said && advice.said.error) || advice.error;
+        return;
+      }
       var accuracy = advice.cross_validation.accuracy;
       Object.keys(accuracy).forEach(function (intent) {
         var row = document.createElement("tr");

@@ -107,3 +107,56 @@ def test_the_users_own_language_wins_over_the_browsers(tmp_path: Path) -> None:
                    follow_redirects=False)
     assert saved.status_code == 303
     assert c.get("/api/me/preferences").json()["language"] == "ko"
+
+
+def test_every_refusal_and_phrase_has_its_korean() -> None:
+    """What the app refuses and flags reaches pages in the reader's language: each text
+    is a literal with {placeholders} (no f-string, which no catalogue could hold) and has
+    its Korean, with the same placeholders."""
+    texts, built = i18n.refusal_texts(Path(__file__).parents[3])
+    assert not built, f"refusals whose text is built, not a literal: {built}"
+    korean = i18n.catalogue("ko")
+    missing = {t: where for t, where in texts.items() if t not in korean}
+    assert not missing, f"refusals with no Korean in dialer/web/locale/ko/: {missing}"
+
+
+def test_a_refusal_is_said_in_the_readers_language() -> None:
+    from campaigns.lifecycle import CampaignError
+    from campaigns.refusals import Code, Phrase
+
+    exc = CampaignError("a {status} campaign cannot {action}; it can: {can}",
+                        status=Code("finished", "status"), action="start", can="—")
+    assert str(exc) == "a finished campaign cannot start; it can: —"  # the CLI's English
+    assert i18n.said("en", exc) == str(exc)
+    korean = i18n.said("ko", exc)
+    assert "finished" not in korean and "완료" in korean, korean
+    wrapped = CampaignError.again(exc)
+    assert i18n.said("ko", wrapped) == korean and str(wrapped) == str(exc)
+    assert str(CampaignError.again(KeyError("x"))) == "'x'"  # a foreign message as it is
+    flag = Phrase("reprompted")
+    assert flag == "reprompted" and json.dumps([flag]) == '["reprompted"]'
+    assert i18n.said("ko", flag) != "reprompted"
+    assert i18n.said("ko", "plain text") == "plain text"
+    busy = Phrase("ended {disposition}", disposition=Code("busy", "disposition"))
+    assert busy == "ended busy" and "통화 중" in i18n.said("ko", busy)
+
+
+def test_a_stored_sentence_is_matched_back_and_said() -> None:
+    """A reason or a flag stored as its English (the database, another process) is
+    matched to its catalogue text; codes under their placeholder's name become words;
+    a script author's own words and unknown texts stay as written."""
+    from nlu.phrase import Phrase as NluPhrase
+
+    assert i18n.reason_said("ko", "customer intent request_human") == "고객: 상담원 요청"
+    assert i18n.reason_said("en", "customer intent request_human") == (
+        "The customer: asked for a person")
+    assert i18n.reason_said("ko", "customer hung up") == "고객이 전화를 끊었습니다"
+    assert i18n.reason_said("ko", "not_interested") == "관심 없음"
+    assert i18n.reason_said("ko", "the caller asked about shoes") == (
+        "The caller asked about shoes")
+    assert i18n.said_any("ko", "a draft campaign cannot pause; it can: start, stop") == (
+        "초안 상태의 캠페인은 일시 정지할 수 없습니다. 가능한 동작: start, stop")
+    assert i18n.said_any("ko", "x" * 5000) == "x" * 5000  # too long to be one of ours
+    # a phrase of a layer without Code: the value under {intent} is still a code
+    assert "상담원 요청" in i18n.said("ko", NluPhrase("customer intent {intent}",
+                                                   intent="request_human"))

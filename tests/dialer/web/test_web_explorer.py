@@ -167,9 +167,26 @@ def test_the_list_links_campaigns_and_exports_the_calls_found(app: Any,
     assert got.status_code == 303 and got.headers["location"].startswith("/api/cdr.csv?")
     csv_text = mina.get(got.headers["location"]).text.lstrip("\ufeff").splitlines()
     assert len(csv_text) == 2 and csv_text[1].startswith(f"{calls['ids'][0]},spring,")
-    # the export has no intent nor name filter: the page says so
-    said = mina.get("/calls", params={"intent": "ask_price"}).text
-    assert "does not filter by name or intent" in said
+    # the name and the intent go to the export too: the file has the calls the list
+    # shows, and a call still queued (not dialed yet) is in neither
+    with app.state.db.session() as s:
+        s.add(CallAttempt(campaign_id=calls["spring"], contact_id=1, attempt_no=2,
+                          status="queued", created_at=T0 + timedelta(minutes=9)))
+    wanted = {"campaign": str(calls["spring"]), "name": "김민", "intent": "ask_price"}
+    listed = mina.get("/calls", params=wanted).text
+    assert len(rows(listed)) == 2
+    export = listed.split('id="export" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert parse_qs(urlsplit(export).query)["intent"] == ["ask_price"]
+    went = mina.get(export).headers["location"]
+    assert parse_qs(urlsplit(went).query)["name"] == ["김민"]
+    got_rows = mina.get(went).text.lstrip("\ufeff").splitlines()[1:]
+    assert sorted(int(r.split(",")[0]) for r in got_rows) == [calls["ids"][0], calls["ids"][4]]
+    everything = mina.get("/api/cdr.csv").text.lstrip("\ufeff").splitlines()[1:]
+    assert len(everything) == len(calls["ids"])  # the queued one is not a call yet
+    assert len(mina.get("/api/cdr.csv", params={"intent": "deny"}).text.splitlines()) == 1
+    # who sees names by their first letter exports by name no more than searches by one
+    refused = login(app, "ana").get("/api/cdr.csv", params={"name": "김"})
+    assert refused.status_code == 400 and "first letter" in refused.json()["detail"]
     assert "does not filter" not in page
     # a supervisor may not open campaign pages: no link to one
     assert "/campaigns/" not in sup.get("/calls").text.split("<main>")[1]

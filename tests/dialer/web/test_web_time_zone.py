@@ -96,6 +96,30 @@ def test_the_preference_defaults_to_the_region_and_refuses_unknown_zones(app: An
     assert TestClient(app).get("/api/me/preferences").status_code == 401
 
 
+def test_the_default_zone_is_where_the_campaigns_call(tmp_path: Path) -> None:
+    """A dialer whose campaigns call the United States, installed with the default
+    region KR: who has not chosen a zone reads times in New York's, not Seoul's; a
+    dry-run's region does not count; before any campaign, the app's default region."""
+    from campaigns.models import Campaign
+
+    application = create_app(CampaignSettings(data_dir=tmp_path / "data"))
+    create_user(application.state.db, "ana", PASSWORD, "analyst")
+    c = login(application, "ana")
+    assert c.get("/api/me/preferences").json()["time_zone"] == "Asia/Seoul"
+    with application.state.db.session() as s:
+        s.add(Campaign(name="kr", script_dir="/x", region="KR"))
+        s.add_all(Campaign(name=f"us {n}", script_dir="/x", region="US") for n in range(2))
+        s.flush()
+        s.add_all(Campaign(name=f"kr rehearsal {n}", script_dir="/x", region="KR",
+                           rehearsal_of=1, dry_run=True) for n in range(3))
+    prefs = c.get("/api/me/preferences").json()
+    assert prefs["time_zone"] == prefs["default_time_zone"] == "America/New_York"
+    assert prefs["chosen"] is False
+    page = c.get("/calls").text
+    assert "America/New_York" in page and "Asia/Seoul" not in page
+    assert "America/New_York" in c.get("/account").text
+
+
 def test_the_settings_page_saves_a_zone_for_every_role(app: Any) -> None:
     for user in USERS:
         c = login(app, user)
