@@ -271,7 +271,7 @@ def test_the_analysts_pages_show_the_campaign_that_ran(stack: Any) -> None:
                     ".map(d => [d.label, d.data])")
         assert {name: data for name, data in series} == report["over_time"]["series"]
         assert sum(sum(d) for _, d in series) == 6
-        cells = js("return [...document.querySelectorAll('#heatmap td')]"
+        cells = js("return [...document.querySelectorAll('#heatmap tbody td')]"
                    ".map(td => Number(td.dataset.count))")
         assert len(cells) == 7 * 24 and sum(cells) == 6
         shown = {el.get_attribute("data-metric"): el.text
