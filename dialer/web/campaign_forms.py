@@ -61,10 +61,10 @@ def choices(db: Database, settings: CampaignSettings,
             "trunks": list_trunks(db)}
 
 
-def form_options(form: dict[str, str], scripts: list[Path],
-                 lang: str = "en") -> dict[str, Any]:
+def form_options(form: dict[str, str], scripts: list[Path]) -> dict[str, Any]:
     """A campaign's settings from the new/edit form, checked (CampaignError/ValueError
-    say what to fix, in `lang`). Retry delays are typed in minutes, kept in seconds."""
+    say what to fix; a page says them in its reader's language). Retry delays are typed
+    in minutes, kept in seconds."""
     chosen = next((d for d in scripts if str(d) == form.get("script")), None)
     if chosen is None:
         raise CampaignError("Choose one of the listed scripts.")
@@ -74,8 +74,8 @@ def form_options(form: dict[str, str], scripts: list[Path],
                             voice=repr(voice[:40]))
     options = schedule_options(
         f"{form.get('window_start', '09:00')}-{form.get('window_end', '20:00')}",
-        form_day(form, "first_day", lang), form_day(form, "last_day", lang),
-        calls_per_second(form, lang), retry_delays(form, lang), False)
+        form_day(form, "first_day"), form_day(form, "last_day"),
+        calls_per_second(form), retry_delays(form), False)
     options.pop("dry_run")  # never from a form: dry-runs are rehearsals (POST .../dry-runs)
     for key, default, label in WHOLE_NUMBERS:
         try:
@@ -90,7 +90,7 @@ def form_options(form: dict[str, str], scripts: list[Path],
             "region": (form.get("region") or "KR").strip().upper()}
 
 
-def form_day(form: dict[str, str], key: str, lang: str = "en") -> str | None:
+def form_day(form: dict[str, str], key: str) -> str | None:
     """The first or last day typed, checked here so that the form's words say what to fix."""
     from datetime import date
 
@@ -106,7 +106,7 @@ def form_day(form: dict[str, str], key: str, lang: str = "en") -> str | None:
     return text
 
 
-def calls_per_second(form: dict[str, str], lang: str = "en") -> float:
+def calls_per_second(form: dict[str, str]) -> float:
     text = (form.get("max_cps") or "1").strip()[:20]
     try:
         cps = float(text)
@@ -118,7 +118,7 @@ def calls_per_second(form: dict[str, str], lang: str = "en") -> float:
     return cps
 
 
-def retry_delays(form: dict[str, str], lang: str = "en") -> list[str]:
+def retry_delays(form: dict[str, str]) -> list[str]:
     """The form's retry delays (minutes, by outcome) as `outcome=seconds`."""
 
     out = []

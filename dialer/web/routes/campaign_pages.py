@@ -32,7 +32,6 @@ from dialer.web.campaign_forms import (
     check_script_fields,
     choices,
     form_options,
-    language_of,
     script_dirs,
 )
 from dialer.web.deps import Db, Imports, Render, Settings, User
@@ -69,7 +68,6 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
     sent = await request.form()
     form = {k: v for k, v in sent.items() if isinstance(v, str)}
     scripts = script_dirs(settings)
-    lang = language_of(request)
     kept = kept_uploads.find(settings.uploads_dir, form.get("kept_list", ""), user.username)
 
     def again(message: object) -> HTMLResponse:
@@ -90,7 +88,7 @@ async def new_campaign_submit(request: Request, db: Db, settings: Settings, page
     try:
         if not form.get("name", "").strip():
             raise CampaignError("Give the campaign a name.")
-        options = form_options(form, scripts, lang)
+        options = form_options(form, scripts)
         await run_in_threadpool(check_new_list, options["script_dir"], kept.path,
                                 kept.filename, options["region"], settings.max_list_rows)
         cid = create_draft(db, name=form["name"], **options)
@@ -153,7 +151,7 @@ async def edit_campaign_submit(request: Request, db: Db, settings: Settings, pag
     c = campaign_or_404(db, campaign_id)
     form = await form_of(request)
     try:
-        changes = form_options(form, script_dirs(settings), language_of(request))
+        changes = form_options(form, script_dirs(settings))
         changes["name"] = form.get("name", "")
         if str(changes["script_dir"]) != c["script_dir"]:
             check_script_fields(db, changes["script_dir"], campaign_id)
