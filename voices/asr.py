@@ -97,14 +97,19 @@ class VoskAsr:
 
     def __init__(self, model: vosk.Model, sample_rate: int = 16000,
                  grammar_min_confidence: float = 0.75,
-                 retry_shifts_ms: tuple[int, ...] = (60, 120)) -> None:
+                 retry_shifts_ms: tuple[int, ...] = (10, 20)) -> None:
         self.model = model
         self.sample_rate = sample_rate
         self.grammar_min_confidence = grammar_min_confidence
         # When the grammar reading is weak, the utterance is read again from these later
-        # starts: vosk's result on espeak Korean flips with where the VAD cut the audio
-        # (measured on a recorded call: 38 of 40 start offsets 10 ms apart gave the right
-        # phrase at confidence 1.0, two gave another phrase at 0.64).
+        # starts: vosk's result flips with where the utterance starts. The model takes a
+        # feature frame every 10 ms and its decoder looks at every third
+        # (frame-subsampling-factor=3 in its conf/model.conf), so a start moved by a
+        # multiple of 30 ms is read in the same phase, mostly alike: 10 and 20 ms later
+        # are the two other phases. Measured on a reply said over the robot on an
+        # echoing line (tests/voices/data/price_over_echo.wav), cut at 25 starts 5 ms
+        # apart: the said phrase was among the readings at 11 starts with retries 60
+        # and 120 ms later, at 24 with 10 and 20 ms.
         self.retry_shifts_ms = retry_shifts_ms
 
     def in_vocabulary(self, phrase: str) -> bool:
@@ -231,7 +236,7 @@ class AsrStream:
 
     def _decode(self, grammar: list[str] | None, shift_ms: int) -> AsrResult:
         """Decode the buffered utterance again, starting shift_ms later (inside the
-        pre-roll, which is silence)."""
+        margin kept before the speech's onset)."""
         skip = shift_ms * self.asr.sample_rate // 1000 * 2
         rec = self.asr._recognizer(grammar)
         rec.AcceptWaveform(bytes(self._audio[skip:]))

@@ -93,7 +93,16 @@ def understand(readings: Sequence[Reading], parse: Callable[[str], dict[str, Any
     understood and the robot asks again. Measured on the held-out replies spoken by
     espeak-ng (bench/asr_replies.py --paraphrases), this took wrong intents read with
     confidence >= 0.8 from about half of the replies to a few in a hundred.
-    Returns (reading, intent, conf)."""
+
+    The readings are several looks at one utterance (the grammar from starts in the
+    decoder's three frame phases, the open vocabulary), so they vote: each intent scores
+    the sum of its readings' scores, a forced reading counting when an unforced reading
+    (open, or a grammar reading of whole phrases) means the same. A callee's "가격이
+    얼마에요" said over the robot's echo came back as "어디 얼마에요" (forced, 0.80),
+    "가격이 얼마에요" (0.77) and the open "여기 가 어디 요" (0.81, where is this?): the
+    best single reading was the open one, the intent two readings share is the price.
+    The intent's best reading is returned with it (what confirming an irreversible
+    action weighs). Returns (reading, intent, conf)."""
     if not readings:
         raise ValueError("no reading to understand")
     parsed: list[tuple[str, float, float]] = []  # (intent, confidence, rank) per reading
@@ -105,19 +114,24 @@ def understand(readings: Sequence[Reading], parse: Callable[[str], dict[str, Any
             parsed.append((intent, conf, float(answer.get("in_scope", conf))))
         else:
             parsed.append((FALLBACK, 0.0, 0.0))
-    opens = {p[0] for r, p in zip(readings, parsed, strict=True)
-             if r.text and not getattr(r, "grammar", False)}
-    best: tuple[float, int] | None = None
+    backed = {p[0] for r, p in zip(readings, parsed, strict=True)
+              if r.text and not forced(r, phrases)}
+    votes: dict[str, float] = {}
+    best: dict[str, tuple[float, int]] = {}  # per intent: its best reading
     for i, (r, (intent, _, rank)) in enumerate(zip(readings, parsed, strict=True)):
-        if intent == FALLBACK or (forced(r, phrases) and intent not in opens):
+        if intent == FALLBACK or intent not in backed:
             continue  # not understood, or forced with nothing to back it
         score = r.confidence * rank
-        if best is None or score > best[0]:
-            best = (score, i)
-    if best is None:  # nothing understood: the first (grammar) reading, not understood
+        votes[intent] = votes.get(intent, 0.0) + score
+        if intent not in best or score > best[intent][0]:
+            best[intent] = (score, i)
+    if not votes:  # nothing understood: the first (grammar) reading, not understood
         return readings[0], FALLBACK, parsed[0][1]
-    intent, conf, _ = parsed[best[1]]
-    return readings[best[1]], intent, conf
+    # The most votes; among equals, the intent of the earliest reading (the grammar's).
+    top = max(votes, key=lambda k: (votes[k], -next(i for i, p in enumerate(parsed)
+                                                     if p[0] == k)))
+    i = best[top][1]
+    return readings[i], top, parsed[i][1]
 
 
 def forced(reading: Reading, phrases: frozenset[str]) -> bool:

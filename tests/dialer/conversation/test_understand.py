@@ -154,3 +154,29 @@ def test_the_demos_paraphrases_teach_the_nlu_but_are_no_grammar_phrases() -> Non
     assert said not in kit.phrases("request_human")
     assert "상담원 연결해 주세요" in kit.phrases("request_human")
     assert kit.nlu.parse(said)["intent"]["name"] == "request_human"
+
+
+def test_the_intent_most_readings_mean_wins_over_the_single_best_reading() -> None:
+    # Read in a real call (tests/e2e/test_echo.py): "가격이 얼마에요" said over the robot's
+    # echo, read in three decoder phases and by the open vocabulary. Before the vote the
+    # open reading's 0.81 won, and the robot told a callee who asked the price who it was.
+    phrases = frozenset({"가격이 얼마에요", "얼마에요", "어디 세요", "누구 세요"})
+    said = {"어디 얼마에요": ("ask_price", 0.97), "가격이 얼마에요": ("ask_price", 1.0),
+            "여기 가 어디 요": ("ask_identity", 0.99)}
+
+    def nlu(text: str) -> dict[str, Any]:
+        name, conf = said[text]
+        return {"text": text, "intent": {"name": name, "confidence": conf}}
+
+    readings = [R("어디 얼마에요", 0.80), R("가격이 얼마에요", 0.77),
+                R("여기 가 어디 요", 0.81, False)]
+    reading, intent, conf = understand(readings, nlu, phrases)
+    assert (reading.text, intent, conf) == ("어디 얼마에요", "ask_price", 0.97)  # its best
+    # The forced reading alone backs nothing: the open reading stands.
+    assert understand([readings[0], readings[2]], nlu, phrases)[1] == "ask_identity"
+
+
+def test_a_forced_reading_a_whole_reading_agrees_with_is_acted_on() -> None:
+    forced, whole = R("지워 아요 번호 해요", 0.92), R("번호 지워 주세요", 0.5)
+    reading, intent, _ = understand([forced, whole], parse, PHRASES)
+    assert (reading, intent) == (forced, "opt_out")
