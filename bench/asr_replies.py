@@ -5,7 +5,7 @@ spoken by espeak-ng (as the simulator does), decoded by vosk with the grammar of
 where it is said (plus the open-vocabulary pass when the grammar pass is weak), and
 understood by the campaign's NLU. Repeated over several renders and leading silences.
 Compares how the reading is chosen: by ASR confidence alone (before) or by ASR x NLU
-confidence (`dialer.conversation.policy.understand`, now). Prints JSON.
+confidence (`dialer.conversation.readings.understand`, now). Prints JSON.
 
     .venv/bin/python bench/asr_replies.py [--repeats 4]
     .venv/bin/python bench/asr_replies.py --paraphrases     # the held-out replies, spoken
@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dialer.conversation.kit import load_kit
-from dialer.conversation.policy import DialoguePolicy, Understanding, scoped_parser, understand
+from dialer.conversation.policy import DialoguePolicy, Understanding, scoped_parser
+from dialer.conversation.readings import understand
 from dialer.sandbox.personas import load_personas
 from voices.asr import AsrResult, VoskAsr, load_model, resolve_model_path
 from voices.audio import silence

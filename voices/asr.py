@@ -109,7 +109,7 @@ class VoskAsr:
         # are the two other phases. Measured on a reply said over the robot on an
         # echoing line (tests/voices/data/price_over_echo.wav), cut at 25 starts 5 ms
         # apart: the said phrase was among the readings at 11 starts with retries 60
-        # and 120 ms later, at 24 with 10 and 20 ms.
+        # and 120 ms later, at 22-24 with 10 and 20 ms.
         self.retry_shifts_ms = retry_shifts_ms
 
     def in_vocabulary(self, phrase: str) -> bool:
@@ -219,7 +219,7 @@ class AsrStream:
             return AsrResult(first.text, first.confidence, first.words, first.grammar, ms)
         # Weak, or sure but not phrases whole (words of several stitched together): the
         # grammar again from later starts and the open vocabulary, for the NLU to choose
-        # from (dialer.conversation.policy.understand acts on a stitched reading only
+        # from (dialer.conversation.readings.understand acts on a stitched reading only
         # when the open-vocabulary one means the same).
         t = time.perf_counter()
         readings = [self._decode(self.grammar, s) for s in self.asr.retry_shifts_ms]

@@ -20,7 +20,7 @@ class AsrResult:
     # Other readings of the same audio when this grammar reading was weak (the grammar
     # from later starts, and the open-vocabulary pass). Their confidences are not
     # comparable with this one's, so the caller decides with the NLU
-    # (dialer.conversation.policy.understand) which reading it understands best.
+    # (dialer.conversation.readings.understand) which reading it understands best.
     alternatives: tuple[AsrResult, ...] = ()
 
     def hypotheses(self) -> list[AsrResult]:

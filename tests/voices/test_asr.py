@@ -59,7 +59,7 @@ def test_a_forced_grammar_reading_comes_with_the_open_vocabulary_reading(
         asr: VoskAsr, tts: Pyttsx3Tts) -> None:
     # Speech outside the grammar is forced into its words, sometimes with a confidence
     # that passes the threshold; a reading that is no phrase whole always comes with
-    # the open-vocabulary reading, which dialer.conversation.policy.understand checks
+    # the open-vocabulary reading, which dialer.conversation.readings.understand checks
     # it against before the robot acts on it.
     # (Over such speech the grammar may also come out as one phrase whole, at 1.0:
     # "네 좋아요" for "내일 다시 전화 주세요"; nothing in the audio tells that apart.)

@@ -34,13 +34,8 @@ from dialer.conversation.frames import (
 )
 from dialer.conversation.outcomes import Outcome
 from dialer.conversation.pipeline import UP, Direction, FrameProcessor
-from dialer.conversation.policy import (
-    FALLBACK,
-    Action,
-    DialoguePolicy,
-    Understanding,
-    understand,
-)
+from dialer.conversation.policy import Action, DialoguePolicy, Understanding
+from dialer.conversation.readings import FALLBACK, understand
 from dialer.conversation.script import ANSWER_PHRASES
 from dialer.conversation.turn_end import still_thinking, thinking_phrases
 from nlu.phrase import Phrase

@@ -1,4 +1,4 @@
-"""Choosing between the recogniser's readings of one utterance (dialer.conversation.policy.understand)."""
+"""Choosing between the recogniser's readings of one utterance (dialer.conversation.readings.understand)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dialer.conversation.policy import understand
+from dialer.conversation.readings import understand
 
 
 @dataclass(frozen=True)
