@@ -31,9 +31,9 @@ def understand(readings: Sequence[Reading], parse: Callable[[str], dict[str, Any
 
     A grammar reading that is not expected `phrases` whole (one or several in a row) was
     forced: the grammar stitched words of several phrases over speech it does not cover
-    ("지워 아요 번호 해요" for "세탁기 돌려야 돼요"). It is acted on only when an open-vocabulary
-    reading of the same audio means the same intent; otherwise the reply is not
-    understood and the robot asks again. Measured on the held-out replies spoken by
+    ("지워 아요 번호 해요" for "세탁기 돌려야 돼요"). It is acted on only when an unforced reading
+    of the same audio means the same intent; otherwise the reply is not understood
+    and the robot asks again. Measured on the held-out replies spoken by
     espeak-ng (bench/asr_replies.py --paraphrases), this took wrong intents read with
     confidence >= 0.8 from about half of the replies to a few in a hundred.
 
@@ -70,9 +70,9 @@ def understand(readings: Sequence[Reading], parse: Callable[[str], dict[str, Any
             best[intent] = (score, i)
     if not votes:  # nothing understood: the first (grammar) reading, not understood
         return readings[0], FALLBACK, parsed[0][1]
-    # The most votes; among equals, the intent of the earliest reading (the grammar's).
-    top = max(votes, key=lambda k: (votes[k], -next(i for i, p in enumerate(parsed)
-                                                     if p[0] == k)))
+    # The most votes; among equals, the intent of the earliest reading (the grammar's):
+    # votes holds the intents in the order of their first reading, max keeps the first.
+    top = max(votes, key=votes.__getitem__)
     i = best[top][1]
     return readings[i], top, parsed[i][1]
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from dialer.conversation.processors.hearing import ONSET_MARGIN_MS
 from voices.asr import VoskAsr, load_model, resolve_model_path
 from voices.audio import from_onset
 
 DATA = Path(__file__).parent / "data"
 RATE = 16000
 FRAME = RATE // 50 * 2  # 20 ms, as frames come off a call
-MARGIN_MS = 120  # dialer.conversation.processors.hearing.ONSET_MARGIN_MS
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def readings_from(asr: VoskAsr, pcm: bytes, grammar: list[str]) -> list[str]:
 def test_a_reply_said_over_an_echo_is_among_the_readings_wherever_it_starts(
         asr: VoskAsr) -> None:
     pcm, said, grammar = heard()
-    from_speech = from_onset(pcm, RATE, MARGIN_MS)
+    from_speech = from_onset(pcm, RATE, ONSET_MARGIN_MS)
     onset = len(pcm) - len(from_speech)  # bytes: where the processor starts the stream
     assert 0 < onset < len(pcm) // 2
     found = []
